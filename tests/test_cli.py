@@ -1,0 +1,138 @@
+"""The CLI end to end, as subprocesses: data synth -> train -> resume -> test -> infer -> errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import vidlab
+
+QUICKSTART = Path(vidlab.__file__).parent / "configs" / "quickstart" / "tsm_r18_synthetic_motion.py"
+TSN = QUICKSTART.with_name("tsn_r18_synthetic_motion.py")
+
+# A tiny but real run: 8 classes x 3 videos, 2 epochs, batch 4, no workers.
+TINY = [
+    "synthetic_data.videos_per_class=3",
+    "train_cfg.max_epochs=2",
+    "train_cfg.val_interval=1",
+    "param_scheduler.1.T_max=1",
+    "param_scheduler.1.end=2",
+    "train_dataloader.batch_size=4",
+    "train_dataloader.num_workers=0",
+    "train_dataloader.persistent_workers=False",
+    "val_dataloader.num_workers=0",
+    "val_dataloader.persistent_workers=False",
+    "test_dataloader.num_workers=0",
+]
+
+
+def run(*args, env, check=True, timeout=300):
+    proc = subprocess.run(
+        [sys.executable, "-m", "vidlab.cli.main", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"vidlab {args[0]} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    return dict(os.environ, VIDLAB_CACHE=str(cache), PYTHONUNBUFFERED="1")
+
+
+@pytest.fixture(scope="module")
+def trained(env, tmp_path_factory):
+    work = tmp_path_factory.mktemp("work")
+    run("train", QUICKSTART, "--work-dir", work, "--cfg-options", *TINY, env=env)
+    return work
+
+
+def data_root(env) -> Path:
+    return Path(env["VIDLAB_CACHE"]) / "synthetic_motion"
+
+
+def test_train_writes_checkpoints_log_and_config(trained):
+    assert (trained / "epoch_2.pth").is_file()
+    assert (trained / "last_checkpoint").read_text().strip().endswith("epoch_2.pth")
+    records = [json.loads(line) for line in (trained / "log.jsonl").read_text().splitlines()]
+    train_losses = [r["loss"] for r in records if r.get("mode") == "train"]
+    assert train_losses and all(isinstance(v, float) for v in train_losses)
+    assert any(r.get("mode") == "val" and "acc/top1" in r for r in records)
+    assert "max_epochs=2" in (trained / "config.py").read_text().replace(" ", "")
+
+
+def test_resume_continues_from_saved_epoch(trained, env):
+    more = [*TINY, "train_cfg.max_epochs=3", "param_scheduler.1.end=3"]
+    run("train", QUICKSTART, "--work-dir", trained, "--resume", "--cfg-options", *more, env=env)
+    records = [json.loads(line) for line in (trained / "log.jsonl").read_text().splitlines()]
+    epochs = [r["epoch"] for r in records if r.get("mode") == "train"]
+    assert (trained / "epoch_3.pth").is_file()
+    # epochs 1 and 2 were logged once (first run), epoch 3 by the resumed run; nothing redone
+    assert sorted(set(epochs)) == [1, 2, 3]
+    first_run = [e for e in epochs if e <= 2]
+    assert epochs[: len(first_run)] == first_run
+
+
+def test_test_writes_predictions_in_dataset_order(trained, env, tmp_path):
+    out = tmp_path / "results.json"
+    proc = run("test", QUICKSTART, trained / "epoch_2.pth", "--out", out, "--cfg-options", *TINY, env=env)
+    assert "top1" in proc.stdout + proc.stderr
+    results = json.loads(out.read_text())
+    val_lines = (data_root(env) / "val.txt").read_text().splitlines()
+    preds = results["predictions"]
+    assert len(preds) == len(val_lines)
+    assert [p["label"] for p in preds] == [int(line.split()[1]) for line in val_lines]
+    assert 0.0 <= results["metrics"]["acc/top1"] <= 1.0
+
+
+def test_infer_prints_top_k_label_names(trained, env):
+    root = data_root(env)
+    video = root / (root / "val.txt").read_text().split()[0]
+    proc = run(
+        "infer", QUICKSTART, trained / "epoch_2.pth", video, "--labels", root / "labels.txt",
+        "--top-k", "3", "--cfg-options", *TINY, env=env,
+    )
+    names = set((root / "labels.txt").read_text().split())
+    ranked = [line.split()[1] for line in proc.stdout.splitlines()[1:] if line.strip()]
+    assert len(ranked) == 3 and set(ranked) <= names
+
+
+def test_checkpoint_of_another_model_reports_grouped_keys(trained, env):
+    proc = run("test", TSN, trained / "epoch_2.pth", "--cfg-options", *TINY, env=env, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "missing" in proc.stderr.lower() or "unexpected" in proc.stderr.lower()
+    assert "conv1.net" in proc.stderr  # TSM's shift wrapper keys are named
+
+
+def test_bad_config_is_one_clear_error(tmp_path, env):
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        f"_base_ = [{str(QUICKSTART)!r}]\n"
+        "model = dict(backbone=dict(type='ResNetTSMM'), cls_head=dict(dropout_rato=0.1))\n"
+    )
+    proc = run("print-config", bad, env=env, check=False)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    err = proc.stderr
+    assert "model.backbone" in err and "ResNetTSM" in err  # did you mean
+    assert "model.cls_head" in err and "dropout_ratio" in err
+
+
+def test_print_config_round_trips(tmp_path, env):
+    proc = run("print-config", QUICKSTART, "--cfg-options", "train_cfg.max_epochs=7", env=env)
+    dumped = tmp_path / "dumped.py"
+    dumped.write_text(proc.stdout)
+    again = run("print-config", dumped, env=env)
+    assert again.stdout == proc.stdout
+    assert "max_epochs=7" in proc.stdout.replace(" ", "")

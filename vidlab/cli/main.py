@@ -1,0 +1,335 @@
+"""The `vidlab` command: a thin argparse layer over the package's Python functions.
+
+Every subcommand imports what it needs when it runs, so `vidlab --help` is instant. Errors that
+are about the user's input (a config, a video, a checkpoint) are printed as one message, without
+a traceback; `--debug` shows the traceback too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _add_cfg_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cfg-options",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override config keys, e.g. train_cfg.max_epochs=2 'model.cls_head.num_classes=10'",
+    )
+
+
+def _load(args):
+    """The merged config, validated as a whole before anything runs."""
+    from vidlab.config import load_config, validate
+
+    cfg = load_config(args.config, args.cfg_options)
+    validate(cfg)
+    return cfg
+
+
+# --------------------------------------------------------------------------- subcommands
+
+
+def cmd_train(args) -> int:
+    from vidlab.engine.train import train
+    from vidlab.quickstart import prepare_data
+
+    cfg = _load(args)
+    prepare_data(cfg)
+    resume = args.resume
+    if resume == "auto":
+        resume = True
+    train(
+        cfg,
+        work_dir=args.work_dir,
+        resume=resume,
+        amp=args.amp,
+        launcher=args.launcher,
+        seed=args.seed,
+        deterministic=args.deterministic,
+        auto_scale_lr=args.auto_scale_lr,
+    )
+    return 0
+
+
+def cmd_test(args) -> int:
+    from vidlab.engine.train import test
+    from vidlab.quickstart import prepare_data
+
+    cfg = _load(args)
+    prepare_data(cfg)
+    test(cfg, args.checkpoint, out=args.out, metrics=args.metrics, launcher=args.launcher)
+    return 0
+
+
+def cmd_infer(args) -> int:
+    from vidlab.inference import inference_recognizer, init_recognizer
+
+    model = init_recognizer(_load(args), args.checkpoint, device=args.device)
+    results = inference_recognizer(model, args.video, labels=args.labels, top_k=args.top_k)
+    print(f"{args.video}:")
+    for rank, (label, score) in enumerate(results, 1):
+        print(f"  {rank}. {label:<24} {score:.4f}")
+    return 0
+
+
+def cmd_print_config(args) -> int:
+    print(_load(args).pretty_text())
+    return 0
+
+
+def cmd_quickstart(args) -> int:
+    from vidlab.quickstart import quickstart
+
+    quickstart(
+        model=args.model,
+        work_dir=args.work_dir,
+        cfg_options=args.cfg_options,
+    )
+    return 0
+
+
+def cmd_export(args) -> int:
+    from vidlab.export import export_onnx
+    from vidlab.inference import init_recognizer
+
+    model = init_recognizer(_load(args), args.checkpoint, device="cpu")
+    shape = tuple(args.shape)
+    result = export_onnx(model, args.out, clips_shape=shape, opset=args.opset)
+    print(
+        f"wrote {result['path']} (input clips {shape}); "
+        f"max |onnxruntime - torch| = {result.get('max_abs_diff', float('nan')):.2e}"
+    )
+    return 0
+
+
+def cmd_analyze_logs(args) -> int:
+    from vidlab.engine.logs import analyze_logs
+
+    analyze_logs(args.logs, keys=args.keys, out=args.out, title=args.title, mode=args.mode)
+    return 0
+
+
+def cmd_list_models(args) -> int:
+    from vidlab.models import list_models
+
+    for name in list_models():
+        print(name)
+    return 0
+
+
+def cmd_data_synth(args) -> int:
+    from vidlab.data.synthetic import synth_main
+
+    synth_main(
+        args.out_dir, classes=args.classes, videos_per_class=args.videos_per_class, seed=args.seed
+    )
+    return 0
+
+
+def cmd_data_check(args) -> int:
+    from vidlab.data.tools import check_videos
+
+    report = check_videos(
+        args.list,
+        data_prefix=args.data_prefix,
+        out=args.out,
+        clean=args.clean,
+        num_workers=args.workers,
+    )
+    return 1 if report.get("bad") else 0
+
+
+def cmd_data_build_list(args) -> int:
+    from vidlab.data.tools import build_list
+
+    build_list(args.root, out_dir=args.out_dir, val_fraction=args.val_fraction, seed=args.seed)
+    return 0
+
+
+def cmd_data_extract_frames(args) -> int:
+    from vidlab.data.tools import extract_frames
+
+    extract_frames(args.src, args.out_root, short_side=args.short_side)
+    return 0
+
+
+def cmd_data_resize(args) -> int:
+    from vidlab.data.tools import resize_videos
+
+    resize_videos(args.src, args.dst, short_side=args.short_side, gop=args.gop)
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from vidlab import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="vidlab",
+        description="Train, test, run and export video action-recognition models.",
+    )
+    parser.add_argument("--version", action="version", version=f"vidlab {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("train", help="train a model from a config file")
+    p.add_argument("config")
+    p.add_argument("--work-dir", help="where checkpoints and logs go (default: cfg.work_dir)")
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="auto",
+        default=None,
+        metavar="CKPT",
+        help="resume from CKPT, or alone: from the latest checkpoint in the work dir",
+    )
+    p.add_argument("--amp", action="store_true", help="mixed precision (bf16/fp16) on CUDA")
+    p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--deterministic", action="store_true")
+    p.add_argument(
+        "--auto-scale-lr", action="store_true", help="scale lr by batch / base_batch_size"
+    )
+    _add_cfg_options(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("test", help="test a checkpoint (multi-view), print and save metrics")
+    p.add_argument("config")
+    p.add_argument("checkpoint")
+    p.add_argument("--out", help="per-video predictions and metrics (.json, .pkl or .yaml)")
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        default=None,
+        help="e.g. top_k_accuracy mean_class_accuracy (default: the config's evaluator)",
+    )
+    p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none")
+    _add_cfg_options(p)
+    p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("infer", help="top-k labels for one video, frame folder or URL")
+    p.add_argument("config")
+    p.add_argument("checkpoint")
+    p.add_argument("video")
+    p.add_argument("--labels", help="label map: one class name per line (line i = label i)")
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--device", default="cpu")
+    _add_cfg_options(p)
+    p.set_defaults(func=cmd_infer)
+
+    p = sub.add_parser("print-config", help="print the merged config as Python")
+    p.add_argument("config")
+    _add_cfg_options(p)
+    p.set_defaults(func=cmd_print_config)
+
+    p = sub.add_parser(
+        "quickstart",
+        help="generate a synthetic motion dataset, train a small TSM on the CPU, test it",
+    )
+    p.add_argument("--model", choices=["tsm", "tsn"], default="tsm")
+    p.add_argument("--work-dir", default=None, help="default: work_dirs/quickstart_<model>")
+    _add_cfg_options(p)
+    p.set_defaults(func=cmd_quickstart)
+
+    p = sub.add_parser("export", help="export a model to ONNX and check it numerically")
+    p.add_argument("config")
+    p.add_argument("checkpoint", nargs="?", default=None)
+    p.add_argument("--out", default="model.onnx")
+    p.add_argument(
+        "--shape", type=int, nargs=5, default=[1, 3, 8, 224, 224], metavar=("N", "C", "T", "H", "W")
+    )
+    p.add_argument("--opset", type=int, default=17)
+    _add_cfg_options(p)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("analyze-logs", help="plot and summarise scalars from log.jsonl files")
+    p.add_argument("logs", nargs="+")
+    p.add_argument("--keys", nargs="+", default=["loss"])
+    p.add_argument("--out", default=None, help="figure file (.png, .pdf)")
+    p.add_argument("--title", default=None)
+    p.add_argument("--mode", default="train", choices=["train", "val"])
+    p.set_defaults(func=cmd_analyze_logs)
+
+    p = sub.add_parser("list-models", help="named model variants for create_model")
+    p.set_defaults(func=cmd_list_models)
+
+    data = sub.add_parser("data", help="dataset tools").add_subparsers(dest="data_command")
+    data.required = True
+    p = data.add_parser("synth", help="write the synthetic motion dataset (H.264 MP4 + lists)")
+    p.add_argument("out_dir")
+    p.add_argument("--classes", nargs="+", default=None)
+    p.add_argument("--videos-per-class", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_data_synth)
+
+    p = data.add_parser("check", help="open and decode every video of a list, report bad ones")
+    p.add_argument("list")
+    p.add_argument("--data-prefix", default="")
+    p.add_argument("--out", help="write the bad lines with reasons here")
+    p.add_argument("--clean", help="write the good lines here")
+    p.add_argument("--workers", type=int, default=2)
+    p.set_defaults(func=cmd_data_check)
+
+    p = data.add_parser("build-list", help="class-per-folder tree -> train/val lists + label map")
+    p.add_argument("root")
+    p.add_argument("--out-dir", default=None)
+    p.add_argument("--val-fraction", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_data_build_list)
+
+    p = data.add_parser("extract-frames", help="videos -> frame folders + a rawframe list")
+    p.add_argument("src", help="a `path label` list or a folder of videos")
+    p.add_argument("out_root")
+    p.add_argument("--short-side", type=int, default=None)
+    p.set_defaults(func=cmd_data_extract_frames)
+
+    p = data.add_parser("resize", help="re-encode videos to a short side and keyframe interval")
+    p.add_argument("src")
+    p.add_argument("dst")
+    p.add_argument("--short-side", type=int, default=256)
+    p.add_argument("--gop", type=int, default=None, help="keyframe interval in frames")
+    p.set_defaults(func=cmd_data_resize)
+    return parser
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors about the user's input: printed as one message, no traceback."""
+    errors: list[type[BaseException]] = [FileNotFoundError]
+    for module, name in (
+        ("vidlab.config", "ConfigError"),
+        ("vidlab.data.io", "DecodeError"),
+        ("vidlab.engine.checkpoint", "CheckpointError"),
+    ):
+        mod = sys.modules.get(module)
+        if mod is not None and hasattr(mod, name):
+            errors.append(getattr(mod, name))
+    return tuple(errors)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:
+        if args.debug or not isinstance(err, _user_errors()):
+            raise
+        print(f"vidlab {args.command}: error: {err}", file=sys.stderr)
+        for note in getattr(err, "__notes__", []):
+            print(f"  {note}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
