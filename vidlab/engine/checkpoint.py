@@ -1,0 +1,376 @@
+"""Checkpoints: atomic saving, safe loading, and weight loading with a grouped report.
+
+A vidlab checkpoint is a dict ``{"meta", "state_dict", "optimizer", "schedulers", "scaler", "ema",
+"rng", "train_state"}``; ``state_dict`` has MMAction2's key layout (``backbone.*``, ``cls_head.*``),
+so MMAction2 can read vidlab's files and vidlab reads MMAction2's (``state_dict``, ``meta``,
+``message_hub``). Files are always read with ``torch.load(weights_only=True)``: nothing in a
+checkpoint can run code. The classes MMEngine pickles into its bookkeeping entries (e.g.
+``message_hub``'s ``HistoryBuffer``) are read into inert stand-ins rather than imported.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+__all__ = [
+    "CheckpointError",
+    "LoadReport",
+    "extract_state_dict",
+    "find_last_checkpoint",
+    "load_checkpoint",
+    "load_weights",
+    "model_state_dict",
+    "save_checkpoint",
+    "unwrap_model",
+]
+
+# Prefixes added by wrappers: DDP/DataParallel (``module.``) and torch.compile (``_orig_mod.``).
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+# Bookkeeping classes from OpenMMLab checkpoints that may be read as inert stand-ins.
+_STUB_MODULE_PREFIXES = ("mmengine.", "mmcv.", "mmaction.")
+# NumPy globals that only rebuild arrays and scalars (how MMEngine stores logged values).
+_NUMPY_GLOBALS = {
+    "numpy.core.multiarray._reconstruct",
+    "numpy._core.multiarray._reconstruct",
+    "numpy.core.multiarray.scalar",
+    "numpy._core.multiarray.scalar",
+    "numpy.ndarray",
+    "numpy.dtype",
+}
+
+
+class CheckpointError(Exception):
+    """A checkpoint could not be read, or its weights do not fit the model."""
+
+
+# --------------------------------------------------------------------------------------------
+# saving
+# --------------------------------------------------------------------------------------------
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
+    """Write ``state`` to ``path`` atomically.
+
+    The file is written as ``<path>.tmp`` in the same directory, flushed to disk, then renamed
+    over ``path``: a crash mid-write leaves the previous file at ``path`` intact.
+
+    Args:
+        path: destination file.
+        state: the checkpoint dict (tensors, numbers, strings, lists and dicts).
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def _fsync_dir(directory: Path) -> None:
+    # Makes the rename itself durable; not possible on every OS/filesystem, so best effort.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------------------------
+# loading
+# --------------------------------------------------------------------------------------------
+
+
+def _make_stub(qualified_name: str) -> type:
+    """An inert class that pickle can build and fill with state instead of ``qualified_name``."""
+    module, _, name = qualified_name.rpartition(".")
+
+    def __setstate__(self, state):  # noqa: N807 - pickle protocol
+        self.__dict__["_state"] = state
+
+    return type(name, (), {"__module__": module, "__setstate__": __setstate__})
+
+
+def _benign_globals(path: Path) -> list | None:
+    """Stand-ins for the unsafe globals of ``path`` if all of them are known bookkeeping."""
+    get_unsafe = getattr(torch.serialization, "get_unsafe_globals_in_checkpoint", None)
+    if get_unsafe is None:  # torch < 2.5
+        return None
+    try:
+        names = get_unsafe(str(path))
+    except Exception:
+        return None
+    allowed = []
+    for name in names:
+        if name.startswith(_STUB_MODULE_PREFIXES):
+            allowed.append((_make_stub(name), name))
+        elif name in _NUMPY_GLOBALS:
+            import numpy as np
+
+            attr = name.rpartition(".")[2]
+            obj = getattr(np, attr, None) or getattr(np.core.multiarray, attr)
+            allowed.append((obj, name))
+        elif re.fullmatch(r"numpy(\._core|\.core)?\.dtypes?\.\w+|numpy\.\w+", name):
+            import numpy as np
+
+            module, _, attr = name.rpartition(".")
+            mod = np.dtypes if module.endswith("dtypes") else np
+            obj = getattr(mod, attr, None)
+            if obj is None:
+                return None
+            allowed.append((obj, name))
+        else:
+            return None
+    return allowed
+
+
+def load_checkpoint(
+    path: str | os.PathLike, map_location="cpu", *, allow_unsafe: bool = False
+) -> dict:
+    """Read a checkpoint file safely.
+
+    Args:
+        path: a ``.pth`` file written by vidlab, MMAction2/MMEngine or plain ``torch.save``.
+        map_location: where tensors go (``"cpu"`` by default).
+        allow_unsafe: read with full unpickling. Only for files you trust: unpickling can run
+            arbitrary code.
+
+    Returns:
+        The checkpoint dict (a bare state dict is returned as it is).
+
+    Raises:
+        CheckpointError: the file is missing, truncated or not a checkpoint, or needs unsafe
+            unpickling that was not allowed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint file {str(path)!r} does not exist")
+    if allow_unsafe:
+        try:
+            return torch.load(path, map_location=map_location, weights_only=False)
+        except Exception as e:
+            raise CheckpointError(f"{path}: truncated or not a checkpoint ({e})") from e
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "weights only" not in str(e).lower() and "weights_only" not in str(e).lower():
+            raise CheckpointError(f"{path}: truncated or not a checkpoint ({e})") from e
+        stubs = _benign_globals(path)
+        if stubs is None:
+            raise CheckpointError(
+                f"{path} contains Python objects that can only be read with full unpickling, "
+                "which can run arbitrary code. If you trust this file, load it with "
+                "load_checkpoint(path, allow_unsafe=True). Details: "
+                f"{str(e).splitlines()[0] if str(e) else e}"
+            ) from e
+        with torch.serialization.safe_globals(stubs):
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # zip reader errors, EOF, invalid load key, ...
+        raise CheckpointError(f"{path}: truncated or not a checkpoint ({e})") from e
+
+
+def _strip_prefixes(state: dict) -> dict:
+    out = {}
+    for key, value in state.items():
+        changed = True
+        while changed:
+            changed = False
+            for prefix in _WRAPPER_PREFIXES:
+                if key.startswith(prefix):
+                    key = key[len(prefix) :]
+                    changed = True
+        out[key] = value
+    return out
+
+
+def extract_state_dict(checkpoint: dict) -> dict:
+    """The model weights of a checkpoint dict, with wrapper prefixes (``module.``) removed.
+
+    Understands vidlab/MMAction2 (``state_dict``), other zoos (``model``, ``model_state``) and
+    bare state dicts.
+    """
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(f"a checkpoint must be a dict, got {type(checkpoint).__name__}")
+    for key in ("state_dict", "model", "model_state"):
+        if isinstance(checkpoint.get(key), dict):
+            return _strip_prefixes(checkpoint[key])
+    if checkpoint and all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
+        return _strip_prefixes(checkpoint)
+    raise CheckpointError(
+        "no weights found in checkpoint: expected a 'state_dict' entry or a bare state dict; "
+        f"top-level keys are {sorted(checkpoint)[:10]}"
+    )
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The plain module inside DDP / DataParallel / ``torch.compile`` wrappers."""
+    while True:
+        if hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        elif isinstance(model, nn.parallel.DistributedDataParallel | nn.DataParallel):
+            model = model.module
+        else:
+            return model
+
+
+def model_state_dict(model: nn.Module) -> dict:
+    """``state_dict`` of the unwrapped model, in MMAction2's key layout, on the CPU."""
+    return {k: v.detach().cpu() for k, v in unwrap_model(model).state_dict().items()}
+
+
+# --------------------------------------------------------------------------------------------
+# weights with a report
+# --------------------------------------------------------------------------------------------
+
+
+def _group_keys(keys: list[str]) -> list[str]:
+    """``['a.b.weight', 'a.b.bias', 'c']`` -> ``['a.b.{bias, weight}', 'c']``."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for key in keys:
+        parent, _, leaf = key.rpartition(".")
+        groups[parent].append(leaf)
+    lines = []
+    for parent in sorted(groups):
+        leaves = sorted(groups[parent])
+        body = leaves[0] if len(leaves) == 1 else "{" + ", ".join(leaves) + "}"
+        lines.append(f"{parent}.{body}" if parent else body)
+    return lines
+
+
+@dataclass
+class LoadReport:
+    """What happened when weights were loaded into a model.
+
+    Attributes:
+        source: the file (or ``"<state dict>"``).
+        loaded: keys copied into the model.
+        shape_mismatch: ``(key, shape in file, shape in model)`` for keys skipped.
+        missing: model keys absent from the file.
+        unexpected: file keys the model does not have.
+    """
+
+    source: str = "<state dict>"
+    loaded: list[str] = field(default_factory=list)
+    shape_mismatch: list[tuple[str, tuple, tuple]] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every key matched in name and shape."""
+        return not (self.shape_mismatch or self.missing or self.unexpected)
+
+    def __str__(self) -> str:
+        lines = [f"loaded {len(self.loaded)} tensors from {self.source}"]
+        for key, file_shape, model_shape in self.shape_mismatch:
+            lines.append(
+                f"  shape mismatch, skipped: {key} {_fmt(file_shape)} in file vs "
+                f"{_fmt(model_shape)} in model"
+            )
+        lines += _limited("  missing in checkpoint: ", _group_keys(self.missing))
+        lines += _limited("  unexpected in checkpoint: ", _group_keys(self.unexpected))
+        return "\n".join(lines)
+
+
+def _fmt(shape: tuple) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def _limited(label: str, groups: list[str], limit: int = 20) -> list[str]:
+    lines = [label + g for g in groups[:limit]]
+    if len(groups) > limit:
+        lines.append(f"{label}... and {len(groups) - limit} more groups")
+    return lines
+
+
+def load_weights(
+    model: nn.Module, src: str | os.PathLike | dict, strict: bool = True
+) -> LoadReport:
+    """Copy weights from a checkpoint into ``model`` and report what fit.
+
+    Tensors whose shape differs from the model's are skipped (so a 400-class head does not stop
+    fine-tuning on 10 classes when ``strict=False``).
+
+    Args:
+        model: the model (wrappers are unwrapped).
+        src: a checkpoint path, a checkpoint dict, or a state dict.
+        strict: raise instead of loading anything when a key is missing, unexpected or of
+            another shape.
+
+    Returns:
+        The :class:`LoadReport`; ``str(report)`` is the grouped human-readable summary.
+
+    Raises:
+        CheckpointError: with the report, when ``strict`` and something does not fit.
+    """
+    source = "<state dict>"
+    if isinstance(src, str | os.PathLike):
+        source = str(src)
+        src = load_checkpoint(src)
+    file_state = extract_state_dict(src)
+    model = unwrap_model(model)
+    model_state = model.state_dict()
+
+    report = LoadReport(source=source)
+    to_load = {}
+    for key, value in file_state.items():
+        if key not in model_state:
+            report.unexpected.append(key)
+        elif tuple(value.shape) != tuple(model_state[key].shape):
+            report.shape_mismatch.append((key, tuple(value.shape), tuple(model_state[key].shape)))
+        else:
+            to_load[key] = value
+    report.missing = [k for k in model_state if k not in file_state]
+    report.loaded = list(to_load)
+    if strict and not report.ok:
+        raise CheckpointError(
+            f"weights in {source} do not fit the model (strict loading):\n{report}"
+        )
+    model.load_state_dict(to_load, strict=False)
+    return report
+
+
+# --------------------------------------------------------------------------------------------
+# finding checkpoints in a work dir
+# --------------------------------------------------------------------------------------------
+
+
+def find_last_checkpoint(work_dir: str | os.PathLike) -> Path | None:
+    """The checkpoint to resume from in ``work_dir``: ``last_checkpoint``, else the newest
+    ``epoch_N.pth``; ``None`` when there is none."""
+    work_dir = Path(work_dir)
+    marker = work_dir / "last_checkpoint"
+    if marker.is_file():
+        recorded = Path(marker.read_text().strip())
+        for candidate in (recorded, work_dir / recorded.name):
+            if candidate.is_file():
+                return candidate
+    epochs = []
+    for p in work_dir.glob("epoch_*.pth"):
+        m = re.fullmatch(r"epoch_(\d+)\.pth", p.name)
+        if m:
+            epochs.append((int(m.group(1)), p))
+    return max(epochs)[1] if epochs else None

@@ -1,0 +1,472 @@
+"""Hooks: observers of the training loop (logging, checkpoints, timing).
+
+A hook never changes the math. The loop in :func:`vidlab.engine.train.train` is::
+
+    hooks.before_train(runner)
+    for epoch in range(state.epoch, max_epochs):
+        sampler.set_epoch(epoch)
+        hooks.before_train_epoch(runner)
+        for batch in train_loader:
+            schedulers.step_iter(state.iter)             # lr/momentum of this iteration
+            clips, labels = to_device(batch)             # uint8 crosses the bus
+            clips, labels = blending(clips, labels)      # mixup/cutmix, if configured
+            with autocast:                               # AMP: bf16, or fp16 + GradScaler
+                loss = model.loss(model(clips), labels) / accumulative_counts
+            scaler.scale(loss).backward()
+            if update_step:                              # every accumulative_counts iterations
+                scaler.unscale_(optimizer); clip_grad_norm_(...)
+                scaler.step(optimizer); scaler.update(); optimizer.zero_grad(set_to_none=True)
+                ema.update(model, state.iter)
+            state.iter += 1
+            hooks.after_train_iter(runner, info)         # loss, lr, timings: logging only
+        state.epoch += 1
+        if validation due: metrics = validate(); hooks.after_val_epoch(runner, metrics)
+        hooks.after_train_epoch(runner)                  # checkpoints: after validation, so the
+                                                         # saved RNG state is where epoch+1 starts
+    hooks.after_train(runner)
+
+``runner`` is the loop's context (``runner.state``, ``runner.cfg``, ``runner.work_dir``,
+``runner.max_epochs``, ``runner.is_main``, ``runner.log(msg)``,
+``runner.save_checkpoint(path)``). The classes that only carry MMEngine config names
+(``ParamSchedulerHook``, ``DistSamplerSeedHook``, ...) are accepted so MMAction2 configs run;
+their work is done in plain sight by the loop.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+__all__ = [
+    "ActionVisualizer",
+    "CheckpointHook",
+    "DistSamplerSeedHook",
+    "EMAHook",
+    "Hook",
+    "IterTimerHook",
+    "LocalVisBackend",
+    "LogProcessor",
+    "LoggerHook",
+    "ParamSchedulerHook",
+    "RuntimeInfoHook",
+    "SyncBuffersHook",
+    "TensorboardVisBackend",
+]
+
+# MMEngine's defaults for inferring ``rule`` from a metric name.
+GREATER_KEYS = ("acc", "top", "AR@", "auc", "precision", "mAP", "mDice", "mIoU", "mAcc", "aAcc")
+LESS_KEYS = ("loss",)
+
+
+class Hook:
+    """Base class: every event is a no-op. ``priority`` orders hooks (lower runs first)."""
+
+    priority = 50
+
+    def before_train(self, runner) -> None:
+        """Called once, after the model, optimizer and loaders exist (and a resume loaded)."""
+
+    def before_train_epoch(self, runner) -> None:
+        """Called before the first iteration of each epoch."""
+
+    def after_train_iter(self, runner, info: dict) -> None:
+        """Called after each iteration with ``loss``, ``lr``, ``data_time``, ``time``,
+        ``num_clips``."""
+
+    def after_val_epoch(self, runner, metrics: dict) -> None:
+        """Called with the validation metrics of the epoch just trained."""
+
+    def after_train_epoch(self, runner) -> None:
+        """Called at the end of each epoch, after its validation."""
+
+    def after_train(self, runner) -> None:
+        """Called once when training ends normally."""
+
+    def state_dict(self) -> dict:
+        """Hook state saved in checkpoints (e.g. the best score so far)."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict`."""
+
+
+# --------------------------------------------------------------------------------------------
+# checkpoints
+# --------------------------------------------------------------------------------------------
+
+
+class CheckpointHook(Hook):
+    """Saves ``epoch_N.pth`` and ``best_<metric>_epoch_N.pth`` (MMEngine names and options).
+
+    Args:
+        interval: save every ``interval`` epochs (-1: never, except the last with ``save_last``).
+        max_keep_ckpts: keep only the newest ``max_keep_ckpts`` epoch files (-1: all).
+        save_last: always save the last epoch.
+        save_best: ``'auto'`` (the first validation metric), a metric key such as
+            ``'acc/top1'``, a list of keys, or ``None``.
+        rule: ``'greater'`` or ``'less'`` (or a list matching ``save_best``); ``None`` infers it
+            from the key (``acc``/``top``/``mAP``... greater, ``loss`` less).
+        save_begin: first epoch that may be saved by ``interval``.
+        out_dir: directory of the files (default: the work dir).
+        by_epoch, save_optimizer, save_param_scheduler, filename_tmpl, greater_keys,
+        less_keys, published_keys, **kwargs: accepted for MMEngine configs.
+    """
+
+    priority = 70
+
+    def __init__(
+        self,
+        interval: int = -1,
+        by_epoch: bool = True,
+        save_optimizer: bool = True,
+        save_param_scheduler: bool = True,
+        out_dir: str | None = None,
+        max_keep_ckpts: int = -1,
+        save_last: bool = True,
+        save_best: str | list | None = None,
+        rule: str | list | None = None,
+        greater_keys: list | None = None,
+        less_keys: list | None = None,
+        filename_tmpl: str | None = None,
+        published_keys: list | None = None,
+        save_begin: int = 0,
+        **kwargs,
+    ):
+        if not by_epoch:
+            raise ValueError(
+                "default_hooks.checkpoint.by_epoch=False (iteration-based saving) is not "
+                "supported by vidlab's epoch-based loop; use by_epoch=True with interval in epochs"
+            )
+        self.interval = int(interval)
+        self.out_dir = out_dir
+        self.max_keep_ckpts = int(max_keep_ckpts)
+        self.save_last = save_last
+        self.save_begin = int(save_begin)
+        self.filename_tmpl = filename_tmpl or "epoch_{}.pth"
+        self.greater_keys = tuple(greater_keys or GREATER_KEYS)
+        self.less_keys = tuple(less_keys or LESS_KEYS)
+        if isinstance(save_best, str) or save_best is None:
+            self.save_best = [] if save_best is None else [save_best]
+        else:
+            self.save_best = list(save_best)
+        rules = rule if isinstance(rule, list | tuple) else [rule] * len(self.save_best)
+        if len(rules) != len(self.save_best):
+            raise ValueError(
+                f"default_hooks.checkpoint.rule has {len(rules)} entries for "
+                f"{len(self.save_best)} save_best keys; give one rule per key"
+            )
+        for r in rules:
+            if r not in (None, "greater", "less"):
+                raise ValueError(
+                    f"default_hooks.checkpoint.rule={r!r} is not valid; use 'greater' or 'less'"
+                )
+        self.rules = list(rules)
+        self.best: dict[str, dict] = {}  # key -> {"score", "path", "rule", "epoch"}
+        self.saved: list[str] = []
+        self._pending_metrics: dict | None = None
+
+    # -- state --------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"best": self.best, "saved": self.saved}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best = dict(state.get("best", {}))
+        self.saved = list(state.get("saved", []))
+
+    # -- helpers ------------------------------------------------------------------------
+    def _dir(self, runner) -> Path:
+        return Path(self.out_dir) if self.out_dir else Path(runner.work_dir)
+
+    def _rule_for(self, key: str, rule: str | None) -> str:
+        if rule is not None:
+            return rule
+        if any(k.lower() in key.lower() for k in self.greater_keys):
+            return "greater"
+        if any(k.lower() in key.lower() for k in self.less_keys):
+            return "less"
+        raise ValueError(
+            f"cannot infer whether a larger {key!r} is better; set "
+            "default_hooks.checkpoint.rule='greater' or 'less'"
+        )
+
+    def _save(self, runner, path: Path) -> None:
+        runner.save_checkpoint(path)
+        (self._dir(runner) / "last_checkpoint").write_text(str(path.resolve()))
+
+    # -- events -------------------------------------------------------------------------
+    def after_val_epoch(self, runner, metrics: dict) -> None:
+        if not self.save_best or not metrics:
+            return
+        self._pending_metrics = dict(metrics)
+
+    def after_train_epoch(self, runner) -> None:
+        epoch = runner.state.epoch  # 1-based: epochs completed
+        out = self._dir(runner)
+        due = self.interval > 0 and epoch >= self.save_begin and epoch % self.interval == 0
+        last = self.save_last and epoch == runner.max_epochs
+        metrics, self._pending_metrics = self._pending_metrics, None
+        if not runner.is_main:
+            return
+        if due or last:
+            path = out / self.filename_tmpl.format(epoch)
+            self._save(runner, path)
+            if str(path) not in self.saved:
+                self.saved.append(str(path))
+            while self.max_keep_ckpts > 0 and len(self.saved) > self.max_keep_ckpts:
+                Path(self.saved.pop(0)).unlink(missing_ok=True)
+        if metrics:
+            self._save_best(runner, metrics, epoch, out)
+
+    def _save_best(self, runner, metrics: dict, epoch: int, out: Path) -> None:
+        for key, rule in zip(self.save_best, self.rules):
+            if key == "auto":
+                key = next(iter(metrics))
+            if key not in metrics:
+                raise KeyError(
+                    f"default_hooks.checkpoint.save_best={key!r} is not among the validation "
+                    f"metrics {sorted(metrics)}"
+                )
+            rule = self._rule_for(key, rule)
+            score = float(metrics[key])
+            previous = self.best.get(key)
+            better = previous is None or (
+                score > previous["score"] if rule == "greater" else score < previous["score"]
+            )
+            if not better or math.isnan(score):
+                continue
+            path = out / f"best_{key.replace('/', '_')}_{self.filename_tmpl.format(epoch)}"
+            self.best[key] = {"score": score, "path": str(path), "rule": rule, "epoch": epoch}
+            runner.state.best[key] = score
+            runner.save_checkpoint(path)
+            if previous and previous["path"] != str(path):
+                Path(previous["path"]).unlink(missing_ok=True)
+            runner.log(f"best {key} = {score:.4f} at epoch {epoch}: saved {path.name}")
+
+
+# --------------------------------------------------------------------------------------------
+# logging
+# --------------------------------------------------------------------------------------------
+
+
+class LoggerHook(Hook):
+    """Progress bar, ``log.jsonl`` and ``train.log`` in the work dir (rank 0 only).
+
+    Every ``interval`` iterations one JSON object ``{"mode": "train", "epoch", "iter", "lr",
+    "loss", "data_time", "time", "clips_per_s"}`` is written, averaged over the window;
+    validation adds ``{"mode": "val", "epoch", "acc/top1", ...}``.
+
+    Args:
+        interval: iterations per logged line.
+        ignore_last: do not log the last, shorter window of an epoch.
+        progress: show a tqdm bar (default: when stderr is a terminal).
+        interval_exp_name, out_dir, out_suffix, keep_local, file_client_args,
+        log_metric_by_epoch, backend_args, **kwargs: accepted for MMEngine configs.
+    """
+
+    priority = 90
+
+    def __init__(
+        self,
+        interval: int = 10,
+        ignore_last: bool = True,
+        interval_exp_name: int = 1000,
+        out_dir: str | None = None,
+        out_suffix=(".json", ".log", ".py", "yaml"),
+        keep_local: bool = True,
+        file_client_args=None,
+        log_metric_by_epoch: bool = True,
+        backend_args=None,
+        progress: bool | None = None,
+        **kwargs,
+    ):
+        self.interval = max(int(interval), 1)
+        self.ignore_last = ignore_last
+        self.progress = progress
+        self._window: list[dict] = []
+        self._bar = None
+        self._writers: list = []
+
+    def before_train(self, runner) -> None:
+        if not runner.is_main:
+            return
+        self._jsonl = Path(runner.work_dir) / "log.jsonl"
+        try:  # TensorBoard etc. from `visualizer`/`log_config` (optional)
+            from vidlab.engine.logs import writers_from_config
+
+            self._writers = list(writers_from_config(runner.cfg, runner.work_dir) or [])
+        except Exception as e:  # a missing optional package must not stop training
+            if not isinstance(e, ImportError):
+                runner.log(f"note: scalar writers disabled ({e})")
+            self._writers = []
+
+    def _write(self, record: dict, step: int) -> None:
+        with open(self._jsonl, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        scalars = {
+            f"{record['mode']}/{k}": v
+            for k, v in record.items()
+            if isinstance(v, int | float) and k not in ("epoch", "iter")
+        }
+        for w in self._writers:
+            w.add_scalars(scalars, step)
+
+    def before_train_epoch(self, runner) -> None:
+        self._window = []
+        if not runner.is_main:
+            return
+        show = self.progress if self.progress is not None else os.isatty(2)
+        if show:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=runner.iters_per_epoch,
+                desc=f"epoch {runner.state.epoch + 1}/{runner.max_epochs}",
+                dynamic_ncols=True,
+                leave=False,
+            )
+        self._epoch_start = time.perf_counter()
+
+    def after_train_iter(self, runner, info: dict) -> None:
+        if not runner.is_main:
+            return
+        self._window.append(info)
+        if self._bar is not None:
+            self._bar.update(1)
+            step = info["time"] or 1e-9
+            self._bar.set_postfix_str(
+                f"loss {info['loss']:.4f} lr {info['lr']:.3g} "
+                f"{info['num_clips'] / step:.1f} clips/s data {info['data_time'] * 1e3:.0f}ms "
+                f"step {info['time'] * 1e3:.0f}ms eta {_fmt_eta(runner.eta_seconds())}",
+                refresh=False,
+            )
+        end_of_epoch = info["epoch_iter"] == runner.iters_per_epoch
+        if len(self._window) >= self.interval or (end_of_epoch and not self.ignore_last):
+            self._flush(runner, info)
+
+    def _flush(self, runner, last: dict) -> None:
+        w = self._window
+        self._window = []
+        if not w:
+            return
+        n = len(w)
+        total_time = sum(x["time"] for x in w)
+        record = {
+            "mode": "train",
+            "epoch": last["epoch"],
+            "iter": last["iter"],
+            "lr": last["lr"],
+            "loss": sum(x["loss"] for x in w) / n,
+            "data_time": sum(x["data_time"] for x in w) / n,
+            "time": total_time / n,
+            "clips_per_s": sum(x["num_clips"] for x in w) / max(total_time, 1e-9),
+        }
+        self._write(record, last["iter"])
+        runner.log(
+            f"epoch {record['epoch']} iter {last['epoch_iter']}/{runner.iters_per_epoch} "
+            f"lr {record['lr']:.4g} loss {record['loss']:.4f} time {record['time']:.3f}s "
+            f"data {record['data_time']:.3f}s {record['clips_per_s']:.1f} clips/s "
+            f"eta {_fmt_eta(runner.eta_seconds())}",
+            echo=self._bar is None,
+        )
+
+    def after_val_epoch(self, runner, metrics: dict) -> None:
+        if not runner.is_main:
+            return
+        record = {"mode": "val", "epoch": runner.state.epoch, **metrics}
+        self._write(record, runner.state.iter)
+        text = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+        runner.log(f"epoch {runner.state.epoch} val: {text}")
+
+    def after_train_epoch(self, runner) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def after_train(self, runner) -> None:
+        for w in self._writers:
+            w.close()
+
+
+def _fmt_eta(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "?"
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}:{m:02d}:{s:02d}"
+
+
+# --------------------------------------------------------------------------------------------
+# MMEngine names whose work the loop does itself
+# --------------------------------------------------------------------------------------------
+
+
+class _ConfigOnlyHook(Hook):
+    """Accepts any MMEngine arguments; the loop does the work in plain sight."""
+
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+
+
+class IterTimerHook(_ConfigOnlyHook):
+    """Accepted for configs: the loop measures data and step time itself."""
+
+
+class ParamSchedulerHook(_ConfigOnlyHook):
+    """Accepted for configs: the loop calls ``schedulers.step_iter`` before each iteration."""
+
+
+class DistSamplerSeedHook(_ConfigOnlyHook):
+    """Accepted for configs: the loop calls ``sampler.set_epoch`` before each epoch."""
+
+
+class SyncBuffersHook(_ConfigOnlyHook):
+    """With several processes, the loop averages BatchNorm buffers across ranks after each
+    epoch (as MMEngine's hook) when this hook is configured."""
+
+
+class RuntimeInfoHook(_ConfigOnlyHook):
+    """Accepted for configs: ``TrainState`` holds the runtime information."""
+
+
+class EMAHook(Hook):
+    """MMEngine's ``EMAHook`` config: the loop keeps an exponential moving average of the model,
+    validates and checkpoints it (``state_dict`` holds the averaged weights, as MMEngine).
+
+    Args:
+        ema_type: ``'ExponentialMovingAverage'`` (or another type ``vidlab.engine.ema`` knows).
+        strict_load: accepted for configs.
+        begin_iter: first iteration that updates the average.
+        begin_epoch: first epoch that updates the average.
+        **kwargs: passed to the average (``momentum``, ``interval``, ``update_buffers``).
+    """
+
+    def __init__(
+        self,
+        ema_type: str = "ExponentialMovingAverage",
+        strict_load: bool = False,
+        begin_iter: int = 0,
+        begin_epoch: int = 0,
+        **kwargs,
+    ):
+        self.cfg = dict(ema_type=ema_type, begin_iter=begin_iter, begin_epoch=begin_epoch, **kwargs)
+
+
+class LogProcessor(_ConfigOnlyHook):
+    """Accepted for configs (``log_processor``): ``LoggerHook`` averages over its interval."""
+
+
+class LocalVisBackend(_ConfigOnlyHook):
+    """Accepted for configs: scalars always go to ``<work_dir>/log.jsonl``."""
+
+
+class TensorboardVisBackend(_ConfigOnlyHook):
+    """TensorBoard scalars (needs ``pip install vidlab[tensorboard]``); see
+    ``vidlab.engine.logs.writers_from_config``."""
+
+
+class ActionVisualizer(_ConfigOnlyHook):
+    """Accepted for configs (``visualizer``): its ``vis_backends`` choose the scalar writers."""
