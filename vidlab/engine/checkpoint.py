@@ -114,6 +114,16 @@ def _make_stub(qualified_name: str) -> type:
     return type(name, (), {"__module__": module, "__setstate__": __setstate__})
 
 
+def _numpy_multiarray():
+    import numpy as np
+
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # numpy < 2
+        multiarray = np.core.multiarray
+    return multiarray
+
+
 def _benign_globals(path: Path) -> list | None:
     """Stand-ins for the unsafe globals of ``path`` if all of them are known bookkeeping."""
     get_unsafe = getattr(torch.serialization, "get_unsafe_globals_in_checkpoint", None)
@@ -123,27 +133,27 @@ def _benign_globals(path: Path) -> list | None:
         names = get_unsafe(str(path))
     except Exception:
         return None
+    import numpy as np
+
     allowed = []
+    uses_numpy = False
     for name in names:
+        attr = name.rpartition(".")[2]
         if name.startswith(_STUB_MODULE_PREFIXES):
             allowed.append((_make_stub(name), name))
         elif name in _NUMPY_GLOBALS:
-            import numpy as np
-
-            attr = name.rpartition(".")[2]
-            obj = getattr(np, attr, None) or getattr(np.core.multiarray, attr)
+            obj = getattr(np, attr, None) or getattr(_numpy_multiarray(), attr)
             allowed.append((obj, name))
-        elif re.fullmatch(r"numpy(\._core|\.core)?\.dtypes?\.\w+|numpy\.\w+", name):
-            import numpy as np
-
-            module, _, attr = name.rpartition(".")
-            mod = np.dtypes if module.endswith("dtypes") else np
-            obj = getattr(mod, attr, None)
-            if obj is None:
-                return None
-            allowed.append((obj, name))
+            uses_numpy = True
+        elif re.fullmatch(r"numpy(\.dtypes)?\.\w+", name) and hasattr(
+            np.dtypes if ".dtypes." in name else np, attr
+        ):
+            allowed.append((getattr(np.dtypes if ".dtypes." in name else np, attr), name))
+            uses_numpy = True
         else:
             return None
+    if uses_numpy:  # dtype classes are looked up while arrays are rebuilt, not listed upfront
+        allowed += [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")]
     return allowed
 
 

@@ -213,10 +213,11 @@ class CheckpointHook(Hook):
         if due or last:
             path = out / self.filename_tmpl.format(epoch)
             self._save(runner, path)
-            if str(path) not in self.saved:
-                self.saved.append(str(path))
+            # File names only: a run resumed in another directory never deletes the old files.
+            if path.name not in self.saved:
+                self.saved.append(path.name)
             while self.max_keep_ckpts > 0 and len(self.saved) > self.max_keep_ckpts:
-                Path(self.saved.pop(0)).unlink(missing_ok=True)
+                (out / self.saved.pop(0)).unlink(missing_ok=True)
         if metrics:
             self._save_best(runner, metrics, epoch, out)
 
@@ -238,11 +239,11 @@ class CheckpointHook(Hook):
             if not better or math.isnan(score):
                 continue
             path = out / f"best_{key.replace('/', '_')}_{self.filename_tmpl.format(epoch)}"
-            self.best[key] = {"score": score, "path": str(path), "rule": rule, "epoch": epoch}
+            self.best[key] = {"score": score, "path": path.name, "rule": rule, "epoch": epoch}
             runner.state.best[key] = score
             runner.save_checkpoint(path)
-            if previous and previous["path"] != str(path):
-                Path(previous["path"]).unlink(missing_ok=True)
+            if previous and previous["path"] != path.name:
+                (out / Path(previous["path"]).name).unlink(missing_ok=True)
             runner.log(f"best {key} = {score:.4f} at epoch {epoch}: saved {path.name}")
 
 

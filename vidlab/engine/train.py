@@ -840,7 +840,7 @@ def train(
     if ema_cfg is not None:
         from vidlab.engine.ema import build_ema
 
-        runner.ema = build_ema(model, ema_cfg)
+        runner.ema = build_ema(model, ema_cfg, iters_per_epoch=runner.iters_per_epoch)
     evaluators = _build_evaluator(cfg, "val_evaluator") if val_loader is not None else []
 
     # wrappers ---------------------------------------------------------------------------
@@ -874,16 +874,11 @@ def train(
     sampler = train_loader.vidlab_sampler
     sync_buffers = info.world_size > 1 and "sync_buffers" in dict(_get(cfg, "default_hooks") or {})
     metrics: dict = {}
-    ema_start = int(ema_cfg.get("begin_epoch", 0)) if ema_cfg else 0
     while runner.state.epoch < runner.max_epochs:
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(runner.state.epoch)
-        ema_active = runner.ema
-        if runner.ema is not None and runner.state.epoch < ema_start:
-            runner.ema = None  # MMEngine's begin_epoch: no averaging before it
         runner.call("before_train_epoch")
         _train_epoch(runner, train_loader, setup, device, amp_dtype, channels_last_3d)
-        runner.ema = ema_active
         runner.state.epoch += 1
         if sync_buffers:
             for buf in model.buffers():
@@ -911,7 +906,8 @@ def train(
     best = {}
     for hook in runner.hooks:
         if isinstance(hook, CheckpointHook):
-            best = {k: v["path"] for k, v in hook.best.items()}
+            out_dir = Path(hook.out_dir) if hook.out_dir else work_dir
+            best = {k: str(out_dir / v["path"]) for k, v in hook.best.items()}
     return {
         "work_dir": str(work_dir),
         "epoch": runner.state.epoch,
