@@ -241,7 +241,7 @@ class CheckpointHook(Hook):
             path = out / f"best_{key.replace('/', '_')}_{self.filename_tmpl.format(epoch)}"
             self.best[key] = {"score": score, "path": path.name, "rule": rule, "epoch": epoch}
             runner.state.best[key] = score
-            runner.save_checkpoint(path)
+            runner.save_checkpoint(path, record=False)
             if previous and previous["path"] != path.name:
                 (out / Path(previous["path"]).name).unlink(missing_ok=True)
             runner.log(f"best {key} = {score:.4f} at epoch {epoch}: saved {path.name}")

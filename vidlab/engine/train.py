@@ -299,9 +299,11 @@ class _Runner:
             state["model_state_dict"] = model_state_dict(self.model)
         return state
 
-    def save_checkpoint(self, path: Path) -> None:
+    def save_checkpoint(self, path: Path, record: bool = True) -> None:
+        """Write the full state to ``path``; ``record``: it becomes ``state.last_checkpoint``."""
+        if record:
+            self.state.last_checkpoint = str(path)
         save_checkpoint(path, self.checkpoint_state())
-        self.state.last_checkpoint = str(path)
 
     def call(self, event: str, *args) -> None:
         for hook in self.hooks:
