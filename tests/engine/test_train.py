@@ -148,3 +148,24 @@ def test_test_bad_out_suffix(trained):
     work, result = trained
     with pytest.raises(ValueError, match=r"\.json, \.pkl or \.yaml"):
         run_test(make_cfg(work), result["last_checkpoint"], out="preds.txt")
+
+
+def test_test_yaml_output(trained, tmp_path, monkeypatch):
+    work, result = trained
+    yaml = pytest.importorskip("yaml")
+    run_test(make_cfg(work), result["last_checkpoint"], out=tmp_path / "p.yaml")
+    saved = yaml.safe_load((tmp_path / "p.yaml").read_text())
+    assert len(saved["predictions"]) == 8 and "acc/top1" in saved["metrics"]
+
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_yaml(name, *args, **kwargs):
+        if name == "yaml":
+            raise ImportError("No module named 'yaml'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_yaml)
+    with pytest.raises(ImportError, match="needs PyYAML: pip install pyyaml"):
+        run_test(make_cfg(work), result["last_checkpoint"], out=tmp_path / "q.yaml")
