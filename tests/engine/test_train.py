@@ -169,3 +169,23 @@ def test_test_yaml_output(trained, tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_yaml)
     with pytest.raises(ImportError, match="needs PyYAML: pip install pyyaml"):
         run_test(make_cfg(work), result["last_checkpoint"], out=tmp_path / "q.yaml")
+
+
+def test_real_recognizer_with_blending(tmp_path):
+    """TSN-R18 from the model zoo, with CutMix on (B, V, C, T, H, W) clips."""
+    models = pytest.importorskip("vidlab.models")
+
+    def tsn(num_classes):
+        model = models.create_model("tsn_r18_1x1x8", num_classes=num_classes)
+        from vidlab.config import build
+
+        model.data_preprocessor.blending = build(dict(type="CutmixBlending", num_classes=num_classes))
+        return model
+
+    cfg = make_cfg(tmp_path / "w", max_epochs=1)
+    cfg["model"] = dict(type=tsn, num_classes=4)
+    cfg["train_dataloader"]["dataset"].update(num_samples=4, clip_len=4, size=16)
+    cfg["val_dataloader"]["dataset"].update(num_samples=3, clip_len=4, size=16)
+    cfg["test_dataloader"] = None
+    result = train(cfg)
+    assert result["iter"] == 1 and "acc/top1" in result["metrics"]
