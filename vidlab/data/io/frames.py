@@ -1,0 +1,278 @@
+"""Frame folders: a directory of numbered images (``img_00001.jpg``, ``00000.png``, ...).
+
+The filename template and the first number are read off the files. Images are decoded by
+FFmpeg through PyAV (one reused JPEG/PNG decoder per reader, fed the file's bytes), so no image
+library is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from vidlab.data.io.base import DecodeError, ReaderBase, VideoInfo, as_indices, output_size
+from vidlab.data.io.convert import RGBConverter
+
+__all__ = ["FrameFolderReader", "FrameLayout", "ImageEncoder", "scan_folder"]
+
+IMAGE_CODECS = {
+    ".jpg": "mjpeg",
+    ".jpeg": "mjpeg",
+    ".png": "png",
+    ".bmp": "bmp",
+    ".webp": "webp",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+}
+_NAME = re.compile(r"^(?P<prefix>.*?)(?P<num>\d+)(?P<ext>\.[A-Za-z]+)$")
+# Optical-flow folders (MMAction2's denseflow layout) hold x_/y_ images beside img_ ones.
+_FLOW_PREFIXES = ("x_", "y_", "flow_x_", "flow_y_")
+
+
+@dataclass(frozen=True)
+class FrameLayout:
+    """How the images of one folder are named.
+
+    Attributes:
+        files: Frame number -> file name, for every image of the chosen series.
+        start_index: The lowest frame number.
+        num_frames: Length of the contiguous run of numbers from `start_index`.
+        filename_tmpl: A ``str.format`` template giving the names (``"img_{:05d}.jpg"``).
+        missing: Numbers absent between the lowest and the highest.
+    """
+
+    folder: str
+    files: dict[int, str]
+    start_index: int
+    num_frames: int
+    filename_tmpl: str
+    missing: tuple[int, ...]
+
+
+def scan_folder(folder: str | os.PathLike, filename_tmpl: str | None = None) -> FrameLayout:
+    """Find the series of numbered images in `folder`.
+
+    Args:
+        folder: The directory.
+        filename_tmpl: Choose the series this template names (e.g. ``"x_{:05d}.jpg"`` for the
+            x-flow images of a denseflow folder); by default the RGB series (``img_`` where
+            there are several), else the largest.
+
+    Raises:
+        DecodeError: The folder is missing or unreadable, or holds no numbered images.
+    """
+    folder = os.fspath(folder)
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        raise DecodeError(f"{folder}: no such frame folder", folder) from None
+    except NotADirectoryError:
+        raise DecodeError(f"{folder}: not a directory", folder) from None
+    except PermissionError as e:
+        raise DecodeError(f"{folder}: permission denied ({e.strerror})", folder) from None
+
+    series: dict[tuple[str, str], dict[int, str]] = defaultdict(dict)
+    widths: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for name in names:
+        m = _NAME.match(name)
+        if m is None or m["ext"].lower() not in IMAGE_CODECS:
+            continue
+        key = (m["prefix"], m["ext"])
+        series[key][int(m["num"])] = name
+        widths[key].add(len(m["num"]))
+    if not series:
+        raise DecodeError(
+            f"{folder}: no numbered images (expected names like img_00001.jpg or 000000.png, "
+            f"with extensions {', '.join(sorted(IMAGE_CODECS))})",
+            folder,
+        )
+    key = _choose_series(folder, series, filename_tmpl)
+    files = series[key]
+    numbers = sorted(files)
+    start = numbers[0]
+    lengths = widths[key]  # one length: zero-padded to it (or all numbers just that long)
+    digits = f"{{:0{min(lengths)}d}}" if len(lengths) == 1 else "{:d}"
+    tmpl = key[0].replace("{", "{{").replace("}", "}}") + digits + key[1]
+    present = set(numbers)
+    count = 0
+    while start + count in present:
+        count += 1
+    missing = tuple(k for k in range(start, numbers[-1] + 1) if k not in present)
+    return FrameLayout(folder, files, start, count, tmpl, missing)
+
+
+def _choose_series(folder, series, filename_tmpl):
+    if filename_tmpl is not None:
+        prefix, _, rest = filename_tmpl.partition("{")
+        ext = rest.partition("}")[2]
+        for key in series:
+            if key[0] == prefix and key[1].lower() == ext.lower():
+                return key
+        found = ", ".join(f"{p}<n>{e}" for p, e in series)
+        raise DecodeError(
+            f"{folder}: no images named like {filename_tmpl!r}; the folder has {found}", folder
+        )
+    if len(series) == 1:
+        return next(iter(series))
+    rgb = [k for k in series if not k[0].lower().startswith(_FLOW_PREFIXES)]
+    for key in rgb:
+        if key[0].lower() in ("img_", "image_", "frame_", ""):
+            return key
+    pool = rgb or list(series)
+    return max(pool, key=lambda k: len(series[k]))
+
+
+class FrameFolderReader(ReaderBase):
+    """Reads a folder of numbered images as a video: index ``i`` is file number
+    ``start_index + i``.
+
+    Args:
+        folder: The directory.
+        filename_tmpl: Which series to read where a folder holds several (see `scan_folder`).
+        interpolation: Scaler used with `short_side`.
+    """
+
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        *,
+        filename_tmpl: str | None = None,
+        interpolation: str = "bilinear",
+    ):
+        self.path = os.fspath(folder)
+        self.layout = scan_folder(self.path, filename_tmpl)
+        self._convert = RGBConverter(interpolation)
+        self._decoders: dict[str, av.CodecContext] = {}
+        layout = self.layout
+        first = self._decode(layout.start_index)
+        issues = ()
+        if layout.missing:
+            issues = (
+                f"frame numbers missing: {_ranges(layout.missing)}; "
+                f"{layout.num_frames} contiguous frames from {layout.start_index}",
+            )
+            warnings.warn(f"{self.path}: {issues[0]}", stacklevel=2)
+        self.info = VideoInfo(
+            num_frames=layout.num_frames,
+            fps=None,
+            width=first.width,
+            height=first.height,
+            duration=None,
+            keyframes=None,
+            path=self.path,
+            start_index=layout.start_index,
+            codec=self._codec_of(layout.files[layout.start_index]),
+            issues=issues,
+        )
+
+    def read(self, indices, short_side: int | None = None) -> np.ndarray:
+        layout = self.layout
+        span = max(layout.files) - layout.start_index + 1  # frames after a gap stay addressable
+        idx = as_indices(indices, span, self.path)
+        absent = sorted({int(i) + layout.start_index for i in idx} - layout.files.keys())
+        if absent:
+            raise DecodeError(
+                f"{self.path}: frame files missing for numbers {_ranges(absent)} (template "
+                f"{layout.filename_tmpl!r}; the folder has {layout.num_frames} contiguous "
+                f"frames from {layout.start_index}, then gaps at {_ranges(layout.missing)})",
+                self.path,
+            )
+        width, height = output_size(self.info.width, self.info.height, short_side)
+        targets, inverse = np.unique(idx, return_inverse=True)
+        out = np.empty((len(targets), height, width, 3), np.uint8)
+        for k, i in enumerate(targets.tolist()):
+            self._convert.convert(self._decode(i + layout.start_index), out[k])
+        if len(targets) == len(idx) and np.array_equal(targets, idx):
+            return out
+        return out[inverse.reshape(-1)]
+
+    def _codec_of(self, name: str) -> str:
+        return IMAGE_CODECS[os.path.splitext(name)[1].lower()]
+
+    def _decode(self, number: int) -> av.VideoFrame:
+        name = self.layout.files[number]
+        path = os.path.join(self.path, name)
+        codec = self._codec_of(name)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise DecodeError(f"{path}: cannot read ({e.strerror})", path) from e
+        if not data:
+            raise DecodeError(f"{path}: the image file is empty (0 bytes)", path)
+        ctx = self._decoders.get(codec)
+        if ctx is None:
+            ctx = av.CodecContext.create(codec, "r")
+            ctx.thread_count = 1
+            if codec == "mjpeg":  # JPEG decoding keeps no state; FFmpeg's PNG decoder does
+                self._decoders[codec] = ctx
+        try:
+            frames = ctx.decode(av.Packet(data))
+            if not frames:  # a decoder that holds the picture back: drain it, then drop it
+                frames = ctx.decode(None)
+                self._decoders.pop(codec, None)
+        except (av.error.FFmpegError, EOFError) as e:
+            self._decoders.pop(codec, None)  # a failed decoder may hold bad state
+            raise DecodeError(f"{path}: cannot decode the image ({e})", path) from e
+        if not frames:
+            self._decoders.pop(codec, None)
+            raise DecodeError(f"{path}: cannot decode the image (no picture in it)", path)
+        return frames[0]
+
+
+def _ranges(numbers) -> str:
+    """1, 2, 3, 7 -> '1-3, 7' (at most 10 runs shown)."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    text = [f"{a}-{b}" if b > a else f"{a}" for a, b in runs[:10]]
+    if len(runs) > 10:
+        text.append(f"... ({len(numbers)} in all)")
+    return ", ".join(text)
+
+
+class ImageEncoder:
+    """Encodes RGB frames to JPEG or PNG bytes with FFmpeg (one reused encoder).
+
+    Args:
+        ext: ``".jpg"``/``".jpeg"`` or ``".png"``.
+        quality: JPEG quality as FFmpeg's ``-q:v``: 2 (best) to 31 (smallest).
+    """
+
+    def __init__(self, ext: str, quality: int = 2):
+        ext = ext.lower()
+        if ext not in (".jpg", ".jpeg", ".png"):
+            raise ValueError(f"cannot write {ext!r} images; use .jpg or .png")
+        if not 1 <= int(quality) <= 31:
+            raise ValueError(f"quality={quality} is out of range: 2 (best) to 31 (smallest)")
+        self._codec = "png" if ext == ".png" else "mjpeg"
+        self._pix_fmt = "rgb24" if ext == ".png" else "yuvj420p"
+        self._quality = int(quality)
+        self._ctx = None
+        self._size = None
+
+    def encode(self, rgb: np.ndarray) -> bytes:
+        height, width = rgb.shape[:2]
+        if self._ctx is None or self._size != (width, height):
+            ctx = av.CodecContext.create(self._codec, "w")
+            ctx.width, ctx.height, ctx.pix_fmt = width, height, self._pix_fmt
+            ctx.time_base = Fraction(1, 25)
+            ctx.thread_count = 1
+            if self._codec == "mjpeg":
+                ctx.options = {"qmin": str(self._quality), "qmax": str(self._quality)}
+            self._ctx, self._size = ctx, (width, height)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        if self._pix_fmt != "rgb24":
+            frame = frame.reformat(format=self._pix_fmt, threads=1)
+        packets = self._ctx.encode(frame)
+        return b"".join(bytes(p) for p in packets)

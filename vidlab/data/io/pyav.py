@@ -1,0 +1,524 @@
+"""PyAV backend: frame-exact access by index, the default reader for video files and URLs.
+
+How a read works:
+
+1. A frame index is built from one demux pass over the packets (no decoding): the timestamp of
+   every frame in presentation order and which frames are keyframes. It is cached per process,
+   keyed by path, size and mtime. It gives the true frame count where the header has none or a
+   wrong one (WebM/MKV report 0, live-written files have no duration, truncated files promise
+   more than they hold).
+2. Targets are decoded in sorted order. The reader seeks (to the keyframe at or before the
+   target) only when the target lies in a later GOP than the decode position, or behind it;
+   otherwise it decodes forward. Decoded frames are matched to indices by timestamp, so
+   variable frame rates, start times other than 0 and B-frame reordering need no arithmetic.
+3. Only the frames returned are converted to RGB, by one reused single-threaded scaler.
+
+Where timestamps cannot be trusted (a raw elementary stream has none; a decoder returns
+timestamps the index does not know), the reader counts frames from the start instead, which is
+exact by construction and only slower.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import cached_property
+
+import av
+import numpy as np
+
+from vidlab.data.io.base import DecodeError, ReaderBase, VideoInfo, as_indices, output_size
+from vidlab.data.io.convert import RGBConverter
+
+__all__ = ["FrameIndex", "PyAVReader", "build_index", "clear_index_cache", "get_index"]
+
+# Demuxers that read any text as "ANSI art" video: a text file is not a video.
+_TEXT_CODECS = {"ansi", "bintext", "xbin", "idf", "tty"}
+_CACHE_SIZE = 4096
+_cache: OrderedDict[tuple, FrameIndex] = OrderedDict()
+
+
+@dataclass(frozen=True, eq=False)
+class FrameIndex:
+    """Per-file facts from one demux pass.
+
+    Attributes:
+        pts: Timestamps (stream time base) of the frames in presentation order, or None where
+            the stream's timestamps cannot locate frames (missing or repeated).
+        keyframes: Indices of keyframes, ascending (empty where `pts` is None).
+        key_dts: Decode timestamps of those keyframes (their pts where a dts is missing).
+        num_frames: Frames found.
+        open_gop: Some frames that follow a keyframe in decode order precede it in
+            presentation order (they need the previous GOP).
+        vfr: The frame durations vary.
+        has_duration: The container states a duration.
+        start_pts: Timestamp of the first frame (0 for most files).
+    """
+
+    pts: np.ndarray | None
+    keyframes: np.ndarray
+    key_dts: np.ndarray
+    num_frames: int
+    time_base: Fraction | None
+    fps: float | None
+    width: int
+    height: int
+    duration: float | None
+    codec: str
+    format_name: str
+    open_gop: bool
+    vfr: bool
+    has_duration: bool
+    start_pts: int | None
+    issues: tuple[str, ...]
+
+    @cached_property
+    def pts_to_index(self) -> dict[int, int]:
+        return {int(t): i for i, t in enumerate(self.pts)}
+
+    def keyframe_slot(self, t: int) -> int:
+        """Position in `keyframes` of the last keyframe at or before frame `t` (0 if none)."""
+        return max(int(np.searchsorted(self.keyframes, t, side="right")) - 1, 0)
+
+    def info(self, path: str | None) -> VideoInfo:
+        keyframes = tuple(int(k) for k in self.keyframes) if self.pts is not None else None
+        return VideoInfo(
+            num_frames=self.num_frames,
+            fps=self.fps,
+            width=self.width,
+            height=self.height,
+            duration=self.duration,
+            keyframes=keyframes,
+            path=path,
+            codec=self.codec,
+            issues=self.issues,
+        )
+
+
+def open_container(src: str, *, timeout: float | None = None):
+    """`av.open` with errors turned into `DecodeError`s that name the file and the cause."""
+    is_url = "://" in src
+    if not is_url:
+        if not os.path.exists(src):
+            raise DecodeError(f"{src}: no such file", src)
+        if os.path.isdir(src):
+            raise DecodeError(f"{src}: is a directory, not a video file", src)
+        if os.path.getsize(src) == 0:
+            raise DecodeError(f"{src}: the file is empty (0 bytes)", src)
+    try:
+        container = av.open(src, metadata_errors="ignore", timeout=timeout)
+    except PermissionError as e:
+        raise DecodeError(f"{src}: permission denied ({e.strerror})", src) from e
+    except (av.error.FFmpegError, OSError) as e:
+        raise DecodeError(f"{src}: cannot open as a video: {_reason(e)}", src) from e
+    if not container.streams.video:
+        kinds = sorted({s.type for s in container.streams}) or ["none"]
+        container.close()
+        raise DecodeError(f"{src}: has no video stream (streams: {', '.join(kinds)})", src)
+    stream = container.streams.video[0]
+    codec = stream.codec_context.name
+    if codec in _TEXT_CODECS or container.format.name in _TEXT_CODECS:
+        container.close()
+        raise DecodeError(f"{src}: not a video (FFmpeg reads it as text, codec {codec!r})", src)
+    if not stream.codec_context.width or not stream.codec_context.height:
+        container.close()
+        raise DecodeError(f"{src}: the video stream has no frame size; not a readable video", src)
+    return container
+
+
+def _reason(e: BaseException) -> str:
+    """An FFmpeg error without PyAV's errno prefix and the repeated file name."""
+    if isinstance(e, av.error.FFmpegError) and e.strerror:
+        return e.strerror
+    return str(e)
+
+
+def build_index(path: str, *, timeout: float | None = None) -> FrameIndex:
+    """One demux pass over the video stream of `path` (no decoding)."""
+    path = os.fspath(path)
+    with open_container(path, timeout=timeout) as container:
+        return scan_packets(path, container)
+
+
+def scan_packets(path: str, container) -> FrameIndex:
+    """Build the index from `container`'s packets; leaves the container at its end."""
+    stream = container.streams.video[0]
+    timestamps: list[int | None] = []
+    key_dts: list[int | None] = []
+    keys: list[bool] = []
+    before_first_key = 0
+    open_gop = False
+    last_key_ts = None
+    error = None
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:  # the flush packets at the end
+                continue
+            key = packet.is_keyframe
+            if not keys and not key:
+                before_first_key += 1  # not decodable without an earlier keyframe
+                continue
+            ts = packet.pts if packet.pts is not None else packet.dts
+            if key:
+                last_key_ts = ts
+                key_dts.append(packet.dts if packet.dts is not None else ts)
+            elif ts is not None and last_key_ts is not None and ts < last_key_ts:
+                open_gop = True
+            timestamps.append(ts)
+            keys.append(key)
+    except (av.error.FFmpegError, OSError) as e:
+        error = e
+    return _make_index(
+        path, container, stream, timestamps, keys, key_dts, before_first_key, open_gop, error
+    )
+
+
+def _make_index(
+    path, container, stream, timestamps, keys, key_dts, before_first_key, open_gop, error
+):
+    n = len(timestamps)
+    codec = stream.codec_context.name
+    if n == 0:
+        cause = f"demuxing failed: {_reason(error)}" if error else "no keyframe in the stream"
+        raise DecodeError(f"{path}: no decodable video frames ({cause})", path)
+    time_base = stream.time_base
+    usable = None not in timestamps and len(set(timestamps)) == n
+    if usable:
+        ts = np.asarray(timestamps, np.int64)
+        order = np.argsort(ts, kind="stable")
+        pts = ts[order]
+        keyframes = np.flatnonzero(np.asarray(keys)[order]).astype(np.int64)
+        # keyframes keep their decode order in presentation order, so key_dts lines up
+        dts_by_pts = dict(zip((t for t, k in zip(timestamps, keys) if k), key_dts))
+        key_dts_arr = np.asarray([dts_by_pts[int(pts[k])] for k in keyframes], np.int64)
+        diffs = np.diff(pts)
+        vfr = bool(n > 2 and diffs.max() - diffs.min() > max(1, 0.01 * float(np.median(diffs))))
+        span = float((pts[-1] - pts[0]) * time_base) if time_base else 0.0
+    else:
+        pts, keyframes, vfr, span = None, np.zeros(0, np.int64), False, 0.0
+        key_dts_arr = np.zeros(0, np.int64)
+
+    rate = stream.guessed_rate or stream.average_rate
+    fps = float(rate) if rate else None
+    if span > 0:
+        mean_fps = (n - 1) / span
+        if fps is None or abs(fps - mean_fps) > 0.01 * mean_fps:
+            fps = mean_fps  # the header's rate disagrees with the timestamps: trust these
+    if span > 0:
+        duration = span + (1.0 / fps if fps else 0.0)
+    elif container.duration:
+        duration = container.duration / av.time_base
+    else:
+        duration = n / fps if fps else None
+
+    issues = []
+    header_frames = stream.frames
+    if header_frames and header_frames > n + before_first_key + 1:
+        issues.append(
+            f"the header says {header_frames} frames but the file holds {n}; it may be truncated"
+        )
+    elif container.duration and len(container.streams) == 1 and duration:
+        stated = container.duration / av.time_base
+        if stated - duration > max(1.0, 0.1 * stated):
+            issues.append(
+                f"the header says {stated:.2f} s but the frames span {duration:.2f} s; "
+                "it may be truncated"
+            )
+    if error is not None:
+        issues.append(f"demuxing stopped after {n} frames: {_reason(error)}")
+    if before_first_key:
+        issues.append(f"{before_first_key} packets before the first keyframe are not counted")
+    return FrameIndex(
+        pts=pts,
+        keyframes=keyframes,
+        key_dts=key_dts_arr,
+        num_frames=n,
+        time_base=time_base,
+        fps=fps,
+        width=stream.codec_context.width,
+        height=stream.codec_context.height,
+        duration=duration,
+        codec=codec,
+        format_name=container.format.name,
+        open_gop=open_gop,
+        vfr=vfr,
+        has_duration=container.duration is not None,
+        start_pts=int(pts[0]) if pts is not None else None,
+        issues=tuple(issues),
+    )
+
+
+def _cache_key(path: str) -> tuple:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise DecodeError(f"{path}: no such file", path) from None
+    except PermissionError as e:
+        raise DecodeError(f"{path}: permission denied ({e.strerror})", path) from None
+    return (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+
+
+def _cache_get(key: tuple) -> FrameIndex | None:
+    index = _cache.get(key)
+    if index is not None:
+        _cache.move_to_end(key)
+    return index
+
+
+def _cache_put(key: tuple, index: FrameIndex) -> None:
+    _cache[key] = index
+    if len(_cache) > _CACHE_SIZE:
+        _cache.popitem(last=False)
+
+
+def get_index(path: str | os.PathLike) -> FrameIndex:
+    """`build_index`, cached per process by (path, size, mtime)."""
+    path = os.fspath(path)
+    key = _cache_key(path)
+    index = _cache_get(key)
+    if index is None:
+        index = build_index(path)
+        _cache_put(key, index)
+    return index
+
+
+def clear_index_cache() -> None:
+    _cache.clear()
+
+
+class PyAVReader(ReaderBase):
+    """Frame-exact reader over one video file or http(s) URL.
+
+    Args:
+        path: A local file, or an http(s) URL (streamed: no index, sequential decoding).
+        threads: Decoder threads (``codec_context.thread_count``). 1 by default, since
+            DataLoader workers are the parallelism; 0 lets FFmpeg choose.
+        interpolation: Scaler used when `short_side` is given: ``"bilinear"`` (default),
+            ``"area"``, ``"bicubic"``, ``"nearest"`` or ``"lanczos"``.
+        index: A prebuilt `FrameIndex` (by default looked up in the per-process cache).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        threads: int = 1,
+        interpolation: str = "bilinear",
+        index: FrameIndex | None = None,
+    ):
+        self.path = os.fspath(path)
+        self._url = "://" in self.path
+        self._threads = int(threads)
+        self._convert = RGBConverter(interpolation)
+        key = None
+        if index is None and not self._url:
+            key = _cache_key(self.path)
+            index = _cache_get(key)
+        self._container = None
+        self._frames = None  # generator of decoded frames from the current position
+        self._pos: int | None = -1  # index of the last decoded frame; None: unknown (seeked)
+        self._seek_mode = "pts"  # seek by the keyframe's pts, or its dts where pts lands late
+        self._seek_failures = 0
+        self._seeked = False  # the current decode run began with a seek
+        self._open()
+        if key is not None and index is None:  # index this file with the container just opened
+            try:
+                index = scan_packets(self.path, self._container)
+            except BaseException:
+                self.close()
+                raise
+            _cache_put(key, index)
+            self._frames = None  # the scan left the container at its end: the first read seeks
+        self._index = index
+        self._sequential = self._url or index.pts is None
+
+    @property
+    def info(self) -> VideoInfo:
+        if self._index is None:  # a URL: one more pass over the stream, not cached
+            self._index = build_index(self.path, timeout=30)
+        return self._index.info(self.path)
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+        self._frames = None
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def read(self, indices, short_side: int | None = None) -> np.ndarray:
+        limit = np.iinfo(np.int64).max if self._index is None else self._index.num_frames
+        idx = as_indices(indices, limit, self.path)
+        width, height = output_size(self._width, self._height, short_side)
+        targets, inverse = np.unique(idx, return_inverse=True)
+        out = np.empty((len(targets), height, width, 3), np.uint8)
+        if self._container is None:
+            self._open()
+        for k, t in enumerate(targets.tolist()):
+            self._convert.convert(self._frame_at(t), out[k])
+        if len(targets) == len(idx) and np.array_equal(targets, idx):
+            return out
+        return out[inverse.reshape(-1)]
+
+    def _frame_at(self, t: int) -> av.VideoFrame:
+        if self._sequential:
+            return self._frame_at_sequential(t)
+        index = self._index
+        slot = index.keyframe_slot(t)
+        pos = self._pos
+        seeks: list[tuple[int, str]] = []  # the ways left to position the decoder
+        anchor = None  # a keyframe that must come out before any later frame is trusted
+        if self._frames is None or pos is None or t <= pos or index.keyframes[slot] > pos + 1:
+            seeks = self._seek_plan(slot)
+            anchor = self._position(seeks)
+        restarted = False
+        for _ in range(2 * index.num_frames + 64):  # frames to decode before declaring no progress
+            frame, cause = self._try_next()
+            if frame is not None:
+                i = self._locate(frame)
+                if i is None:  # timestamps the index does not know: count from the start
+                    return self._frame_at_sequential(t)
+                if anchor is not None:
+                    if i < anchor:  # landed before the keyframe: decode on to it
+                        self._pos = i
+                        continue
+                    if i > anchor or not frame.key_frame:
+                        # Landed past the keyframe (what follows may lack its references), or
+                        # the demuxer resynchronised mid-packet and timestamps are shifted
+                        # (MPEG-PS): try the next way, at worst the start of the file.
+                        anchor = self._position(seeks)
+                        continue
+                    anchor = None
+                if i <= t:
+                    self._pos = i
+                    if i == t:
+                        return frame
+                    continue
+                cause = f"the decoder skipped it and went on to frame {i}"
+            # A failure after a seek may be the seek's fault: once more from the start.
+            if self._seeked and not restarted:
+                self._seek_failures += 1
+                restarted = True
+                seeks, anchor = [], None
+                self._restart()
+                continue
+            self._frames = None
+            raise self._failure(t, cause)
+        self._frames = None
+        raise DecodeError(
+            f"{self.path}: decoding made no progress towards frame {t} "
+            f"(last frame reached: {self._pos})",
+            self.path,
+        )
+
+    def _seek_plan(self, slot: int) -> list[tuple[int, str]]:
+        """Seeks to try, best first: the keyframe by pts and by dts (MPEG-TS seeks by dts),
+        then the keyframe before it. After those, decoding starts from the beginning."""
+        if self._seek_failures >= 2:  # seeking does not work on this file
+            return []
+        modes = (self._seek_mode, "dts" if self._seek_mode == "pts" else "pts")
+        return [(s, mode) for s in (slot, slot - 1) if s >= 0 for mode in modes]
+
+    def _position(self, seeks: list[tuple[int, str]]) -> int | None:
+        """Seek by the first way in `seeks` (removing it); return the keyframe it aims at.
+
+        With no way left (or none that the container accepts), restart from the beginning
+        and return None: decoding from the start needs no check.
+        """
+        index = self._index
+        while seeks:
+            slot, mode = seeks.pop(0)
+            keyframe = int(index.keyframes[slot])
+            target = int(index.key_dts[slot] if mode == "dts" else index.pts[keyframe])
+            if mode == "dts" and target == int(index.pts[keyframe]):
+                continue  # same as the pts seek
+            try:
+                self._container.seek(target, stream=self._stream)
+            except (av.error.FFmpegError, OSError):
+                continue
+            self._seek_mode = mode
+            self._frames = self._decode_frames()
+            self._pos = None
+            self._seeked = True
+            return keyframe
+        self._restart()
+        return None
+
+    def _frame_at_sequential(self, t: int) -> av.VideoFrame:
+        """Count frames from the start of the file (no timestamps needed)."""
+        self._sequential = True
+        if self._frames is None or self._seeked or self._pos is None or t <= self._pos:
+            self._restart()
+        while True:
+            frame, cause = self._try_next()
+            if frame is None:
+                self._frames = None
+                raise self._failure(t, cause)
+            self._pos += 1
+            if self._pos == t:
+                return frame
+
+    def _locate(self, frame: av.VideoFrame) -> int | None:
+        if frame.pts is not None:
+            return self._index.pts_to_index.get(frame.pts)
+        if self._pos is not None:
+            return self._pos + 1  # a frame without timestamp right after a located one
+        return None
+
+    def _try_next(self) -> tuple[av.VideoFrame | None, str]:
+        try:
+            return next(self._frames), ""
+        except StopIteration:
+            return None, "the stream ended before it"
+        except (av.error.FFmpegError, EOFError, OSError) as e:
+            return None, f"decoding failed ({_reason(e)})"
+
+    def _failure(self, t: int, cause: str) -> DecodeError:
+        message = f"{self.path}: cannot decode frame {t}: {cause}"
+        if not self._url:
+            good = count_decodable(self.path)
+            total = self._index.num_frames
+            message += f"; {good} of {total} frames are decodable"
+            message += (
+                f" ({'; '.join(self._index.issues)})"
+                if self._index.issues
+                else " (a damaged file?)"
+            )
+        return DecodeError(message, self.path)
+
+    # -- container state -----------------------------------------------------------------------
+
+    def _open(self) -> None:
+        self._container = open_container(self.path, timeout=30 if self._url else None)
+        self._stream = self._container.streams.video[0]
+        ctx = self._stream.codec_context
+        ctx.thread_count = self._threads
+        if self._threads != 1:
+            ctx.thread_type = "AUTO"
+        self._width, self._height = ctx.width, ctx.height
+        self._frames = self._decode_frames()
+        self._pos = -1
+        self._seeked = False
+
+    def _restart(self) -> None:
+        self.close()
+        self._open()
+
+    def _decode_frames(self):
+        decode = self._stream.codec_context.decode
+        for packet in self._container.demux(self._stream):
+            yield from decode(packet)
+
+
+def count_decodable(src: str) -> int:
+    """Frames decoded from the start of `src` before the first error (no conversion)."""
+    count = 0
+    try:
+        with av.open(src, metadata_errors="ignore") as container:
+            for _ in container.decode(container.streams.video[0]):
+                count += 1
+    except (av.error.FFmpegError, OSError, EOFError, IndexError):
+        pass
+    return count
