@@ -254,6 +254,7 @@ class _Runner:
         self._iter0 = 0
         self._log_file = work_dir / "train.log" if is_main else None
         self.has_bn = False
+        self.static_loss_scale: float | None = None
 
     def log(self, message: str, echo: bool = True) -> None:
         if not self.is_main:
@@ -433,8 +434,12 @@ def _build_evaluator(cfg, key: str, metrics=None):
     return [_build(n, key_path=key) for n in nodes]
 
 
-def _amp_setup(amp: bool, amp_dtype, device: torch.device, runner) -> tuple:
-    """(autocast dtype or None, GradScaler or None)."""
+def _amp_setup(amp: bool, amp_dtype, device: torch.device, runner, loss_scale=None) -> tuple:
+    """(autocast dtype or None, GradScaler or None).
+
+    ``loss_scale`` is the AmpOptimWrapper's: ``'dynamic'``/None, a number (a static scale, kept
+    in ``runner.static_loss_scale``) or a dict of ``GradScaler`` arguments, as in MMEngine.
+    """
     if isinstance(amp_dtype, str):
         amp_dtype = getattr(torch, amp_dtype)
     if not amp and amp_dtype is None:
@@ -442,7 +447,13 @@ def _amp_setup(amp: bool, amp_dtype, device: torch.device, runner) -> tuple:
     if device.type == "cuda":
         if amp_dtype is None:
             amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        scaler = torch.amp.GradScaler("cuda") if amp_dtype == torch.float16 else None
+        scaler = None
+        if amp_dtype == torch.float16:
+            scaler_args = dict(loss_scale) if isinstance(loss_scale, dict) else {}
+            if isinstance(loss_scale, int | float):
+                scaler_args["init_scale"] = float(loss_scale)
+                runner.static_loss_scale = float(loss_scale)
+            scaler = torch.amp.GradScaler("cuda", **scaler_args)
         runner.log(
             f"AMP: autocast to {str(amp_dtype).replace('torch.', '')}"
             + (" with a GradScaler" if scaler else "")
@@ -555,7 +566,7 @@ def _train_epoch(runner: _Runner, loader, setup, device, amp_dtype, channels_las
     blending = getattr(getattr(raw, "data_preprocessor", None), "blending", None)
     acc = max(int(getattr(setup, "accumulative_counts", 1) or 1), 1)
     clip_grad = getattr(setup, "clip_grad", None)
-    params = [p for g in optimizer.param_groups for p in g["params"]]
+    params = [p for g in optimizer.param_groups for p in g["params"]]  # clipped together
     n = len(loader)
     # Accumulation restarts each epoch: the last group of an epoch may be shorter
     # (its losses are divided by its own length), so no gradient crosses a checkpoint.
@@ -603,11 +614,15 @@ def _train_epoch(runner: _Runner, loader, setup, device, amp_dtype, channels_las
             if update:
                 if scaler is not None:
                     scaler.unscale_(optimizer)
-                if clip_grad:
-                    torch.nn.utils.clip_grad_norm_(params, **clip_grad)
+                if clip_grad:  # MMEngine's clip_grad: norm (default) or type='value'
+                    if clip_grad.get("type", "norm") == "value":
+                        torch.nn.utils.clip_grad_value_(params, clip_grad["clip_value"])
+                    else:
+                        norm_args = {k: v for k, v in clip_grad.items() if k != "type"}
+                        torch.nn.utils.clip_grad_norm_(params, **norm_args)
                 if scaler is not None:
                     scaler.step(optimizer)
-                    scaler.update()
+                    scaler.update(runner.static_loss_scale)  # None: dynamic scaling
                 else:
                     optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
@@ -835,7 +850,11 @@ def train(
         setup.optimizer, cfg, runner.max_epochs, runner.iters_per_epoch
     )
     amp_dtype, runner.scaler = _amp_setup(
-        amp or _get(cfg, "amp", False), getattr(setup, "amp_dtype", None), device, runner
+        amp or _get(cfg, "amp", False),
+        getattr(setup, "amp_dtype", None),
+        device,
+        runner,
+        loss_scale=getattr(setup, "loss_scale", None),
     )
 
     runner.hooks, ema_cfg = _build_hooks(cfg)
