@@ -16,6 +16,7 @@ NAMES: dict[str, str] = {
     "ResNetTSM": "vidlab.models.backbones.resnet_tsm:ResNetTSM",
     "TSNHead": "vidlab.models.heads:TSNHead",
     "TSMHead": "vidlab.models.heads:TSMHead",
+    "I3DHead": "vidlab.models.heads:I3DHead",
     "AvgConsensus": "vidlab.models.heads:AvgConsensus",
     "CrossEntropyLoss": "vidlab.models.losses:CrossEntropyLoss",
     "BCELossWithLogits": "vidlab.models.losses:BCELossWithLogits",

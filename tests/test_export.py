@@ -1,0 +1,65 @@
+import builtins
+
+import pytest
+import torch
+import torch.nn as nn
+
+from vidlab.export import export_onnx
+
+
+class TinyRecognizer(nn.Module):
+    """clips (N, C, T, H, W) -> logits (N, 3); optionally lies while being traced."""
+
+    def __init__(self, lie_when_traced: bool = False):
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+        self.lie_when_traced = lie_when_traced
+
+    def forward(self, clips):
+        logits = self.fc(clips.float().mean(dim=(2, 3, 4)) / 255)
+        if self.lie_when_traced and torch.jit.is_tracing():
+            logits = logits + 1.0
+        return logits
+
+
+def test_export_with_dynamic_batch(tmp_path):
+    pytest.importorskip("onnxruntime")
+    import onnxruntime as ort
+
+    path = tmp_path / "tiny.onnx"
+    result = export_onnx(TinyRecognizer(), path, clips_shape=(1, 3, 2, 4, 4))
+    assert result["path"] == str(path) and result["max_abs_diff"] < 1e-5
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["clips"]
+    assert [o.name for o in session.get_outputs()] == ["logits"]
+    (out,) = session.run(None, {"clips": torch.rand(4, 3, 2, 4, 4).numpy() * 255})
+    assert out.shape == (4, 3)
+
+
+def test_export_without_verify(tmp_path):
+    pytest.importorskip("onnx")
+    result = export_onnx(
+        TinyRecognizer(), tmp_path / "a.onnx", clips_shape=(1, 3, 2, 4, 4), verify=False
+    )
+    assert result["max_abs_diff"] is None
+
+
+def test_parity_failure_is_reported(tmp_path):
+    pytest.importorskip("onnxruntime")
+    with pytest.raises(RuntimeError, match=r"parity check failed.*max \|onnxruntime - PyTorch\|"):
+        export_onnx(
+            TinyRecognizer(lie_when_traced=True), tmp_path / "b.onnx", clips_shape=(1, 3, 2, 4, 4)
+        )
+
+
+def test_missing_onnxruntime_says_what_to_install(tmp_path, monkeypatch):
+    real_import = builtins.__import__
+
+    def fake_import(name, *args, **kwargs):
+        if name == "onnxruntime":
+            raise ImportError("No module named 'onnxruntime'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(ImportError, match=r"pip install 'vidlab\[onnx\]'"):
+        export_onnx(TinyRecognizer(), tmp_path / "c.onnx", clips_shape=(1, 3, 2, 4, 4))

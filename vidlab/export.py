@@ -1,0 +1,114 @@
+"""ONNX export of a recognizer, checked against PyTorch with onnxruntime.
+
+The exported graph takes raw pixel values ``clips`` (float32 ``(N, C, T, H, W)``, 0..255) and
+returns ``logits`` ``(N, K)``: normalization is inside the graph.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import warnings
+from collections.abc import Sequence
+
+import torch
+import torch.nn as nn
+
+_INSTALL_HINT = "pip install 'vidlab[onnx]'  (installs onnx and onnxruntime)"
+
+
+def _require(module: str, why: str):
+    try:
+        return __import__(module)
+    except ImportError as e:
+        raise ImportError(f"{why} needs the '{module}' package: {_INSTALL_HINT}") from e
+
+
+def export_onnx(
+    model: nn.Module,
+    path: str | os.PathLike,
+    clips_shape: Sequence[int] = (1, 3, 8, 224, 224),
+    opset: int = 17,
+    dynamic_batch: bool = True,
+    verify: bool = True,
+    rtol: float = 1e-3,
+    atol: float = 1e-4,
+) -> dict:
+    """Export ``model`` to ONNX at ``path`` and check it numerically.
+
+    Args:
+        model: A recognizer (``forward(clips) -> logits``); exported in eval mode.
+        path: Output ``.onnx`` file.
+        clips_shape: ``(N, C, T, H, W)`` of the example input; T must suit the model (e.g. a
+            multiple of a TSM model's ``num_segments``).
+        opset: ONNX opset version.
+        dynamic_batch: Make the batch axis of ``clips`` and ``logits`` dynamic.
+        verify: Run the file with onnxruntime on a new random input (with another batch size
+            when ``dynamic_batch``) and compare with PyTorch.
+        rtol: Relative tolerance of the check.
+        atol: Absolute tolerance of the check.
+
+    Returns:
+        ``dict(path=..., max_abs_diff=...)``; ``max_abs_diff`` is None without ``verify``.
+
+    Raises:
+        ImportError: onnx (or, with ``verify``, onnxruntime) is not installed.
+        RuntimeError: onnxruntime's logits differ from PyTorch's beyond the tolerances.
+    """
+    _require("onnx", "ONNX export")
+    if verify:
+        ort = _require("onnxruntime", "Checking the exported model (verify=True)")
+    path = os.fspath(path)
+    if len(clips_shape) != 5:
+        raise ValueError(f"clips_shape must be (N, C, T, H, W), got {tuple(clips_shape)}")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        gen = torch.Generator().manual_seed(0)
+        clips = torch.rand(tuple(clips_shape), generator=gen) * 255
+        kwargs = dict(
+            input_names=["clips"],
+            output_names=["logits"],
+            opset_version=opset,
+            dynamic_axes={"clips": {0: "batch"}, "logits": {0: "batch"}} if dynamic_batch else None,
+        )
+        # The TorchScript exporter needs no onnxscript; newer torch defaults to the dynamo one.
+        if "dynamo" in inspect.signature(torch.onnx.export).parameters:
+            kwargs["dynamo"] = False
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer and deprecation chatter, not user-actionable
+            torch.onnx.export(model, (clips.to(device),), path, **kwargs)
+
+        result = dict(path=path, max_abs_diff=None)
+        if not verify:
+            return result
+        check_shape = (
+            (clips_shape[0] + 1,) + tuple(clips_shape[1:]) if dynamic_batch else clips_shape
+        )
+        check = torch.rand(tuple(check_shape), generator=gen) * 255
+        with torch.no_grad():
+            expected = model(check.to(device)).float().cpu().numpy()
+        session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        (actual,) = session.run(["logits"], {"clips": check.numpy()})
+    finally:
+        model.train(was_training)
+
+    import numpy as np
+
+    if actual.shape != expected.shape:
+        raise RuntimeError(
+            f"ONNX parity check failed for {path}: onnxruntime gave logits of shape "
+            f"{actual.shape}, PyTorch {expected.shape} (input {tuple(check_shape)})"
+        )
+    max_abs_diff = float(np.abs(actual - expected).max())
+    if not np.allclose(actual, expected, rtol=rtol, atol=atol):
+        raise RuntimeError(
+            f"ONNX parity check failed for {path}: max |onnxruntime - PyTorch| = "
+            f"{max_abs_diff:.3e} on input {tuple(check_shape)} (rtol={rtol}, atol={atol}). "
+            "An op may export differently; try another opset or report the model."
+        )
+    result["max_abs_diff"] = max_abs_diff
+    return result

@@ -1,0 +1,128 @@
+"""ResNet with Temporal Shift Modules (TSM, Lin et al., 2019), MMAction2's ``ResNetTSM``.
+
+With ``shift_place='blockres'`` each block's first conv is wrapped, ``conv1.conv`` becoming
+``TemporalShift(net=Conv2d)``: keys ``layer1.0.conv1.conv.net.weight`` (as MMAction2's).
+With ``'block'`` whole blocks are wrapped: ``layer1.0.net.conv1.conv.weight``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch.nn as nn
+from torch import Tensor
+
+from vidlab.models.backbones.resnet import ResNet
+from vidlab.models.layers.temporal_shift import TemporalShift
+
+
+class TemporalPool(nn.Module):
+    """Halve the frames with a temporal max-pool, then run ``net`` (keys gain ``.net``)."""
+
+    def __init__(self, net: nn.Module, num_segments: int) -> None:
+        super().__init__()
+        self.net = net
+        self.num_segments = num_segments
+        self.max_pool3d = nn.MaxPool3d(kernel_size=(3, 1, 1), stride=(2, 1, 1), padding=(1, 0, 0))
+
+    def forward(self, x: Tensor) -> Tensor:
+        nt, c, h, w = x.shape
+        x = x.reshape(-1, self.num_segments, c, h, w).transpose(1, 2)  # (N, C, T, H, W)
+        x = self.max_pool3d(x)  # (N, C, T/2, H, W)
+        x = x.transpose(1, 2).reshape(-1, c, h, w)  # (N*T/2, C, H, W)
+        return self.net(x)
+
+
+def _flat_sum(values) -> int:
+    if isinstance(values, Sequence):
+        return sum(_flat_sum(v) for v in values)
+    return int(values)
+
+
+class ResNetTSM(ResNet):
+    """ResNet backbone for TSM: input ``(N*T, C, H, W)`` with ``T = num_segments``.
+
+    Args:
+        depth: ResNet depth.
+        num_segments: Frames per clip in the folded batch.
+        is_shift: Insert temporal shifts.
+        non_local: Non-local blocks per stage; only zeros are supported.
+        non_local_cfg: Non-local config; must stay empty.
+        shift_div: ``1 / shift_div`` of the channels shift each way.
+        shift_place: ``'blockres'`` (shift before each block's first conv, in the residual
+            branch) or ``'block'`` (shift the input of whole blocks).
+        temporal_pool: Max-pool time by 2 before ``layer2``.
+        pretrained2d: ``pretrained`` is a 2D torchvision ResNet file (key names converted);
+            otherwise a vidlab/MMAction2 file with this model's names.
+        **kwargs: ``ResNet`` arguments (``pretrained``, ``norm_eval``, ``frozen_stages``, ...).
+    """
+
+    def __init__(
+        self,
+        depth: int,
+        num_segments: int = 8,
+        is_shift: bool = True,
+        non_local: Sequence = (0, 0, 0, 0),
+        non_local_cfg: dict | None = dict(),  # noqa: B006
+        shift_div: int = 8,
+        shift_place: str = "blockres",
+        temporal_pool: bool = False,
+        pretrained2d: bool = True,
+        **kwargs,
+    ) -> None:
+        pretrained = kwargs.pop("pretrained", None)
+        super().__init__(depth, **kwargs)  # weights load below, once the shifts are in place
+        if non_local_cfg and _flat_sum(non_local):
+            raise NotImplementedError(
+                f"ResNetTSM: non-local blocks (non_local={non_local}) are not implemented in "
+                "vidlab; use non_local=(0, 0, 0, 0) or leave non_local_cfg empty."
+            )
+        if shift_place not in ("block", "blockres"):
+            raise NotImplementedError(
+                f"ResNetTSM: shift_place={shift_place!r} is not supported; use 'blockres' or 'block'"
+            )
+        self.pretrained = pretrained
+        self.num_segments = num_segments
+        self.is_shift = is_shift
+        self.non_local = non_local
+        self.non_local_cfg = non_local_cfg
+        self.shift_div = shift_div
+        self.shift_place = shift_place
+        self.temporal_pool = temporal_pool
+        self.pretrained2d = pretrained2d
+
+        if is_shift:
+            self.make_temporal_shift()
+        if temporal_pool:
+            self.layer2 = TemporalPool(self.layer2, num_segments)
+        if pretrained is not None:
+            self.init_weights()
+        self._apply_freezing()
+
+    def make_temporal_shift(self) -> None:
+        """Wrap blocks (or their first convs) of every stage in ``TemporalShift``."""
+        if self.temporal_pool:
+            segments = [self.num_segments] + [self.num_segments // 2] * 3
+        else:
+            segments = [self.num_segments] * 4
+        if segments[-1] <= 0:
+            raise ValueError(f"num_segments={self.num_segments} is too small for temporal_pool")
+        # Deep nets (>= 23 blocks in layer3) shift every other block, as MMAction2 does.
+        n_round = 2 if len(getattr(self, "layer3", ())) >= 23 else 1
+        for i, name in enumerate(self.res_layers):
+            for j, block in enumerate(getattr(self, name)):
+                if self.shift_place == "block":
+                    getattr(self, name)[j] = TemporalShift(block, segments[i], self.shift_div)
+                elif j % n_round == 0:
+                    block.conv1.conv = TemporalShift(block.conv1.conv, segments[i], self.shift_div)
+
+    def _pretrained_is_torchvision(self) -> bool:
+        return self.pretrained2d
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
+        if self.is_shift and x.shape[0] % self.num_segments:
+            raise ValueError(
+                f"ResNetTSM(num_segments={self.num_segments}) got {x.shape[0]} frames, not a "
+                f"multiple of {self.num_segments}: give clips of T = k * {self.num_segments} frames"
+            )
+        return super().forward(x)
