@@ -111,3 +111,16 @@ def test_config_only_hooks_accept_mmengine_kwargs():
     ParamSchedulerHook(priority="VERY_HIGH")
     ema = EMAHook(momentum=0.001, update_buffers=True, priority=49)
     assert ema.cfg["momentum"] == 0.001 and ema.cfg["ema_type"] == "ExponentialMovingAverage"
+
+
+def test_default_hooks_without_type(tmp_path):
+    from conftest import make_cfg
+
+    from vidlab.engine.train import _build_hooks
+
+    cfg = make_cfg(tmp_path)
+    cfg["default_hooks"] = dict(checkpoint=dict(interval=3), logger=dict(interval=7), timer=None)
+    hooks, ema = _build_hooks(cfg)
+    ckpt = next(h for h in hooks if isinstance(h, CheckpointHook))
+    logger = next(h for h in hooks if isinstance(h, LoggerHook))
+    assert ckpt.interval == 3 and logger.interval == 7 and ema is None

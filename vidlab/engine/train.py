@@ -137,28 +137,9 @@ def _build(node, key_path: str = "", **injected):
     """Build a config node with ``vidlab.config.build`` (built objects pass through)."""
     if not isinstance(node, dict):
         return node
-    try:
-        from vidlab.config import build
-    except ImportError:  # the config package not installed yet: plain depth-first build
-        build = _plain_build
+    from vidlab.config import build
+
     return build(node, key_path=key_path, **injected)
-
-
-def _plain_build(node, key_path: str = "", **injected):
-    if isinstance(node, list | tuple):
-        return type(node)(_plain_build(n, f"{key_path}[{i}]") for i, n in enumerate(node))
-    if not isinstance(node, dict) or "type" not in node:
-        return node
-    kind = node["type"]
-    if isinstance(kind, str):
-        import importlib
-
-        from vidlab.config.names import NAMES
-
-        module, _, attr = NAMES.get(kind, kind).partition(":")
-        kind = getattr(importlib.import_module(module), attr)
-    kwargs = {k: _plain_build(v, f"{key_path}.{k}") for k, v in node.items() if k != "type"}
-    return kind(**kwargs, **injected)
 
 
 def _cfg_text(cfg) -> str:
@@ -376,18 +357,26 @@ def _build_optim(model, cfg, lr_scale: float):
 
 
 def _build_schedulers(optimizer, cfg, max_epochs: int, iters_per_epoch: int):
-    try:
-        from vidlab.engine.schedules import build_schedulers
-    except ImportError:
-        if not _get(cfg, "param_scheduler"):
-            return None
-        raise
+    from vidlab.engine.schedules import build_schedulers
+
     return build_schedulers(
         optimizer,
         _get(cfg, "param_scheduler"),
         max_epochs=max_epochs,
         iters_per_epoch=iters_per_epoch,
     )
+
+
+# MMEngine's default_hooks keys and their types, for entries written without ``type``.
+_DEFAULT_HOOK_TYPES = {
+    "runtime_info": "RuntimeInfoHook",
+    "timer": "IterTimerHook",
+    "logger": "LoggerHook",
+    "param_scheduler": "ParamSchedulerHook",
+    "checkpoint": "CheckpointHook",
+    "sampler_seed": "DistSamplerSeedHook",
+    "sync_buffers": "SyncBuffersHook",
+}
 
 
 def _build_hooks(cfg) -> tuple[list, dict | None]:
@@ -402,6 +391,8 @@ def _build_hooks(cfg) -> tuple[list, dict | None]:
     for name, node in default.items():
         if node is None:
             continue
+        if isinstance(node, dict) and "type" not in node and name in _DEFAULT_HOOK_TYPES:
+            node = {"type": _DEFAULT_HOOK_TYPES[name], **node}
         hook = _build(node, key_path=f"default_hooks.{name}")
         if isinstance(hook, Hook):
             hooks.append(hook)
