@@ -64,3 +64,28 @@ def test_resume_with_workers_schedules_ema_accumulation(tmp_path):
     assert not torch.equal(
         a["state_dict"]["cls_head.fc_cls.weight"], a["model_state_dict"]["cls_head.fc_cls.weight"]
     )
+
+
+def test_resume_with_other_param_groups_says_what_differs(tmp_path):
+    from vidlab.engine.checkpoint import CheckpointError
+
+    train(make_cfg(tmp_path / "w", max_epochs=1))
+    cfg = make_cfg(tmp_path / "w", max_epochs=2)
+    cfg["optim_wrapper"] = dict(
+        optimizer=dict(type="SGD", lr=0.05, momentum=0.9, weight_decay=1e-4),
+        paramwise_cfg=dict(norm_decay_mult=0.0),
+    )
+    with pytest.raises(CheckpointError, match="parameter groups differ") as err:
+        train(cfg, resume=True)
+    assert "epoch_1.pth" in str(err.value)
+
+
+def test_resume_from_weights_only_file(tmp_path):
+    from conftest import TinyRecognizer
+
+    from vidlab.engine.checkpoint import CheckpointError, save_checkpoint
+
+    path = tmp_path / "weights.pth"
+    save_checkpoint(path, {"state_dict": TinyRecognizer().state_dict()})
+    with pytest.raises(CheckpointError, match="use load_from instead of resume"):
+        train(make_cfg(tmp_path / "w", max_epochs=1), resume=str(path))

@@ -374,6 +374,7 @@ class LoggerHook(Hook):
         )
 
     def after_val_epoch(self, runner, metrics: dict) -> None:
+        self._close_bar()  # before printing: the bar of the finished epoch is done
         if not runner.is_main:
             return
         record = {"mode": "val", "epoch": runner.state.epoch, **metrics}
@@ -382,6 +383,9 @@ class LoggerHook(Hook):
         runner.log(f"epoch {runner.state.epoch} val: {text}")
 
     def after_train_epoch(self, runner) -> None:
+        self._close_bar()
+
+    def _close_bar(self) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None

@@ -492,8 +492,19 @@ def _resume(runner: _Runner, path: Path) -> dict:
     weights = ckpt.get("model_state_dict") or ckpt["state_dict"]
     load_weights(runner.model, weights, strict=True)
     saved_groups = ckpt.get("meta", {}).get("group_names")
-    if saved_groups is not None and list(saved_groups) != list(runner.group_names):
-        raise CheckpointError(_group_diff(path, saved_groups, runner.group_names))
+    if saved_groups is not None:
+        from vidlab.engine.optim import compare_group_layout
+
+        # Only the structure must agree: a changed lr (another auto_scale_lr factor) is fine,
+        # the checkpoint's values come back with the optimizer state.
+        diffs = compare_group_layout(saved_groups, runner.group_names, structure_only=True)
+        if diffs:
+            raise CheckpointError(
+                f"{path}: the optimizer's parameter groups differ from the checkpoint's, so "
+                "its state cannot be restored:\n  " + "\n  ".join(diffs) + "\nUse the same "
+                "optim_wrapper (paramwise_cfg, constructor) as the run that wrote it, or start "
+                "from its weights with load_from"
+            )
     try:
         runner.optimizer.load_state_dict(ckpt["optimizer"])
     except ValueError as e:
@@ -512,21 +523,6 @@ def _resume(runner: _Runner, path: Path) -> dict:
         if type(hook).__name__ in hook_states:
             hook.load_state_dict(hook_states[type(hook).__name__])
     return ckpt
-
-
-def _group_diff(path, saved: list, current: list) -> str:
-    try:
-        from vidlab.engine.optim import compare_group_layout
-
-        lines = compare_group_layout(saved, current)
-    except ImportError:
-        lines = [f"saved: {s}" for s in saved] + [f"now:   {c}" for c in current]
-    return (
-        f"{path}: the optimizer's parameter groups differ from the checkpoint's, so its state "
-        "cannot be restored:\n  " + "\n  ".join(lines) + "\nUse the same optim_wrapper "
-        "(paramwise_cfg, constructor) as the run that wrote it, or start from its weights "
-        "with load_from"
-    )
 
 
 # --------------------------------------------------------------------------------------------
