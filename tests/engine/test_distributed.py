@@ -49,7 +49,7 @@ def test_pytorch_env_from_os_environ(monkeypatch):
 def test_pytorch_env_missing_names_every_variable_and_how_to_launch(monkeypatch):
     for k in TORCHRUN_ENV:
         monkeypatch.delenv(k, raising=False)
-    with pytest.raises(RuntimeError) as err:
+    with pytest.raises(D.LaunchError) as err:
         D.init_distributed("pytorch")
     msg = str(err.value)
     assert "RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT" in msg
@@ -119,7 +119,7 @@ def test_first_host_asks_scontrol_when_present(tmp_path, monkeypatch):
 def test_slurm_env_missing(monkeypatch):
     for k in SLURM_ENV:
         monkeypatch.delenv(k, raising=False)
-    with pytest.raises(RuntimeError) as err:
+    with pytest.raises(D.LaunchError) as err:
         D.init_distributed("slurm")
     assert "SLURM_PROCID, SLURM_NTASKS, SLURM_NODELIST" in str(err.value)
     assert "slurm_train.sh" in str(err.value)

@@ -49,6 +49,10 @@ _SLURM_HELP = (
 )
 
 
+class LaunchError(RuntimeError):
+    """The process was not started the way its launcher needs; the message says how to start it."""
+
+
 @dataclass(frozen=True)
 class DistInfo:
     """Where this process stands in the job.
@@ -152,7 +156,7 @@ def dist_env(launcher: str, env: dict | None = None, num_gpus: int | None = None
         dict with ``rank``, ``world_size``, ``local_rank``, ``master_addr``, ``master_port``.
 
     Raises:
-        RuntimeError: a variable the launcher must set is missing; the message names them all
+        LaunchError: a variable the launcher must set is missing; the message names them all
             and says how to launch.
         ValueError: unknown launcher or a malformed value.
     """
@@ -163,7 +167,7 @@ def dist_env(launcher: str, env: dict | None = None, num_gpus: int | None = None
         required = ["RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"]
         missing = _missing(env, required)
         if missing:
-            raise RuntimeError(
+            raise LaunchError(
                 f"--launcher pytorch needs the environment variables that torchrun sets; "
                 f"missing: {', '.join(missing)}.\n{_PYTORCH_HELP}"
             )
@@ -178,7 +182,7 @@ def dist_env(launcher: str, env: dict | None = None, num_gpus: int | None = None
         required = ["SLURM_PROCID", "SLURM_NTASKS", "SLURM_NODELIST"]
         missing = _missing(env, required)
         if missing:
-            raise RuntimeError(
+            raise LaunchError(
                 f"--launcher slurm needs the environment variables that srun sets; "
                 f"missing: {', '.join(missing)}.\n{_SLURM_HELP}"
             )
@@ -258,12 +262,12 @@ def init_distributed(
         return DistInfo(device=device)
 
     if not dist.is_available():
-        raise RuntimeError("this PyTorch build has no torch.distributed; use --launcher none")
+        raise LaunchError("this PyTorch build has no torch.distributed; use --launcher none")
     info = dist_env(launcher)
     if backend is None:
         backend = "nccl" if torch.cuda.is_available() else "gloo"
     if backend == "nccl" and not torch.cuda.is_available():
-        raise RuntimeError(
+        raise LaunchError(
             "backend 'nccl' needs CUDA, which is not available here; use 'gloo' "
             "for distributed training on the CPU"
         )
@@ -271,7 +275,7 @@ def init_distributed(
     if torch.cuda.is_available():
         count = torch.cuda.device_count()
         if local_rank >= count:
-            raise RuntimeError(
+            raise LaunchError(
                 f"local rank {local_rank} has no GPU: only {count} visible on this node "
                 f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')}); "
                 "start at most one process per GPU (--nproc_per_node / GPUS_PER_NODE)"
@@ -463,6 +467,7 @@ def gather_ordered(local_results: Sequence, num_samples: int) -> list:
 __all__ = [
     "DistInfo",
     "LAUNCHERS",
+    "LaunchError",
     "all_reduce_mean",
     "barrier",
     "broadcast_object",
