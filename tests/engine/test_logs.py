@@ -61,6 +61,23 @@ def test_work_dir_and_mmengine_scalars(tmp_path):
     assert s[str(tmp_path / "log.jsonl")]["acc/top1"]["best_epoch"] == 2
 
 
+def test_mmaction2_0x_json_log(tmp_path):
+    recs = [
+        {"env_info": "sys.platform: linux", "config": "model = ...", "seed": 0},
+        {"mode": "train", "epoch": 1, "iter": 20, "lr": 0.01, "loss": 2.0, "memory": 100},
+        {"mode": "train", "epoch": 2, "iter": 20, "lr": 0.01, "loss": 1.0, "memory": 100},
+        {"mode": "val", "epoch": 1, "iter": 40, "top1_acc": 0.5, "top5_acc": 0.9},
+        {"mode": "val", "epoch": 2, "iter": 40, "top1_acc": 0.4, "top5_acc": 0.9},
+    ]
+    log = tmp_path / "20240101_000000.log.json"
+    log.write_text("\n".join(map(json.dumps, recs)))
+    s = L.analyze_logs(log, keys=["loss", "top1_acc"])["summary"][str(log)]
+    assert s["loss"]["best_epoch"] == 2 and s["top1_acc"]["best_epoch"] == 1
+    with pytest.raises(L.LogError) as err:
+        L.analyze_logs(log, keys=["seed"])
+    assert "seed" not in str(err.value).split("keys present:")[1]
+
+
 def test_unknown_key_lists_the_keys_present(tmp_path):
     log = write_log(tmp_path / "log.jsonl")
     with pytest.raises(L.LogError) as err:

@@ -67,7 +67,8 @@ def load_log(path: str | os.PathLike) -> list[dict]:
     Lines that are not JSON objects are skipped with a warning (a run killed mid-write leaves a
     half line at the end). Records without a ``mode`` (MMEngine's scalars.json) are train
     records when they have ``lr`` or ``loss``, else val records (whose ``step`` is the epoch).
-    Records with no numeric field (MMAction2 0.x's first line, ``env_info``) are dropped.
+    Records with no numeric field, and MMAction2 0.x's header line (``env_info``, ``config``),
+    are dropped.
     """
     path = resolve_log_path(path)
     records, bad = [], []
@@ -83,6 +84,8 @@ def load_log(path: str | os.PathLike) -> list[dict]:
                 continue
             if not isinstance(rec, dict):
                 bad.append(lineno)
+                continue
+            if "env_info" in rec or "config" in rec:  # MMAction2 0.x's header line
                 continue
             if not any(_is_number(v) for k, v in rec.items() if k not in _INDEX_KEYS):
                 continue
