@@ -397,3 +397,24 @@ def test_in_memory_dataset_matches_render_clip():
     assert len(train) == 3
     with pytest.raises(ValueError, match="split"):
         SyntheticMotionDataset(split="test")
+
+
+def test_lists_load_with_video_dataset(tmp_path):
+    """The lists work as MMAction2 configs use them: ann_file + data_prefix=root."""
+    datasets = pytest.importorskip("vidlab.data.datasets")
+    loading = pytest.importorskip("vidlab.data.loading")
+    sampling = pytest.importorskip("vidlab.data.sampling")
+    formatting = pytest.importorskip("vidlab.data.transforms.formatting")
+    info = make_synthetic_dataset(tmp_path / "ds", classes=["move_left", "move_right"], **SMALL)
+    pipeline = [
+        loading.VideoInit(),
+        sampling.SampleFrames(clip_len=1, frame_interval=1, num_clips=4, test_mode=True),
+        loading.VideoDecode(),
+        formatting.FormatShape(input_format="NCHW"),
+        formatting.PackActionInputs(),
+    ]
+    ds = datasets.VideoDataset(info["val_list"], pipeline, data_prefix=info["root"], test_mode=True)
+    assert len(ds) == 2 and list(ds.labels) == [0, 1]
+    sample = ds[1]
+    assert tuple(sample["clips"].shape) == (1, 3, 4, 32, 32)
+    assert int(sample["label"]) == 1
