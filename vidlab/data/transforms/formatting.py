@@ -1,0 +1,244 @@
+"""``FormatShape`` (MMAction2's layouts) and ``PackActionInputs`` (vidlab's sample).
+
+``FormatShape`` produces exactly MMAction2's ``imgs`` and ``input_shape`` and also records
+``num_crops`` (views per clip made by ThreeCrop/TenCrop) and ``input_format``.
+``PackActionInputs`` turns that into the sample every vidlab model and engine reads::
+
+    {"clips": torch.uint8 (V, C, T, H, W), "label": int64 scalar | float (K,) multi-hot,
+     "index": int, "meta": {...}}
+
+with ``V = num_crops * num_clips, T = clip_len`` after ``'NCTHW'`` and
+``V = num_crops, T = num_clips * clip_len`` after ``'NCHW'`` (a 2D model's segments are its
+time axis).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vidlab.data.transforms.spatial import frames_array
+
+__all__ = ["FormatShape", "PackActionInputs", "pack_sample"]
+
+_FORMATS = ("NCTHW", "NCHW", "NCTHW_Heatmap", "NPTCHW")
+
+
+def _clip_len(results: dict, modality_key: str = "RGB") -> int:
+    clip_len = results["clip_len"]
+    if isinstance(clip_len, dict):
+        clip_len = clip_len[modality_key]
+    return int(clip_len)
+
+
+class FormatShape:
+    """Arrange the frames in the layout a model expects (MMAction2 ``FormatShape``).
+
+    Args:
+        input_format: ``'NCTHW'`` (3D models: ``(crops*clips, C, T, H, W)``), ``'NCHW'`` (2D
+            models: ``(crops*clips*T, C, H, W)``), ``'NCTHW_Heatmap'``, or ``'NPTCHW'``.
+        collapse: drop the leading axis when it is 1 (detection pipelines).
+    """
+
+    def __init__(self, input_format: str, collapse: bool = False):
+        if input_format not in _FORMATS:
+            raise ValueError(
+                f"The input format {input_format} is invalid; expected one of {_FORMATS}"
+            )
+        self.input_format = input_format
+        self.collapse = collapse
+
+    def __call__(self, results: dict) -> dict:
+        imgs = results.get("imgs")
+        if imgs is not None and self.input_format in ("NCTHW", "NCHW"):
+            # The one copy of the pixels: crops/flips are views until here. The frames are laid
+            # out (M, H, W, C) in memory and the result is a transposed view of that: the
+            # values and shape of MMAction2's, with channels-last strides (as the engine wants).
+            imgs = frames_array(imgs)
+            results["imgs"] = imgs
+        elif imgs is not None and not isinstance(imgs, np.ndarray):
+            imgs = np.stack(imgs) if len(imgs) else np.array(imgs)
+            results["imgs"] = imgs
+        if self.collapse and results["num_clips"] != 1:
+            raise ValueError("FormatShape(collapse=True) needs num_clips == 1")
+        fmt = self.input_format
+        if fmt == "NCTHW":
+            if imgs is not None:
+                num_clips = int(results["num_clips"])
+                clip_len = _clip_len(results)
+                results["num_crops"] = imgs.shape[0] // (num_clips * clip_len)
+                # (crops*clips*T, H, W, C) -> (crops*clips, T, H, W, C) -> (crops*clips, C, T, H, W)
+                imgs = imgs.reshape((-1, clip_len) + imgs.shape[1:])
+                imgs = np.transpose(imgs, (0, 4, 1, 2, 3))
+                results["imgs"] = imgs
+                results["input_shape"] = imgs.shape
+            if "heatmap_imgs" in results:
+                heat = results["heatmap_imgs"]
+                num_clips = int(results["num_clips"])
+                clip_len = _clip_len(results, "Pose")
+                heat = heat.reshape((-1, num_clips, clip_len) + heat.shape[1:])
+                heat = np.transpose(heat, (0, 1, 3, 2, 4, 5))
+                heat = heat.reshape((-1,) + heat.shape[2:])
+                results["heatmap_imgs"] = heat
+                results["heatmap_input_shape"] = heat.shape
+        elif fmt == "NCTHW_Heatmap":
+            num_clips = int(results["num_clips"])
+            clip_len = _clip_len(results)
+            imgs = imgs.reshape((-1, num_clips, clip_len) + imgs.shape[1:])
+            imgs = np.transpose(imgs, (0, 1, 3, 2, 4, 5))
+            imgs = imgs.reshape((-1,) + imgs.shape[2:])
+            results["imgs"] = imgs
+            results["input_shape"] = imgs.shape
+        elif fmt == "NCHW":
+            num_clips = int(results.get("num_clips") or 1)
+            clip_len = _clip_len(results)
+            results["num_crops"] = imgs.shape[0] // (num_clips * clip_len)
+            imgs = np.transpose(imgs, (0, 3, 1, 2))  # M x C x H x W
+            if results.get("modality") == "Flow":
+                imgs = imgs.reshape((-1, clip_len * imgs.shape[1]) + imgs.shape[2:])
+            results["imgs"] = imgs
+            results["input_shape"] = imgs.shape
+        elif fmt == "NPTCHW":
+            num_proposals = results["num_proposals"]
+            num_clips = int(results["num_clips"])
+            clip_len = _clip_len(results)
+            imgs = imgs.reshape((num_proposals, num_clips * clip_len) + imgs.shape[1:])
+            imgs = np.transpose(imgs, (0, 1, 4, 2, 3))  # P x M x C x H x W
+            results["imgs"] = imgs
+            results["input_shape"] = imgs.shape
+        return self._finish(results)
+
+    def _finish(self, results: dict) -> dict:
+        if self.collapse:
+            if results["imgs"].shape[0] != 1:
+                raise ValueError(
+                    f"FormatShape(collapse=True): leading axis is {results['imgs'].shape[0]}, not 1"
+                )
+            results["imgs"] = results["imgs"].squeeze(0)
+            results["input_shape"] = results["imgs"].shape
+        results["input_format"] = self.input_format
+        results["collapsed"] = self.collapse
+        return results
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(input_format='{self.input_format}')"
+
+
+def _to_tensor(x):
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        return x
+    if isinstance(x, np.ndarray):
+        # a transposed view keeps its strides (for clips: channels-last, which is how the engine
+        # lays them out anyway); only negative strides (flips) need a copy
+        if any(s < 0 for s in x.strides) or not x.flags.writeable:
+            x = np.ascontiguousarray(x)
+        return torch.from_numpy(x)
+    if isinstance(x, (list, tuple)) and x and isinstance(x[0], np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(np.stack(x)))
+    return torch.as_tensor(x)
+
+
+def _clips_tensor(results: dict):
+    """``imgs`` as the contract's ``(V, C, T, H, W)`` tensor."""
+    fmt = results.get("input_format")
+    if fmt is None:  # no FormatShape in the pipeline: lay out as a 3D model's input
+        results = FormatShape("NCTHW")(results)
+        fmt = "NCTHW"
+    imgs = results["imgs"]
+    if fmt in ("NCTHW", "NCTHW_Heatmap"):
+        if results.get("collapsed"):
+            imgs = imgs[None]  # (1, C, T, H, W)
+        return _to_tensor(imgs)
+    if fmt == "NCHW":
+        num_clips = int(results.get("num_clips") or 1)
+        clip_len = _clip_len(results)
+        if results.get("collapsed"):
+            imgs = imgs[None]
+        if (
+            results.get("modality") == "Flow"
+            and imgs.shape[1] != 2
+            and imgs.shape[1] % clip_len == 0
+        ):
+            # (crops*clips, clip_len*C, H, W) -> (crops*clips*clip_len, C, H, W)
+            c = imgs.shape[1] // clip_len
+            imgs = imgs.reshape((-1, c) + imgs.shape[2:])
+        m, c, h, w = imgs.shape
+        num_crops = m // (num_clips * clip_len)
+        imgs = imgs.reshape(num_crops, num_clips * clip_len, c, h, w).transpose(0, 2, 1, 3, 4)
+        return _to_tensor(imgs)  # (crops, C, clips*T, H, W)
+    return _to_tensor(imgs)  # NPTCHW: no contract layout, passed through
+
+
+def _label_tensor(label):
+    import torch
+
+    if label is None:
+        return torch.tensor(-1, dtype=torch.int64)
+    if isinstance(label, torch.Tensor):
+        return label.to(torch.float32) if label.ndim > 0 else label.to(torch.int64)
+    if isinstance(label, np.ndarray):
+        if label.ndim == 0:
+            return torch.tensor(int(label), dtype=torch.int64)
+        return torch.from_numpy(label.astype(np.float32))
+    if isinstance(label, (list, tuple)):
+        return torch.tensor(label, dtype=torch.int64)
+    return torch.tensor(int(label), dtype=torch.int64)
+
+
+class PackActionInputs:
+    """Pack the results into vidlab's sample (see the module docstring).
+
+    Args:
+        collect_keys: MMAction2's multi-input packing: the listed keys are also returned as
+            tensors under ``sample['inputs']`` (``'imgs'`` still gives ``clips``).
+        meta_keys: keys copied (when present) into ``sample['meta']``.
+        algorithm_keys: further keys copied into ``sample['meta']``.
+    """
+
+    def __init__(
+        self,
+        collect_keys=None,
+        meta_keys=("img_shape", "img_key", "video_id", "timestamp"),
+        algorithm_keys=(),
+    ):
+        self.collect_keys = tuple(collect_keys) if collect_keys is not None else None
+        self.meta_keys = tuple(meta_keys)
+        self.algorithm_keys = tuple(algorithm_keys)
+
+    def __call__(self, results: dict) -> dict:
+        return pack_sample(results, self.collect_keys, self.meta_keys + self.algorithm_keys)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(collect_keys={self.collect_keys}, meta_keys={self.meta_keys})"
+        )
+
+
+def pack_sample(results: dict, collect_keys=None, meta_keys=("img_shape",)) -> dict:
+    """The sample dict of ``results``: ``clips``, ``label``, ``index``, ``meta``."""
+    sample: dict = {}
+    if "imgs" in results and (collect_keys is None or "imgs" in collect_keys):
+        sample["clips"] = _clips_tensor(results)
+    if collect_keys is not None:
+        sample["inputs"] = {k: _to_tensor(results[k]) for k in collect_keys}
+    elif "imgs" not in results:
+        for key in ("heatmap_imgs", "keypoint", "audios"):
+            if key in results:
+                sample["inputs"] = _to_tensor(results[key])
+                break
+        else:
+            raise ValueError(
+                "PackActionInputs: no `imgs` (nor `heatmap_imgs`, `keypoint`, `audios`) in the "
+                f"results; keys are {sorted(results)}"
+            )
+    sample["label"] = _label_tensor(results.get("label"))
+    index = results.get("index", results.get("sample_idx", -1))
+    sample["index"] = -1 if index is None else int(index)
+    meta = {}
+    for k in meta_keys:
+        v = results.get(k)
+        if v is not None:
+            meta[k] = tuple(int(x) for x in v) if k == "img_shape" else v
+    sample["meta"] = meta
+    return sample
