@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import av
@@ -175,3 +176,35 @@ def test_decode_error_is_exception_with_path(videos):
     with pytest.raises(DecodeError) as e:
         read_frames(videos["h264_gop12"] + ".missing", [0])
     assert e.value.path.endswith(".missing")
+
+
+def test_index_with_unknown_timestamps_falls_back_to_counting(videos, references):
+    # a decoder whose timestamps the index does not know: count frames from the start instead
+    path = videos["h264_gop12"]
+    index = get_index(path)
+    shifted = dataclasses.replace(index, pts=index.pts + 1)
+    reader = PyAVReader(path, index=shifted)
+    np.testing.assert_array_equal(reader.read([40, 3, 41]), references["h264_gop12"][[40, 3, 41]])
+    assert reader._sequential
+
+
+def test_wrong_keyframes_never_give_wrong_frames(videos, references):
+    # an index claiming keyframes where there are none: seeks land on real keyframes, the
+    # landing check rejects what is not a keyframe, and frames stay exact
+    path = videos["h264_gop12"]
+    index = get_index(path)
+    wrong = dataclasses.replace(
+        index, keyframes=np.arange(0, NUM_FRAMES, 5), key_dts=index.pts[::5].copy()
+    )
+    with PyAVReader(path, index=wrong) as reader:
+        for indices in ([7, 33, 58], [22, 21, 50, 4], list(range(40, 60, 3))):
+            np.testing.assert_array_equal(reader.read(indices), references["h264_gop12"][indices])
+
+
+def test_seek_landing_late_is_retried(videos, references):
+    # MPEG-TS seeks by dts and lands after the keyframe when asked by pts; MPEG-PS resyncs
+    # mid-packet with shifted timestamps: both are caught and read exactly
+    for name in ("start_pts_ts", "mpeg2_ps"):
+        with open_video(videos[name]) as reader:
+            for t in (50, 20, 59, 13, 48):
+                np.testing.assert_array_equal(reader.read([t]), references[name][[t]])

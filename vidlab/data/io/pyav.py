@@ -24,7 +24,6 @@ import os
 from collections import OrderedDict
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import cached_property
 
 import av
 import numpy as np
@@ -36,8 +35,13 @@ __all__ = ["FrameIndex", "PyAVReader", "build_index", "clear_index_cache", "get_
 
 # Demuxers that read any text as "ANSI art" video: a text file is not a video.
 _TEXT_CODECS = {"ansi", "bintext", "xbin", "idf", "tty"}
-_CACHE_SIZE = 4096
+# The per-process index cache holds at most this many files and frames (8 bytes a frame).
+_CACHE_FILES = 8192
+_CACHE_FRAMES = 4_000_000
+# Decode on through at most this many frames before a target's keyframe rather than seeking.
+_FORWARD_FRAMES = 4
 _cache: OrderedDict[tuple, FrameIndex] = OrderedDict()
+_cached_frames = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,9 +78,10 @@ class FrameIndex:
     start_pts: int | None
     issues: tuple[str, ...]
 
-    @cached_property
-    def pts_to_index(self) -> dict[int, int]:
-        return {int(t): i for i, t in enumerate(self.pts)}
+    def locate(self, pts: int) -> int | None:
+        """Index of the frame with timestamp `pts`, or None where no frame has it."""
+        i = int(np.searchsorted(self.pts, pts))
+        return i if i < self.num_frames and self.pts[i] == pts else None
 
     def keyframe_slot(self, t: int) -> int:
         """Position in `keyframes` of the last keyframe at or before frame `t` (0 if none)."""
@@ -108,11 +113,14 @@ def open_container(src: str, *, timeout: float | None = None):
         if os.path.getsize(src) == 0:
             raise DecodeError(f"{src}: the file is empty (0 bytes)", src)
     try:
-        container = av.open(src, metadata_errors="ignore", timeout=timeout)
+        if is_url:
+            container = av.open(src, metadata_errors="ignore", timeout=timeout)
+        else:
+            container = _open_fast(src)
     except PermissionError as e:
         raise DecodeError(f"{src}: permission denied ({e.strerror})", src) from e
     except (av.error.FFmpegError, OSError) as e:
-        raise DecodeError(f"{src}: cannot open as a video: {_reason(e)}", src) from e
+        raise DecodeError(f"{src}: cannot open as a video: {reason_of(e)}", src) from e
     if not container.streams.video:
         kinds = sorted({s.type for s in container.streams}) or ["none"]
         container.close()
@@ -128,7 +136,24 @@ def open_container(src: str, *, timeout: float | None = None):
     return container
 
 
-def _reason(e: BaseException) -> str:
+def _open_fast(src: str):
+    """`av.open` without decoding frames while probing the stream.
+
+    FFmpeg's stream probing decodes the first frame(s) to learn what the header already says
+    for most files (the frame size, the pixel format); that costs about one keyframe's decode
+    per open. The probing decoder is told to skip frames (the decoder that reads frames is a
+    different one, which learns the pixel format from the stream); where the header then leaves
+    the frame size unknown, the file is opened again with full probing.
+    """
+    container = av.open(src, metadata_errors="ignore", options={"skip_frame": "all"})
+    video = container.streams.video
+    if video and not (video[0].codec_context.width and video[0].codec_context.height):
+        container.close()
+        container = av.open(src, metadata_errors="ignore")
+    return container
+
+
+def reason_of(e: BaseException) -> str:
     """An FFmpeg error without PyAV's errno prefix and the repeated file name."""
     if isinstance(e, av.error.FFmpegError) and e.strerror:
         return e.strerror
@@ -181,7 +206,7 @@ def _make_index(
     n = len(timestamps)
     codec = stream.codec_context.name
     if n == 0:
-        cause = f"demuxing failed: {_reason(error)}" if error else "no keyframe in the stream"
+        cause = f"demuxing failed: {reason_of(error)}" if error else "no keyframe in the stream"
         raise DecodeError(f"{path}: no decodable video frames ({cause})", path)
     time_base = stream.time_base
     usable = None not in timestamps and len(set(timestamps)) == n
@@ -227,7 +252,7 @@ def _make_index(
                 "it may be truncated"
             )
     if error is not None:
-        issues.append(f"demuxing stopped after {n} frames: {_reason(error)}")
+        issues.append(f"demuxing stopped after {n} frames: {reason_of(error)}")
     if before_first_key:
         issues.append(f"{before_first_key} packets before the first keyframe are not counted")
     return FrameIndex(
@@ -268,9 +293,12 @@ def _cache_get(key: tuple) -> FrameIndex | None:
 
 
 def _cache_put(key: tuple, index: FrameIndex) -> None:
+    global _cached_frames
+    old = _cache.pop(key, None)
+    _cached_frames += index.num_frames - (old.num_frames if old is not None else 0)
     _cache[key] = index
-    if len(_cache) > _CACHE_SIZE:
-        _cache.popitem(last=False)
+    while len(_cache) > 1 and (len(_cache) > _CACHE_FILES or _cached_frames > _CACHE_FRAMES):
+        _cached_frames -= _cache.popitem(last=False)[1].num_frames
 
 
 def get_index(path: str | os.PathLike) -> FrameIndex:
@@ -285,7 +313,9 @@ def get_index(path: str | os.PathLike) -> FrameIndex:
 
 
 def clear_index_cache() -> None:
+    global _cached_frames
     _cache.clear()
+    _cached_frames = 0
 
 
 class PyAVReader(ReaderBase):
@@ -322,6 +352,8 @@ class PyAVReader(ReaderBase):
         self._seek_mode = "pts"  # seek by the keyframe's pts, or its dts where pts lands late
         self._seek_failures = 0
         self._seeked = False  # the current decode run began with a seek
+        self._drain_pts: int | None = None  # drain the decoder after the packet with this pts
+        self._drained = False
         self._open()
         if key is not None and index is None:  # index this file with the container just opened
             try:
@@ -332,13 +364,16 @@ class PyAVReader(ReaderBase):
             _cache_put(key, index)
             self._frames = None  # the scan left the container at its end: the first read seeks
         self._index = index
+        self._info = None
         self._sequential = self._url or index.pts is None
 
     @property
     def info(self) -> VideoInfo:
-        if self._index is None:  # a URL: one more pass over the stream, not cached
-            self._index = build_index(self.path, timeout=30)
-        return self._index.info(self.path)
+        if self._info is None:
+            if self._index is None:  # a URL: one more pass over the stream, not cached
+                self._index = build_index(self.path, timeout=30)
+            self._info = self._index.info(self.path)
+        return self._info
 
     def close(self) -> None:
         if self._container is not None:
@@ -356,7 +391,15 @@ class PyAVReader(ReaderBase):
         out = np.empty((len(targets), height, width, 3), np.uint8)
         if self._container is None:
             self._open()
-        for k, t in enumerate(targets.tolist()):
+        targets_list = targets.tolist()
+        may_drain = not self._sequential and not self._seek_failures
+        for k, t in enumerate(targets_list):
+            # Where the next target needs a seek anyway (or there is none), drain the decoder
+            # once the target's packet is in, rather than feeding it the packets it holds
+            # frames back for (B-frame reordering delays output by a few packets).
+            self._drain_pts = None
+            if may_drain and (k + 1 == len(targets_list) or self._far(t, targets_list[k + 1])):
+                self._drain_pts = int(self._index.pts[t])
             self._convert.convert(self._frame_at(t), out[k])
         if len(targets) == len(idx) and np.array_equal(targets, idx):
             return out
@@ -370,7 +413,7 @@ class PyAVReader(ReaderBase):
         pos = self._pos
         seeks: list[tuple[int, str]] = []  # the ways left to position the decoder
         anchor = None  # a keyframe that must come out before any later frame is trusted
-        if self._frames is None or pos is None or t <= pos or index.keyframes[slot] > pos + 1:
+        if self._frames is None or self._drained or pos is None or self._far(pos, t):
             seeks = self._seek_plan(slot)
             anchor = self._position(seeks)
         restarted = False
@@ -379,6 +422,7 @@ class PyAVReader(ReaderBase):
             if frame is not None:
                 i = self._locate(frame)
                 if i is None:  # timestamps the index does not know: count from the start
+                    self._frames = None
                     return self._frame_at_sequential(t)
                 if anchor is not None:
                     if i < anchor:  # landed before the keyframe: decode on to it
@@ -413,6 +457,14 @@ class PyAVReader(ReaderBase):
             self.path,
         )
 
+    def _far(self, pos: int, t: int) -> bool:
+        """Whether frame `t` is better reached by a seek than by decoding on from frame `pos`:
+        it lies behind, or in a later GOP whose keyframe is more than a few frames ahead
+        (decoding a few frames costs less than a seek, which also throws away the frames the
+        decoder holds)."""
+        index = self._index
+        return t <= pos or int(index.keyframes[index.keyframe_slot(t)]) > pos + _FORWARD_FRAMES
+
     def _seek_plan(self, slot: int) -> list[tuple[int, str]]:
         """Seeks to try, best first: the keyframe by pts and by dts (MPEG-TS seeks by dts),
         then the keyframe before it. After those, decoding starts from the beginning."""
@@ -442,6 +494,7 @@ class PyAVReader(ReaderBase):
             self._frames = self._decode_frames()
             self._pos = None
             self._seeked = True
+            self._drained = False
             return keyframe
         self._restart()
         return None
@@ -449,7 +502,8 @@ class PyAVReader(ReaderBase):
     def _frame_at_sequential(self, t: int) -> av.VideoFrame:
         """Count frames from the start of the file (no timestamps needed)."""
         self._sequential = True
-        if self._frames is None or self._seeked or self._pos is None or t <= self._pos:
+        pos = self._pos
+        if self._frames is None or self._seeked or self._drained or pos is None or t <= pos:
             self._restart()
         while True:
             frame, cause = self._try_next()
@@ -462,7 +516,7 @@ class PyAVReader(ReaderBase):
 
     def _locate(self, frame: av.VideoFrame) -> int | None:
         if frame.pts is not None:
-            return self._index.pts_to_index.get(frame.pts)
+            return self._index.locate(frame.pts)
         if self._pos is not None:
             return self._pos + 1  # a frame without timestamp right after a located one
         return None
@@ -471,9 +525,11 @@ class PyAVReader(ReaderBase):
         try:
             return next(self._frames), ""
         except StopIteration:
+            if self._drained:
+                return None, "the decoder gave no frame for it"
             return None, "the stream ended before it"
         except (av.error.FFmpegError, EOFError, OSError) as e:
-            return None, f"decoding failed ({_reason(e)})"
+            return None, f"decoding failed ({reason_of(e)})"
 
     def _failure(self, t: int, cause: str) -> DecodeError:
         message = f"{self.path}: cannot decode frame {t}: {cause}"
@@ -501,6 +557,7 @@ class PyAVReader(ReaderBase):
         self._frames = self._decode_frames()
         self._pos = -1
         self._seeked = False
+        self._drained = False
 
     def _restart(self) -> None:
         self.close()
@@ -510,6 +567,10 @@ class PyAVReader(ReaderBase):
         decode = self._stream.codec_context.decode
         for packet in self._container.demux(self._stream):
             yield from decode(packet)
+            if packet.pts is not None and packet.pts == self._drain_pts:
+                self._drained = True  # the decoder must be flushed (a seek) before reuse
+                yield from decode(None)
+                return
 
 
 def count_decodable(src: str) -> int:
