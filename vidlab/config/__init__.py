@@ -1,0 +1,49 @@
+"""vidlab's config system: MMAction2 1.x / MMEngine-style Python configs, no registries.
+
+- :func:`load_config` reads a file (``_base_`` inheritance, ``_delete_``, ``{{_base_.x}}``,
+  ``cfg_options``) into a :class:`Config` (a dict with attribute access).
+- :func:`resolve_type` / :func:`build` turn ``dict(type=..., **kwargs)`` nodes into objects; the
+  short names are the static table :data:`vidlab.config.names.NAMES`.
+- :func:`validate` checks every node against its constructor and reports all problems at once.
+- MMAction2 0.x configs are upgraded on load by :func:`vidlab.compat.upgrade_config`.
+
+Importing this package pulls in no torch and none of the modules the names point to.
+"""
+
+from vidlab.config.build import (
+    DEFAULT_INJECTED,
+    LAZY_KEYS,
+    build,
+    find_problems,
+    is_node,
+    resolve_type,
+    validate,
+)
+from vidlab.config.errors import ConfigError
+from vidlab.config.load import (
+    Config,
+    apply_options,
+    load_config,
+    merge_configs,
+    parse_option_value,
+    parse_options,
+)
+from vidlab.config.names import NAMES
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "NAMES",
+    "DEFAULT_INJECTED",
+    "LAZY_KEYS",
+    "apply_options",
+    "build",
+    "find_problems",
+    "is_node",
+    "load_config",
+    "merge_configs",
+    "parse_option_value",
+    "parse_options",
+    "resolve_type",
+    "validate",
+]
