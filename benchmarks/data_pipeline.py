@@ -104,9 +104,7 @@ class LowerBound:
         self.codec = stream.codec_context
         self.packets = [p for p in self.container.demux(stream) if p.size]
         self.position = np.empty(len(self.packets), np.int64)  # decode position of each frame
-        self.position[[index.locate(p.pts) for p in self.packets]] = np.arange(
-            len(self.packets)
-        )
+        self.position[[index.locate(p.pts) for p in self.packets]] = np.arange(len(self.packets))
         self.convert = RGBConverter()
 
     def runs(self, indices) -> list[tuple[int, int]]:

@@ -35,15 +35,15 @@ VIDEO_EXTS = (
 # -- list files ------------------------------------------------------------------------------
 
 
-def _read_list(list_file: str | os.PathLike) -> list[tuple[int, str, list[str]]]:
-    """(line number, path, other fields) for each non-blank, non-comment line."""
+def _read_list(list_file: str | os.PathLike) -> list[tuple[int, str, list[str], str]]:
+    """(line number, path, other fields, the line) for each non-blank, non-comment line."""
     entries = []
     with open(list_file, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             fields = line.split()
             if not fields or fields[0].startswith("#"):
                 continue
-            entries.append((lineno, fields[0], fields[1:]))
+            entries.append((lineno, fields[0], fields[1:], line.rstrip("\r\n")))
     return entries
 
 
@@ -52,14 +52,14 @@ def _join(prefix: str | os.PathLike, path: str) -> str:
 
 
 def _run(fn: Callable, jobs: list, num_workers: int, desc: str) -> list:
-    """`fn(*job)` for every job, in `num_workers` processes (0: here), with a progress bar.
+    """`fn(*job)` for every job, in `num_workers` processes (0 or 1: here), with a progress bar.
 
     Results come back in the order of `jobs`.
     """
     from tqdm.auto import tqdm
 
     results: list = [None] * len(jobs)
-    if num_workers <= 0 or len(jobs) <= 1:
+    if num_workers <= 1 or len(jobs) <= 1:
         for i, job in enumerate(tqdm(jobs, desc=desc, unit="video", leave=False)):
             results[i] = fn(*job)
         return results
@@ -145,17 +145,15 @@ def check_videos(
         data_prefix: Directory the paths are relative to.
         out: Where to write the bad lines, each followed by a tab and the reason.
         clean: Where to write the good lines, unchanged (a list to train on).
-        num_workers: Processes; 0 checks in this process.
+        num_workers: Processes; 0 or 1 checks in this process.
 
     Returns:
         ``dict(total, num_good, num_bad, bad=[dict(line, path, reason)], warnings=[...],
         out, clean)``.
     """
     entries = _read_list(list_file)
-    with open(list_file, encoding="utf-8") as f:
-        lines = f.read().splitlines()
     jobs = []
-    for _, path, fields in entries:
+    for _, path, fields, _ in entries:
         full = _join(data_prefix, path)
         expected = (
             int(fields[0])
@@ -165,8 +163,7 @@ def check_videos(
         jobs.append((full, expected))
     results = _run(_check_one, jobs, num_workers, desc="check")
     bad, good_lines, notes = [], [], []
-    for (lineno, _, _), (full, _), (reason, issues) in zip(entries, jobs, results):
-        line = lines[lineno - 1]
+    for (lineno, _, _, line), (full, _), (reason, issues) in zip(entries, jobs, results):
         if reason is None:
             good_lines.append(line)
             notes += [f"{full}: {issue}" for issue in issues]
@@ -286,7 +283,7 @@ def _videos_of(list_or_dir, data_prefix, exts) -> tuple[list[tuple[str, str, str
     if src.suffix.lower() in exts:
         return [(str(src), src.name, "")], "rawframes"
     items = [
-        (_join(data_prefix, path), path, " ".join(fields)) for _, path, fields in _read_list(src)
+        (_join(data_prefix, path), path, " ".join(fields)) for _, path, fields, _ in _read_list(src)
     ]
     return items, f"{src.stem}_rawframes"
 
@@ -368,7 +365,7 @@ def extract_frames(
         start_index: Number of the first file (MMAction2's rawframes start at 1).
         quality: JPEG quality as FFmpeg's ``-q:v``, 2 (best) to 31.
         data_prefix: Directory the list's paths are relative to.
-        num_workers: Processes; 0 works in this process.
+        num_workers: Processes; 0 or 1 works in this process.
 
     Returns:
         ``dict(list, num_videos, num_frames, failed=[dict(path, reason)])``; the list file
@@ -487,7 +484,7 @@ def resize_videos(
         gop: Keyframe interval in frames.
         crf: x264 constant quality (lower is better; 23 is x264's default).
         preset: x264 speed preset.
-        num_workers: Processes; 0 works in this process.
+        num_workers: Processes; 0 or 1 works in this process.
 
     Returns:
         ``dict(num_videos, num_frames, outputs, failed=[dict(path, reason)])``.

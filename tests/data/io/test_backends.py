@@ -61,8 +61,20 @@ EXPECTED = {
         ],
     },
     "torchcodec": {
-        "own": ["h264_gop12", "vp9_webm", "vfr_mp4", "no_duration_mkv"],
-        "fallback": ["mpeg4_bframes_avi", "mpeg2_ps", "raw_h264"],
+        "own": [
+            "h264_gop250",
+            "h264_gop12",
+            "vp9_webm",
+            "h264_mkv",
+            "vfr_mp4",
+            "ntsc_mp4",
+            "open_gop_mp4",
+            "hevc_mp4",
+            "no_duration_mkv",
+            "offset_mp4",
+            "offset_mkv",
+        ],
+        "fallback": ["mpeg4_bframes_avi", "start_pts_ts", "mpeg2_ps", "raw_h264"],
     },
 }
 IMPORTS = {"decord": "decord", "opencv": "cv2", "torchcodec": "torchcodec.decoders"}

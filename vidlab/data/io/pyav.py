@@ -38,6 +38,7 @@ _TEXT_CODECS = {"ansi", "bintext", "xbin", "idf", "tty"}
 # The per-process index cache holds at most this many files and frames (8 bytes a frame).
 _CACHE_FILES = 8192
 _CACHE_FRAMES = 4_000_000
+_I_FRAME = av.video.frame.PictureType.I
 # Decode on through at most this many frames before a target's keyframe rather than seeking.
 _FORWARD_FRAMES = 4
 _cache: OrderedDict[tuple, FrameIndex] = OrderedDict()
@@ -386,13 +387,15 @@ class PyAVReader(ReaderBase):
     def read(self, indices, short_side: int | None = None) -> np.ndarray:
         limit = np.iinfo(np.int64).max if self._index is None else self._index.num_frames
         idx = as_indices(indices, limit, self.path)
-        width, height = output_size(self._width, self._height, short_side)
         targets, inverse = np.unique(idx, return_inverse=True)
-        out = np.empty((len(targets), height, width, 3), np.uint8)
         if self._container is None:
             self._open()
         targets_list = targets.tolist()
         may_drain = not self._sequential and not self._seek_failures
+        out = None
+        if not targets_list:
+            width, height = output_size(self._width, self._height, short_side)
+            out = np.empty((0, height, width, 3), np.uint8)
         for k, t in enumerate(targets_list):
             # Where the next target needs a seek anyway (or there is none), drain the decoder
             # once the target's packet is in, rather than feeding it the packets it holds
@@ -400,7 +403,12 @@ class PyAVReader(ReaderBase):
             self._drain_pts = None
             if may_drain and (k + 1 == len(targets_list) or self._far(t, targets_list[k + 1])):
                 self._drain_pts = int(self._index.pts[t])
-            self._convert.convert(self._frame_at(t), out[k])
+            frame = self._frame_at(t)
+            if out is None:  # sized by the decoded frame, not by what the header says
+                self._width, self._height = frame.width, frame.height
+                width, height = output_size(frame.width, frame.height, short_side)
+                out = np.empty((len(targets), height, width, 3), np.uint8)
+            self._convert.convert(frame, out[k])
         if len(targets) == len(idx) and np.array_equal(targets, idx):
             return out
         return out[inverse.reshape(-1)]
@@ -428,7 +436,7 @@ class PyAVReader(ReaderBase):
                     if i < anchor:  # landed before the keyframe: decode on to it
                         self._pos = i
                         continue
-                    if i > anchor or not frame.key_frame:
+                    if i > anchor or not (frame.key_frame or frame.pict_type == _I_FRAME):
                         # Landed past the keyframe (what follows may lack its references), or
                         # the demuxer resynchronised mid-packet and timestamps are shifted
                         # (MPEG-PS): try the next way, at worst the start of the file.

@@ -1,8 +1,10 @@
 """TorchCodec backend (optional: ``pip install torchcodec``; needs FFmpeg's shared libraries).
 
-Used in exact seek mode with one FFmpeg thread. Measured (torchcodec 0.11-0.13 with FFmpeg
-5.1): off by one on MPEG-4 part 2 with B-frames; exact mode is right on files without a
-duration. `unsafe_reason` sends the files it is not known to be exact on to PyAV.
+Used in exact seek mode with one FFmpeg thread. Measured (torchcodec 0.13.0, Debian's FFmpeg
+5.1): exact on H.264/HEVC/VP9 in MP4 and Matroska/WebM, open GOPs, variable frame rates, start
+times other than 0 and files without a duration; off by one on MPEG-4 part 2 with B-frames in
+AVI and on MPEG-PS, fails in MPEG-TS, cannot open raw streams. `unsafe_reason` sends the files
+it is not known to be exact on to PyAV.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ def unsafe_reason(index: FrameIndex) -> str | None:
     """Why TorchCodec may return wrong frames on this file, or None where it is exact."""
     if index.codec not in EXACT_CODECS:
         return f"TorchCodec is not frame-exact on {index.codec!r} streams"
+    if "mp4" not in index.format_name and "matroska" not in index.format_name:
+        return f"TorchCodec is not frame-exact in {index.format_name!r} containers"
     if index.pts is None:
         return "the stream has no usable timestamps"
     return None
