@@ -140,8 +140,8 @@ def test_scale_and_rotation_pairs_share_per_frame_statistics():
     ra = np.log(np.stack([s.radii for s in ga]))  # (N, T)
     rb = np.log(np.stack([s.radii for s in gb]))
     assert abs(ra.mean() - rb.mean()) < 0.05 and abs(ra.std() - rb.std()) < 0.05
-    assert ((ra[:, -1] - ra[:, 0]) > np.log(1.4)).all()
-    assert ((rb[:, -1] - rb[:, 0]) < -np.log(1.4)).all()
+    assert ((ra[:, -1] - ra[:, 0]) > np.log(1.9)).all()
+    assert ((rb[:, -1] - rb[:, 0]) < -np.log(1.9)).all()
 
     ca, cc = _pair_specs("rotate_cw"), _pair_specs("rotate_ccw")
     aa = np.stack([s.angles for s in ca])
@@ -151,7 +151,7 @@ def test_scale_and_rotation_pairs_share_per_frame_statistics():
         assert abs(np.cos(k * aa).mean() - np.cos(k * ac).mean()) < 0.1
         assert abs(np.sin(k * aa).mean() - np.sin(k * ac).mean()) < 0.1
     turn_a, turn_c = aa[:, -1] - aa[:, 0], ac[:, -1] - ac[:, 0]
-    assert (turn_a > np.deg2rad(60)).all() and (turn_c < -np.deg2rad(60)).all()
+    assert (turn_a > np.deg2rad(110)).all() and (turn_c < -np.deg2rad(110)).all()
 
 
 @pytest.mark.parametrize(
@@ -187,9 +187,9 @@ def test_rendered_object_follows_its_spec():
     area, centroid, _ = _mask_stats(spec)
     if spec.shape in ("rectangle", "ellipse"):  # symmetric shapes: centroid is the centre
         np.testing.assert_allclose(centroid, spec.centers, atol=0.3)
-    assert area[-1] > 1.8 * area[0]  # radius x1.5..2 -> area x2.25..4
+    assert area[-1] > 3.5 * area[0]  # radius x2..2.8 -> area x4..7.8
     area, _, _ = _mask_stats(sample_clip_spec("shrink", 11))
-    assert area[0] > 1.8 * area[-1]
+    assert area[0] > 3.5 * area[-1]
     # rotation direction on screen, from the second moments of elongated shapes
     seen = 0
     for seed in range(40):
@@ -198,8 +198,8 @@ def test_rendered_object_follows_its_spec():
             continue
         _, _, phi_cw = _mask_stats(cw)
         _, _, phi_ccw = _mask_stats(sample_clip_spec("rotate_ccw", seed))
-        assert phi_cw[-1] - phi_cw[0] > np.deg2rad(60)
-        assert phi_ccw[-1] - phi_ccw[0] < -np.deg2rad(60)
+        assert phi_cw[-1] - phi_cw[0] > np.deg2rad(100)
+        assert phi_ccw[-1] - phi_ccw[0] < -np.deg2rad(100)
         seen += 1
     assert seen >= 3
 
