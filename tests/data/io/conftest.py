@@ -106,6 +106,11 @@ def _vfr_pts():
     return pts
 
 
+def _offset_kwargs():
+    pts = [1500 + 33 * i for i in range(NUM_FRAMES)]
+    return dict(pts=pts, time_base=Fraction(1, 1000), options=x264(12))
+
+
 VIDEO_SPECS = {
     # name: (file name, encode kwargs) -- the traps of docs/architecture.md's Data section
     "h264_gop250": ("h264_gop250.mp4", dict(gop=250, options=x264(250))),
@@ -124,22 +129,9 @@ VIDEO_SPECS = {
     "open_gop_mp4": ("open_gop.mp4", dict(options=x264(12, 3, ":open-gop=1"))),
     "mpeg2_ps": ("mpeg2.mpg", dict(codec="mpeg2video", bframes=2)),
     "raw_h264": ("raw.h264", dict(fmt="h264", options=x264(12))),
-    "offset_mp4": (
-        "offset.mp4",
-        dict(
-            pts=[1500 + 33 * i for i in range(NUM_FRAMES)],
-            time_base=Fraction(1, 1000),
-            options=x264(12),
-        ),
-    ),
-    "offset_mkv": (
-        "offset.mkv",
-        dict(
-            pts=[1500 + 33 * i for i in range(NUM_FRAMES)],
-            time_base=Fraction(1, 1000),
-            options=x264(12),
-        ),
-    ),
+    # first timestamp 1.5 s: MP4 (edit list) and Matroska
+    "offset_mp4": ("offset.mp4", _offset_kwargs()),
+    "offset_mkv": ("offset.mkv", _offset_kwargs()),
 }
 
 

@@ -144,6 +144,14 @@ def as_indices(indices, num_frames: int, name: str | None) -> np.ndarray:
     return idx
 
 
+def in_order(frames: np.ndarray, indices: np.ndarray, targets: np.ndarray, inverse) -> np.ndarray:
+    """`frames` read for the sorted unique `targets`, arranged as `indices` asked (repeats
+    copied); no copy where `indices` was already sorted and unique."""
+    if len(targets) == len(indices) and np.array_equal(targets, indices):
+        return frames
+    return frames[np.asarray(inverse).reshape(-1)]
+
+
 def output_size(width: int, height: int, short_side: int | None) -> tuple[int, int]:
     """(width, height) after scaling the short side to `short_side`, keeping the aspect ratio.
 

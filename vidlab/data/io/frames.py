@@ -17,7 +17,14 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from vidlab.data.io.base import DecodeError, ReaderBase, VideoInfo, as_indices, output_size
+from vidlab.data.io.base import (
+    DecodeError,
+    ReaderBase,
+    VideoInfo,
+    as_indices,
+    in_order,
+    output_size,
+)
 from vidlab.data.io.convert import RGBConverter
 
 __all__ = ["FrameFolderReader", "FrameLayout", "ImageEncoder", "scan_folder"]
@@ -189,9 +196,7 @@ class FrameFolderReader(ReaderBase):
         out = np.empty((len(targets), height, width, 3), np.uint8)
         for k, i in enumerate(targets.tolist()):
             self._convert.convert(self._decode(i + layout.start_index), out[k])
-        if len(targets) == len(idx) and np.array_equal(targets, idx):
-            return out
-        return out[inverse.reshape(-1)]
+        return in_order(out, idx, targets, inverse)
 
     def _codec_of(self, name: str) -> str:
         return IMAGE_CODECS[os.path.splitext(name)[1].lower()]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidlab.data.io.base import DecodeError, ReaderBase, as_indices, output_size
+from vidlab.data.io.base import DecodeError, ReaderBase, as_indices, in_order, output_size
 from vidlab.data.io.convert import RGBConverter
 from vidlab.data.io.pyav import FrameIndex
 
@@ -81,9 +81,7 @@ class OpenCVReader(ReaderBase):
             self._next = t + 1
         if (width, height) != (self.info.width, self.info.height):
             out = self._convert.resize(out, short_side)
-        if len(targets) == len(idx) and np.array_equal(targets, idx):
-            return out
-        return out[inverse.reshape(-1)]
+        return in_order(out, idx, targets, inverse)
 
     def close(self) -> None:
         if self._cap is not None:

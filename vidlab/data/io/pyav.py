@@ -28,7 +28,14 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from vidlab.data.io.base import DecodeError, ReaderBase, VideoInfo, as_indices, output_size
+from vidlab.data.io.base import (
+    DecodeError,
+    ReaderBase,
+    VideoInfo,
+    as_indices,
+    in_order,
+    output_size,
+)
 from vidlab.data.io.convert import RGBConverter
 
 __all__ = ["FrameIndex", "PyAVReader", "build_index", "clear_index_cache", "get_index"]
@@ -409,9 +416,7 @@ class PyAVReader(ReaderBase):
                 width, height = output_size(frame.width, frame.height, short_side)
                 out = np.empty((len(targets), height, width, 3), np.uint8)
             self._convert.convert(frame, out[k])
-        if len(targets) == len(idx) and np.array_equal(targets, idx):
-            return out
-        return out[inverse.reshape(-1)]
+        return in_order(out, idx, targets, inverse)
 
     def _frame_at(self, t: int) -> av.VideoFrame:
         if self._sequential:
