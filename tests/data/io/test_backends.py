@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import NUM_FRAMES, frame_id
+from videogen import NUM_FRAMES, frame_id
 
 from vidlab.data.io import BackendFallbackWarning, BackendUnavailableError, open_video
 from vidlab.data.io.pyav import PyAVReader

@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import encode, full_decode, x264
+from videogen import encode, full_decode, write_images, x264
 
 from vidlab.data.io import DecodeError, open_video, probe, read_frames
 from vidlab.data.io.pyav import get_index
@@ -109,8 +109,6 @@ def test_truncated_file_without_index(tmp_path):
 
 
 def test_frame_folder_with_gaps(tmp_path):
-    from test_frames import write_images
-
     folder = write_images(tmp_path / "gappy", range(1, 11), skip={4, 5, 8})
     with pytest.warns(UserWarning, match="missing: 4-5, 8"):
         info = probe(folder)

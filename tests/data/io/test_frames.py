@@ -4,19 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import frame_id, pattern
+from videogen import frame_id, pattern, write_images
 
 from vidlab.data.io import DecodeError, open_video, probe, read_frames
-from vidlab.data.io.frames import ImageEncoder, scan_folder
-
-
-def write_images(folder, numbers, *, tmpl="img_{:05d}.jpg", skip=(), quality=2):
-    folder.mkdir(parents=True, exist_ok=True)
-    encoder = ImageEncoder("." + tmpl.rsplit(".", 1)[1], quality=quality)
-    for k in numbers:
-        if k not in skip:
-            (folder / tmpl.format(k)).write_bytes(encoder.encode(pattern(k)))
-    return folder
+from vidlab.data.io.frames import scan_folder
 
 
 @pytest.mark.parametrize(

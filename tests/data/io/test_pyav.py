@@ -8,7 +8,7 @@ import os
 import av
 import numpy as np
 import pytest
-from conftest import NUM_FRAMES, VIDEO_SPECS, encode, frame_id, full_decode, x264
+from videogen import NUM_FRAMES, VIDEO_SPECS, encode, frame_id, full_decode, x264
 
 from vidlab.data.io import DecodeError, open_video, probe, read_frames
 from vidlab.data.io.pyav import PyAVReader, get_index

@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import NUM_FRAMES, frame_id, pattern
+from videogen import NUM_FRAMES, frame_id, pattern
 
 from vidlab.data.io import DecodeError, open_video, probe, read_frames, source_kind
 
