@@ -8,9 +8,14 @@ How a read works:
    wrong one (WebM/MKV report 0, live-written files have no duration, truncated files promise
    more than they hold).
 2. Targets are decoded in sorted order. The reader seeks (to the keyframe at or before the
-   target) only when the target lies in a later GOP than the decode position, or behind it;
-   otherwise it decodes forward. Decoded frames are matched to indices by timestamp, so
-   variable frame rates, start times other than 0 and B-frame reordering need no arithmetic.
+   target) only when the target lies behind the decode position, or in a later GOP whose
+   keyframe is more than a few frames ahead; otherwise it decodes forward. Where the next
+   target needs a seek anyway, the decoder is drained as soon as the target's packet is in,
+   instead of being fed the packets B-frame reordering would otherwise wait for. Decoded frames
+   are matched to indices by timestamp, so variable frame rates, start times other than 0 and
+   B-frame reordering need no arithmetic. A seek must land at or before its keyframe, and the
+   keyframe must come out as a keyframe; where not (MPEG-TS seeks by dts, MPEG-PS resyncs
+   mid-packet), the keyframe's dts, the keyframe before, then the start of the file are tried.
 3. Only the frames returned are converted to RGB, by one reused single-threaded scaler.
 
 Where timestamps cannot be trusted (a raw elementary stream has none; a decoder returns
@@ -223,7 +228,6 @@ def _make_index(
         order = np.argsort(ts, kind="stable")
         pts = ts[order]
         keyframes = np.flatnonzero(np.asarray(keys)[order]).astype(np.int64)
-        # keyframes keep their decode order in presentation order, so key_dts lines up
         dts_by_pts = dict(zip((t for t, k in zip(timestamps, keys) if k), key_dts))
         key_dts_arr = np.asarray([dts_by_pts[int(pts[k])] for k in keyframes], np.int64)
         diffs = np.diff(pts)
