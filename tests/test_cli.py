@@ -112,7 +112,7 @@ def test_checkpoint_of_another_model_reports_grouped_keys(trained, env):
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert "missing" in proc.stderr.lower() or "unexpected" in proc.stderr.lower()
-    assert "conv1.net" in proc.stderr  # TSM's shift wrapper keys are named
+    assert "conv1.conv.net" in proc.stderr  # TSM's shift wrapper keys are named
 
 
 def test_bad_config_is_one_clear_error(tmp_path, env):
