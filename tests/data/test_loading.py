@@ -6,6 +6,7 @@ import av
 import numpy as np
 import pytest
 
+from vidlab.data.io import DecodeError
 from vidlab.data.loading import (
     DecordDecode,
     DecordInit,
@@ -15,7 +16,6 @@ from vidlab.data.loading import (
     RawFrameDecode,
     VideoDecode,
     VideoInit,
-    scan_frame_folder,
 )
 from vidlab.data.pipeline import Compose
 from vidlab.data.sampling import SampleFrames
@@ -75,34 +75,6 @@ def video(tmp_path_factory):
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     return write_folder(tmp_path_factory.mktemp("frames") / "clip")
-
-
-# -- folder layout detection -----------------------------------------------------------------
-def test_scan_layouts(tmp_path):
-    a = write_folder(tmp_path / "a", n=3)
-    lay = scan_frame_folder(a)
-    assert (lay.tmpl, lay.start, lay.num_frames) == ("img_{:05d}.png", 1, 3)
-    b = write_folder(tmp_path / "b", n=3, tmpl="{:05d}.png", start=0)
-    lay = scan_frame_folder(b)
-    assert (lay.tmpl, lay.start, lay.num_frames) == ("{:05d}.png", 0, 3)
-    c = write_folder(tmp_path / "c", n=12, tmpl="frame{}.png", start=1)
-    lay = scan_frame_folder(c)
-    assert (lay.tmpl, lay.start, lay.num_frames) == ("frame{:d}.png", 1, 12)
-
-
-def test_scan_flow_and_mixed_folders(tmp_path):
-    d = tmp_path / "d"
-    os.makedirs(d)
-    g = np.zeros((H, W), np.uint8)
-    for k in (1, 2):
-        for direction in "xy":
-            write_image(d / f"flow_{direction}_{k:05d}.png", g)
-    write_image(d / "img_00001.png", np.zeros((H, W, 3), np.uint8))
-    assert scan_frame_folder(str(d), "Flow").tmpl == "flow_{}_{:05d}.png"
-    assert scan_frame_folder(str(d), "RGB").tmpl == "img_{:05d}.png"
-    os.makedirs(tmp_path / "empty")
-    with pytest.raises(FileNotFoundError, match="no numbered images"):
-        scan_frame_folder(str(tmp_path / "empty"), "RGB")
 
 
 # -- frame folders ----------------------------------------------------------------------------
@@ -180,7 +152,7 @@ def test_with_offset_clip_of_a_folder(folder):
 def test_missing_frame_names_the_folder_and_number(tmp_path):
     f = write_folder(tmp_path / "gap", n=6)
     os.remove(os.path.join(f, "img_00004.png"))
-    with pytest.raises(FileNotFoundError, match=r"gap: frame 4 \(img_00004.png\) is missing"):
+    with pytest.raises(DecodeError, match=r"gap: frame files missing for numbers 4 \(img_00004"):
         RawFrameDecode()(
             dict(frame_dir=f, frame_inds=np.array([1, 4, 5]), start_index=1, modality="RGB")
         )
@@ -280,3 +252,52 @@ def test_array_source():
         dict(array=arr)
     )
     assert ids(r["imgs"]) == [1, 3, 5, 7, 9] and r["original_shape"] == (4, 6)
+
+
+def test_mixed_folder_template_picks_the_series(tmp_path):
+    # a denseflow folder: img_ (RGB) beside flow_x_/flow_y_; the template and modality choose
+    d = tmp_path / "mixed"
+    os.makedirs(d)
+    for k in range(1, 5):
+        write_image(d / f"img_{k:05d}.png", np.full((H, W, 3), level(k), np.uint8))
+        write_image(d / f"flow_x_{k:05d}.png", np.full((H, W), 100 + k, np.uint8))
+        write_image(d / f"flow_y_{k:05d}.png", np.full((H, W), 200 + k, np.uint8))
+    inds = np.array([1, 4])
+    rgb = RawFrameDecode()(
+        dict(frame_dir=str(d), frame_inds=inds, start_index=1, filename_tmpl="img_{:05}.png")
+    )
+    assert ids(rgb["imgs"]) == [1, 4]
+    flow = RawFrameDecode()(
+        dict(
+            frame_dir=str(d),
+            frame_inds=inds,
+            start_index=1,
+            modality="Flow",
+            filename_tmpl="flow_{}_{:05d}.png",
+        )
+    )
+    assert flow["imgs"].shape == (2, H, W, 2)
+    assert flow["imgs"][:, 0, 0].tolist() == [[101, 201], [104, 204]]
+    x_only = RawFrameDecode()(
+        dict(frame_dir=str(d), frame_inds=inds, start_index=1, filename_tmpl="flow_x_{:05d}.png")
+    )
+    assert x_only["imgs"][:, 0, 0, 0].tolist() == [101, 104]
+
+
+def test_flow_with_short_side_and_offset(tmp_path):
+    d = tmp_path / "flow2"
+    os.makedirs(d)
+    for k in range(0, 6):
+        write_image(d / f"x_{k:05d}.png", np.full((H, W), 10 + k, np.uint8))
+        write_image(d / f"y_{k:05d}.png", np.full((H, W), 20 + k, np.uint8))
+    r = Compose([SampleFrames(1, 1, 2, test_mode=True), RawFrameDecode(short_side=16)])(
+        dict(frame_dir=str(d), offset=2, total_frames=4, start_index=1, modality="Flow")
+    )
+    # 4 frames from file 2: centres 1, 3 of the clip -> files 3, 5 (numbered from 0)
+    assert r["imgs"].shape == (2, 16, 24, 2)
+    assert r["imgs"][:, 0, 0].tolist() == [[13, 23], [15, 25]]
+
+
+def test_flow_needs_a_folder(video):
+    with pytest.raises(DecodeError, match="modality='Flow' reads x/y image pairs"):
+        VideoInit()(dict(filename=video, modality="Flow"))

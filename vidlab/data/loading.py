@@ -2,12 +2,17 @@
 
 The kind of input is detected from the results dict, not configured:
 
-- ``filename`` (or ``frame_dir``) naming a video file or an http(s) URL: read with
-  ``vidlab.data.io`` (frame-exact; ``total_frames`` counted from the stream, not the header);
-- ``frame_dir`` (or ``filename``) naming a folder of images: the file template and the number of
-  the first file are read off the folder's files, whatever ``filename_tmpl`` and ``start_index``
-  say, so a wrong ``start_index`` cannot make a frame go missing;
-- a NumPy array ``(T, H, W, C)`` in ``filename``, ``frame_dir`` or ``array``.
+- ``filename`` (or ``frame_dir``) naming a video file or an http(s) URL: read frame-exactly
+  (``total_frames`` counted from the stream, not the header);
+- ``frame_dir`` (or ``filename``) naming a folder of images: the number of the first file is
+  read off the folder's files, whatever ``start_index`` says, so a wrong ``start_index`` cannot
+  make a frame go missing; ``filename_tmpl`` picks the series of images where it names one (a
+  folder holding ``img_``, ``x_`` and ``y_`` images), else the images that are there are read;
+  ``modality='Flow'`` reads x/y image pairs into ``(H, W, 2)`` frames;
+- a NumPy array ``(T, H, W, 3)`` uint8 in ``filename``, ``frame_dir`` or ``array``.
+
+Every kind is read by ``vidlab.data.io`` (``open_video``); this module only maps MMAction2's
+results keys onto it.
 
 So a pipeline written for videos (``DecordInit, SampleFrames, DecordDecode``) runs on a frame
 folder, and one written for frame folders (``SampleFrames, RawFrameDecode``) runs on a video:
@@ -22,11 +27,9 @@ first file of the folder.
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import logging
 import os
 import re
-from collections import OrderedDict
 
 import numpy as np
 
@@ -42,14 +45,11 @@ __all__ = [
     "RawFrameDecode",
     "open_source",
     "ensure_source_info",
-    "scan_frame_folder",
 ]
 
 log = logging.getLogger(__name__)
 
 _LOCAL_IO = (None, "disk", "local")
-_IMG_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-_NUM_RE = re.compile(r"^(?P<prefix>.*?)(?P<num>\d+)(?P<ext>\.[A-Za-z0-9]+)$")
 _noted: set = set()
 
 
@@ -60,290 +60,60 @@ def _note_once(key, msg: str, level: int = logging.INFO) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# frame folders
-# --------------------------------------------------------------------------------------------
-class FolderLayout:
-    """What a frame folder holds: template, first number, contiguous count, gaps.
-
-    Attributes:
-        frame_dir: the folder.
-        tmpl: ``str.format`` template of a file name (``'img_{:05d}.jpg'``; for flow
-            ``'{}_{:05d}.jpg'`` with ``'x'``/``'y'`` as first argument).
-        start: the number of the first file.
-        num_frames: files in the contiguous run from ``start``.
-        numbers: every number present.
-        flow: whether the template takes the x/y direction.
-    """
-
-    def __init__(self, frame_dir, tmpl, start, numbers, flow):
-        self.frame_dir = frame_dir
-        self.tmpl = tmpl
-        self.start = start
-        self.numbers = numbers
-        self.flow = flow
-        n = 0
-        while start + n in numbers:
-            n += 1
-        self.num_frames = n
-
-    def path(self, number: int, direction: str | None = None) -> str:
-        name = self.tmpl.format(direction, number) if self.flow else self.tmpl.format(number)
-        return os.path.join(self.frame_dir, name)
-
-    def missing_after(self) -> list[int]:
-        """Numbers absent between the first and the last present."""
-        hi = max(self.numbers) if self.numbers else self.start
-        return [k for k in range(self.start, hi + 1) if k not in self.numbers][:20]
-
-
-_layout_cache: OrderedDict = OrderedDict()
-
-
-def scan_frame_folder(frame_dir: str, modality: str = "RGB") -> FolderLayout:
-    """Detect the file template and first number of a frame folder (cached per folder mtime).
-
-    Raises:
-        FileNotFoundError: the folder is missing or holds no numbered images.
-    """
-    try:
-        st = os.stat(frame_dir)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{frame_dir}: frame folder does not exist") from None
-    key = (os.fspath(frame_dir), st.st_mtime_ns, modality)
-    hit = _layout_cache.get(key)
-    if hit is not None:
-        _layout_cache.move_to_end(key)
-        return hit
-    groups: dict[tuple[str, str], dict[int, str]] = {}
-    for name in os.listdir(frame_dir):
-        m = _NUM_RE.match(name)
-        if not m or m["ext"].lower() not in _IMG_EXTS:
-            continue
-        groups.setdefault((m["prefix"], m["ext"]), {})[int(m["num"])] = m["num"]
-
-    def template(prefix: str, ext: str, nums: dict[int, str]) -> tuple[str, set[int]]:
-        width = min(len(s) for s in nums.values())
-        spec = f"{{:0{width}d}}" if width > 1 else "{:d}"
-        ok = {k for k, s in nums.items() if s == format(k, spec[2:-1])}
-        return prefix.replace("{", "{{").replace("}", "}}") + spec + ext, ok
-
-    layout = None
-    if modality == "Flow":
-        best = None
-        for (prefix, ext), nums in groups.items():
-            i = prefix.rfind("x")
-            if i < 0:
-                continue
-            y_prefix = prefix[:i] + "y" + prefix[i + 1 :]
-            if (y_prefix, ext) not in groups:
-                continue
-            both = {k: s for k, s in nums.items() if k in groups[(y_prefix, ext)]}
-            if both and (best is None or len(both) > len(best[2])):
-                best = (prefix, ext, both, i)
-        if best is not None:
-            prefix, ext, nums, i = best
-            tmpl, ok = template(prefix, ext, nums)
-            j = tmpl.find("x", i)  # the escaped prefix keeps the x at or after i
-            tmpl = tmpl[:j] + "{}" + tmpl[j + 1 :]
-            layout = FolderLayout(frame_dir, tmpl, min(ok), ok, flow=True)
-    else:
-
-        def is_flow(prefix: str) -> bool:
-            return bool(re.search(r"(^|[_\-])[xy][_\-]?$", prefix))
-
-        cands = sorted(groups.items(), key=lambda kv: (is_flow(kv[0][0]), -len(kv[1])))
-        if cands:
-            (prefix, ext), nums = cands[0]
-            tmpl, ok = template(prefix, ext, nums)
-            layout = FolderLayout(frame_dir, tmpl, min(ok), ok, flow=False)
-    if layout is None:
-        what = "x_/y_ flow image pairs" if modality == "Flow" else "numbered images"
-        raise FileNotFoundError(f"{frame_dir}: no {what} found in the frame folder")
-    _layout_cache[key] = layout
-    while len(_layout_cache) > 256:
-        _layout_cache.popitem(last=False)
-    return layout
-
-
-def _read_image(path: str, gray: bool = False) -> np.ndarray:
-    """Decode one image file (JPEG, PNG, ...) with FFmpeg through PyAV; RGB or gray uint8."""
-    import av
-
-    try:
-        with av.open(path) as container:
-            stream = container.streams.video[0]
-            stream.codec_context.thread_count = 1
-            frame = next(container.decode(stream))
-            return frame.to_ndarray(format="gray" if gray else "rgb24")
-    except FileNotFoundError:
-        raise
-    except (av.error.FFmpegError, StopIteration, IndexError) as e:
-        raise _decode_error(path, f"cannot decode image ({type(e).__name__}: {e})") from e
-
-
-def _decode_error(path, message: str) -> Exception:
-    try:
-        from vidlab.data.io import DecodeError
-    except ImportError:  # pragma: no cover - io not installed
-        return OSError(f"{path}: {message}")
-    return DecodeError(f"{path}: {message}", path=path)
-
-
-# --------------------------------------------------------------------------------------------
-# sources
+# sources: readers of vidlab.data.io, with the fields the transforms use
 # --------------------------------------------------------------------------------------------
 class _Source:
-    kind = ""
-    path = None
-    total_frames = 0
-    avg_fps = None
-    start_index = 0
-    height = 0
-    width = 0
+    """An open reader of ``vidlab.data.io`` and what the transforms read off it.
 
-    def read(self, positions: np.ndarray, short_side: int | None = None) -> np.ndarray:
-        raise NotImplementedError
+    Attributes:
+        kind: ``'video'``, ``'frames'`` (a frame folder) or ``'array'``.
+        path: the file, folder or URL (``'<array>'`` for an array).
+        total_frames, avg_fps, start_index, height, width: from the reader's ``VideoInfo``
+            (``start_index``: number of a folder's first file; 0 otherwise).
+    """
 
-    def close(self) -> None:
-        pass
-
-    def _check(self, positions: np.ndarray) -> np.ndarray:
-        positions = np.asarray(positions, dtype=np.int64).reshape(-1)
-        if positions.size and (positions.min() < 0 or positions.max() >= self.total_frames):
-            bad = int(positions.min()) if positions.min() < 0 else int(positions.max())
-            raise IndexError(
-                f"{self.path}: frame position {bad} is outside the {self.total_frames} frames of the "
-                "source (check start_index, offset and total_frames of its annotation)"
-            )
-        return positions
-
-
-def _short_side_resize(frames: np.ndarray, short_side: int | None) -> np.ndarray:
-    if not short_side:
-        return frames
-    from vidlab.data.transforms.spatial import rescale_size, resize_frames
-
-    h, w = frames.shape[1:3]
-    return resize_frames(frames, rescale_size((w, h), (np.inf, int(short_side))))
-
-
-class _ArraySource(_Source):
-    kind = "array"
-
-    def __init__(self, array: np.ndarray, name: str = "<array>"):
-        array = np.asarray(array)
-        if array.ndim == 3:
-            array = array[..., None]
-        if array.ndim != 4:
-            raise ValueError(
-                f"{name}: an array source must be (T, H, W, C), got shape {array.shape}"
-            )
-        self.array = array
-        self.path = name
-        self.total_frames = array.shape[0]
-        self.height, self.width = array.shape[1:3]
-
-    def read(self, positions, short_side=None):
-        return _short_side_resize(self.array[self._check(positions)], short_side)
-
-
-class _VideoSource(_Source):
-    kind = "video"
-
-    def __init__(self, path: str, backend: str = "auto", num_threads: int | None = None):
-        from vidlab.data.io import open_video
-
-        kwargs = {"backend": backend}
-        if num_threads is not None:
-            params = inspect.signature(open_video).parameters
-            for name in ("num_threads", "threads"):
-                if name in params:
-                    kwargs[name] = num_threads
-                    break
-        self.reader = open_video(path, **kwargs)
-        info = self.reader.info
+    def __init__(self, reader, kind: str, path: str):
+        info = reader.info
+        self.reader = reader
+        self.kind = kind
         self.path = path
         self.total_frames = int(info.num_frames)
         self.avg_fps = info.fps
+        self.start_index = int(info.start_index)
         self.height, self.width = int(info.height), int(info.width)
 
-    def read(self, positions, short_side=None):
-        return self.reader.read(self._check(positions), short_side=short_side)
+    def read(self, positions: np.ndarray, short_side: int | None = None) -> np.ndarray:
+        """Frames at 0-based ``positions`` of the source, (T, H, W, C) uint8."""
+        try:
+            return self.reader.read(positions, short_side=short_side)
+        except IndexError as e:
+            e.add_note("check start_index, offset and total_frames of the sample's annotation")
+            raise
 
-    def close(self):
+    def close(self) -> None:
         self.reader.close()
 
+    def __repr__(self) -> str:
+        return f"_Source({self.kind}, {self.path!r}, {self.total_frames} frames)"
 
-class _FolderSource(_Source):
-    kind = "frames"
 
-    def __init__(self, frame_dir: str, modality: str = "RGB", filename_tmpl: str | None = None):
-        self.layout = scan_frame_folder(frame_dir, modality)
-        self.path = frame_dir
-        self.modality = modality
-        self.total_frames = self.layout.num_frames
-        self.start_index = self.layout.start
-        if filename_tmpl is not None:
-            given = self._given_matches(filename_tmpl)
-            if not given:
-                _note_once(
-                    ("tmpl", frame_dir),
-                    f"{frame_dir}: files are named like {self.layout.tmpl!r}, not "
-                    f"{filename_tmpl!r}; reading the files that are there",
-                )
-        missing = self.layout.missing_after()
-        if missing:
-            _note_once(
-                ("gap", frame_dir),
-                f"{frame_dir}: numbering has gaps (missing {missing}); using the "
-                f"{self.total_frames} contiguous frames from {self.layout.start}",
-                logging.WARNING,
-            )
-        self.height = self.width = 0
+def _open_folder(path: str, modality: str, filename_tmpl: str | None):
+    """A folder reader; ``filename_tmpl`` picks the series when it names one, else the files
+    that are there are read (a template left at its default must not lose a dataset)."""
+    from vidlab.data.io import DecodeError, open_video
 
-    def _given_matches(self, tmpl: str) -> bool:
-        try:
-            name = (
-                tmpl.format("x", self.layout.start)
-                if self.layout.flow
-                else tmpl.format(self.layout.start)
-            )
-        except (IndexError, KeyError, ValueError):
-            return False
-        first = self.layout.path(self.layout.start, "x" if self.layout.flow else None)
-        return os.path.basename(first) == name
-
-    def _load(self, number: int) -> np.ndarray:
-        if number not in self.layout.numbers:
-            raise FileNotFoundError(
-                f"{self.path}: frame {number} ({os.path.basename(self.layout.path(number, 'x' if self.layout.flow else None))}) "
-                f"is missing; the folder has {self.layout.num_frames} contiguous frames numbered "
-                f"from {self.layout.start}"
-            )
-        if self.modality == "Flow":
-            x = _read_image(self.layout.path(number, "x"), gray=True)
-            y = _read_image(self.layout.path(number, "y"), gray=True)
-            return np.stack([x, y], axis=-1)
-        return _read_image(self.layout.path(number))
-
-    def read(self, positions, short_side=None):
-        positions = np.asarray(positions, dtype=np.int64).reshape(-1)
-        if positions.size and positions.min() < 0:
-            raise IndexError(f"{self.path}: negative frame position {int(positions.min())}")
-        cache: dict[int, np.ndarray] = {}
-        frames = []
-        for p in positions.tolist():
-            img = cache.get(p)
-            if img is None:
-                img = cache[p] = self._load(self.layout.start + p)
-            frames.append(img)
-        shapes = {f.shape for f in frames}
-        if len(shapes) > 1:
-            raise _decode_error(self.path, f"frames have different sizes {sorted(shapes)}")
-        out = np.stack(frames) if frames else np.zeros((0, 0, 0, 3), np.uint8)
-        if out.size:
-            self.height, self.width = out.shape[1:3]
-        return _short_side_resize(out, short_side)
+    try:
+        return open_video(path, modality=modality, filename_tmpl=filename_tmpl)
+    except DecodeError:
+        if filename_tmpl is None:
+            raise
+    reader = open_video(path, modality=modality)  # an error here says what the folder holds
+    _note_once(
+        ("tmpl", path),
+        f"{path}: no files named like {filename_tmpl!r}; reading the series "
+        f"{reader.layout.filename_tmpl!r} that is there",
+    )
+    return reader
 
 
 def _source_ref(results: dict):
@@ -373,21 +143,31 @@ def _resolve_backend(backend: str, fallback: bool) -> str:
 def open_source(
     results: dict, backend: str = "auto", num_threads: int | None = None, fallback: bool = False
 ) -> _Source:
-    """Open the source named in ``results`` (see the module docstring for how it is detected)."""
+    """Open the source named in ``results`` (see the module docstring for how it is detected).
+
+    Raises:
+        FileNotFoundError: the path does not exist (the message names it).
+        vidlab.data.io.DecodeError: the source cannot be read.
+    """
+    from vidlab.data.io import open_video
+
     key, ref = _source_ref(results)
     modality = results.get("modality", "RGB")
     if isinstance(ref, np.ndarray):
-        return _ArraySource(ref)
+        return _Source(open_video(ref, modality=modality), "array", "<array>")
     ref = os.fspath(ref)
     if os.path.isdir(ref):
-        return _FolderSource(ref, modality, results.get("filename_tmpl"))
+        reader = _open_folder(ref, modality, results.get("filename_tmpl"))
+        return _Source(reader, "frames", ref)
     if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", ref) and not os.path.exists(ref):
         if key == "filename" and os.path.splitext(ref)[1] == "" and os.path.exists(ref + ".mp4"):
             ref = ref + ".mp4"  # DecordInit's convention for extension-less names
         else:
             what = "frame folder" if key == "frame_dir" else "video file"
             raise FileNotFoundError(f"{ref}: {what} does not exist")
-    return _VideoSource(ref, _resolve_backend(backend, fallback), num_threads)
+    backend = _resolve_backend(backend, fallback)
+    reader = open_video(ref, backend, threads=num_threads or 1, modality=modality)
+    return _Source(reader, "video", ref)
 
 
 def ensure_source_info(results: dict, **open_kwargs) -> dict:
@@ -569,8 +349,9 @@ class OpenCVDecode(VideoDecode):
 class RawFrameDecode(VideoDecode):
     """MMAction2's ``RawFrameDecode``: frames of a folder (or of a video, detected).
 
-    ``filename_tmpl``, ``start_index`` and ``offset`` come from the dataset; the folder's own
-    naming wins when they disagree. ``modality='Flow'`` reads x/y gray image pairs into
+    ``filename_tmpl``, ``start_index`` and ``offset`` come from the dataset; the number of the
+    folder's first file is read off the files, and ``filename_tmpl`` picks a series only where
+    it names one (see the module docstring). ``modality='Flow'`` reads x/y gray image pairs into
     ``(H, W, 2)`` frames.
 
     Args:

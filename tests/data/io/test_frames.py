@@ -7,7 +7,7 @@ import pytest
 from videogen import frame_id, pattern, write_images
 
 from vidlab.data.io import DecodeError, open_video, probe, read_frames
-from vidlab.data.io.frames import scan_folder
+from vidlab.data.io.frames import scan_flow_folder, scan_folder
 
 
 @pytest.mark.parametrize(
@@ -72,3 +72,33 @@ def test_damaged_image(tmp_path):
     (folder / "img_00003.jpg").write_bytes(b"")
     with pytest.raises(DecodeError, match=r"img_00003.jpg: the image file is empty"):
         read_frames(folder, [2])
+
+
+def test_flow_pairs_keep_numbers_present_in_both(tmp_path):
+    folder = tmp_path / "denseflow"
+    write_images(folder, range(1, 7), tmpl="flow_x_{:05d}.png")
+    write_images(folder, range(1, 6), tmpl="flow_y_{:05d}.png")  # y_00006 missing
+    write_images(folder, range(1, 9), tmpl="img_{:05d}.png")
+    x, y = scan_flow_folder(folder)
+    assert (x.filename_tmpl, y.filename_tmpl) == ("flow_x_{:05d}.png", "flow_y_{:05d}.png")
+    assert x.num_frames == y.num_frames == 5
+    with open_video(folder, modality="Flow", filename_tmpl="flow_{}_{:05d}.png") as reader:
+        assert reader.info.num_frames == 5 and reader.info.start_index == 1
+        got = reader.read([4, 0])
+    assert got.shape == (2, 48, 64, 2) and got.dtype == np.uint8
+    # each channel is the gray (luma) picture of its file
+    gray = np.stack([pattern(5), pattern(1)]).astype(np.float32) @ [0.299, 0.587, 0.114]
+    assert np.abs(got[..., 0] - gray).mean() < 2 and np.abs(got[..., 1] - gray).mean() < 2
+
+
+def test_flow_errors_name_the_folder(tmp_path):
+    folder = write_images(tmp_path / "rgb_only", range(1, 4))
+    with pytest.raises(DecodeError, match=r"rgb_only: no x/y optical-flow image pairs"):
+        open_video(folder, modality="Flow")
+    both = tmp_path / "xy"
+    write_images(both, range(1, 3), tmpl="x_{:05d}.jpg")
+    write_images(both, range(1, 3), tmpl="y_{:05d}.jpg")
+    with pytest.raises(DecodeError, match=r"named like 'u_\{\}_\{:05d\}.jpg'"):
+        open_video(both, modality="Flow", filename_tmpl="u_{}_{:05d}.jpg")
+    with pytest.raises(ValueError, match="modality='Depth'"):
+        open_video(both, modality="Depth")

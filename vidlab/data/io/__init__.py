@@ -32,6 +32,7 @@ from vidlab.data.io.base import (
     DecodeError,
     VideoInfo,
     VideoReader,
+    name_of,
     warn_once,
 )
 
@@ -92,6 +93,7 @@ def open_video(
     interpolation: str = "bilinear",
     fps: float | None = None,
     filename_tmpl: str | None = None,
+    modality: str = "RGB",
 ) -> VideoReader:
     """Open `src` for reading frames by index.
 
@@ -105,6 +107,9 @@ def open_video(
         fps: The rate to report for an array.
         filename_tmpl: For a frame folder holding several series (``img_``, ``x_``, ``y_``),
             the one to read, e.g. ``"img_{:05d}.jpg"``; by default the RGB one.
+        modality: ``"Flow"`` reads the x/y image pairs of an optical-flow folder as uint8
+            ``(T, H, W, 2)`` frames (MMAction2's flow template, e.g. ``"{}_{:05d}.jpg"``, in
+            `filename_tmpl`); only frame folders hold flow.
 
     Returns:
         A reader with ``.info`` (`VideoInfo`), ``.read(indices, short_side=None)``,
@@ -116,16 +121,25 @@ def open_video(
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend={backend!r} is not known; use one of {', '.join(BACKENDS)}")
+    if modality not in ("RGB", "Flow"):
+        raise ValueError(f"modality={modality!r} is not known; use 'RGB' or 'Flow'")
     kind = source_kind(src)
+    if modality == "Flow" and kind != "folder":
+        raise DecodeError(
+            f"{name_of(src)}: modality='Flow' reads x/y image pairs from a frame folder; this "
+            f"is a{'n' if kind == 'array' else ''} {kind}",
+            None if kind == "array" else src,
+        )
     if kind == "array":
         from vidlab.data.io.array import ArrayReader
 
         return ArrayReader(src, fps=fps, interpolation=interpolation)
     path = os.fsdecode(os.fspath(src))
     if kind == "folder":
-        from vidlab.data.io.frames import FrameFolderReader
+        from vidlab.data.io.frames import FlowFolderReader, FrameFolderReader
 
-        return FrameFolderReader(path, filename_tmpl=filename_tmpl, interpolation=interpolation)
+        cls = FlowFolderReader if modality == "Flow" else FrameFolderReader
+        return cls(path, filename_tmpl=filename_tmpl, interpolation=interpolation)
     if backend == "frames":
         if kind == "file" and not os.path.exists(path):
             raise DecodeError(f"{path}: no such frame folder", path)

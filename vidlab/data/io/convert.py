@@ -31,27 +31,40 @@ def interpolation_flag(name: str) -> Interpolation:
         ) from None
 
 
-class RGBConverter:
-    """Converts decoded frames to uint8 RGB arrays, writing into a caller's buffer."""
+_CHANNELS = {"rgb24": 3, "gray": 1}
 
-    def __init__(self, interpolation: str = "bilinear"):
+
+class RGBConverter:
+    """Converts decoded frames to uint8 RGB arrays, writing into a caller's buffer.
+
+    Args:
+        interpolation: Scaler used when the output size differs from the frame's.
+        format: ``"rgb24"`` (default) or ``"gray"`` (one channel: optical-flow images).
+    """
+
+    def __init__(self, interpolation: str = "bilinear", format: str = "rgb24"):
+        if format not in _CHANNELS:
+            raise ValueError(f"format={format!r} is not supported; use one of {sorted(_CHANNELS)}")
         self._reformatter = VideoReformatter()
         self._interpolation = interpolation_flag(interpolation)
+        self._format = format
+        self._channels = _CHANNELS[format]
 
     def convert(self, frame: av.VideoFrame, out: np.ndarray) -> None:
-        """Write `frame` as RGB into `out` (H, W, 3), scaling it to `out`'s size."""
+        """Write `frame` into `out` ((H, W, 3) for RGB; (H, W) or (H, W, 1) for gray), scaling
+        it to `out`'s size."""
         height, width = out.shape[:2]
         rgb = self._reformatter.reformat(
             frame,
             width=width,
             height=height,
-            format="rgb24",
+            format=self._format,
             interpolation=self._interpolation,
             threads=1,
         )
         plane = rgb.planes[0]
         rows = np.frombuffer(plane, np.uint8).reshape(height, plane.line_size)
-        out[...] = rows[:, : width * 3].reshape(height, width, 3)
+        out[...] = rows[:, : width * self._channels].reshape(out.shape)
 
     def resize(self, frames: np.ndarray, short_side: int | None) -> np.ndarray:
         """Resize RGB frames (T, H, W, 3) so their short side is `short_side`."""

@@ -27,7 +27,14 @@ from vidlab.data.io.base import (
 )
 from vidlab.data.io.convert import RGBConverter
 
-__all__ = ["FrameFolderReader", "FrameLayout", "ImageEncoder", "scan_folder"]
+__all__ = [
+    "FlowFolderReader",
+    "FrameFolderReader",
+    "FrameLayout",
+    "ImageEncoder",
+    "scan_flow_folder",
+    "scan_folder",
+]
 
 IMAGE_CODECS = {
     ".jpg": "mjpeg",
@@ -63,6 +70,46 @@ class FrameLayout:
     missing: tuple[int, ...]
 
 
+def _list_series(folder: str) -> dict[tuple[str, str], dict[int, str]]:
+    """(prefix, extension) -> {number: file name} for the numbered images of `folder`."""
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        raise DecodeError(f"{folder}: no such frame folder", folder) from None
+    except NotADirectoryError:
+        raise DecodeError(f"{folder}: not a directory", folder) from None
+    except PermissionError as e:
+        raise DecodeError(f"{folder}: permission denied ({e.strerror})", folder) from None
+    series: dict[tuple[str, str], dict[int, str]] = defaultdict(dict)
+    for name in names:
+        m = _NAME.match(name)
+        if m is None or m["ext"].lower() not in IMAGE_CODECS:
+            continue
+        series[(m["prefix"], m["ext"])][int(m["num"])] = name
+    if not series:
+        raise DecodeError(
+            f"{folder}: no numbered images (expected names like img_00001.jpg or 000000.png, "
+            f"with extensions {', '.join(sorted(IMAGE_CODECS))})",
+            folder,
+        )
+    return series
+
+
+def _layout(folder: str, key: tuple[str, str], files: dict[int, str]) -> FrameLayout:
+    numbers = sorted(files)
+    start = numbers[0]
+    lengths = {len(_NAME.match(name)["num"]) for name in files.values()}
+    # one length: zero-padded to it (or all numbers just that long)
+    digits = f"{{:0{min(lengths)}d}}" if len(lengths) == 1 else "{:d}"
+    tmpl = key[0].replace("{", "{{").replace("}", "}}") + digits + key[1]
+    present = set(numbers)
+    count = 0
+    while start + count in present:
+        count += 1
+    missing = tuple(k for k in range(start, numbers[-1] + 1) if k not in present)
+    return FrameLayout(folder, files, start, count, tmpl, missing)
+
+
 def scan_folder(folder: str | os.PathLike, filename_tmpl: str | None = None) -> FrameLayout:
     """Find the series of numbered images in `folder`.
 
@@ -76,51 +123,69 @@ def scan_folder(folder: str | os.PathLike, filename_tmpl: str | None = None) -> 
         DecodeError: The folder is missing or unreadable, or holds no numbered images.
     """
     folder = os.fspath(folder)
-    try:
-        names = os.listdir(folder)
-    except FileNotFoundError:
-        raise DecodeError(f"{folder}: no such frame folder", folder) from None
-    except NotADirectoryError:
-        raise DecodeError(f"{folder}: not a directory", folder) from None
-    except PermissionError as e:
-        raise DecodeError(f"{folder}: permission denied ({e.strerror})", folder) from None
+    series = _list_series(folder)
+    key = _choose_series(folder, series, filename_tmpl)
+    return _layout(folder, key, series[key])
 
-    series: dict[tuple[str, str], dict[int, str]] = defaultdict(dict)
-    widths: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for name in names:
-        m = _NAME.match(name)
-        if m is None or m["ext"].lower() not in IMAGE_CODECS:
-            continue
-        key = (m["prefix"], m["ext"])
-        series[key][int(m["num"])] = name
-        widths[key].add(len(m["num"]))
-    if not series:
+
+def scan_flow_folder(
+    folder: str | os.PathLike, filename_tmpl: str | None = None
+) -> tuple[FrameLayout, FrameLayout]:
+    """Find the x and y series of an optical-flow folder (MMAction2's denseflow layout).
+
+    Only the numbers present in both series are kept, so a frame is always an x/y pair.
+
+    Args:
+        folder: The directory.
+        filename_tmpl: MMAction2's flow template, the direction first (``"{}_{:05d}.jpg"``,
+            ``"flow_{}_{:05d}.jpg"``); by default the pair of series whose prefixes differ by
+            an ``x``/``y`` (the largest, where there are several).
+
+    Returns:
+        ``(x_layout, y_layout)``, numbered alike.
+
+    Raises:
+        DecodeError: No x/y pair of series (or none matching `filename_tmpl`).
+    """
+    folder = os.fspath(folder)
+    series = _list_series(folder)
+    pairs = []
+    for prefix, ext in series:
+        i = prefix.lower().rfind("x")
+        y_key = (prefix[:i] + "y" + prefix[i + 1 :], ext) if i >= 0 else None
+        if y_key in series:
+            pairs.append(((prefix, ext), y_key))
+    if filename_tmpl is not None and "{}" in filename_tmpl:
+        x_key = _template_key(filename_tmpl.replace("{}", "x", 1))
+        pairs = [p for p in pairs if (p[0][0], p[0][1].lower()) == x_key]
+    if not pairs:
+        found = ", ".join(f"{p}<n>{e}" for p, e in series)
+        want = f" named like {filename_tmpl!r}" if filename_tmpl else ""
         raise DecodeError(
-            f"{folder}: no numbered images (expected names like img_00001.jpg or 000000.png, "
-            f"with extensions {', '.join(sorted(IMAGE_CODECS))})",
+            f"{folder}: no x/y optical-flow image pairs{want} (e.g. x_00001.jpg and "
+            f"y_00001.jpg); the folder has {found}",
             folder,
         )
-    key = _choose_series(folder, series, filename_tmpl)
-    files = series[key]
-    numbers = sorted(files)
-    start = numbers[0]
-    lengths = widths[key]  # one length: zero-padded to it (or all numbers just that long)
-    digits = f"{{:0{min(lengths)}d}}" if len(lengths) == 1 else "{:d}"
-    tmpl = key[0].replace("{", "{{").replace("}", "}}") + digits + key[1]
-    present = set(numbers)
-    count = 0
-    while start + count in present:
-        count += 1
-    missing = tuple(k for k in range(start, numbers[-1] + 1) if k not in present)
-    return FrameLayout(folder, files, start, count, tmpl, missing)
+    x_key, y_key = max(pairs, key=lambda p: len(series[p[0]]))
+    both = series[x_key].keys() & series[y_key].keys()
+    if not both:
+        raise DecodeError(f"{folder}: the x and y flow images share no frame number", folder)
+    x_files = {k: series[x_key][k] for k in both}
+    y_files = {k: series[y_key][k] for k in both}
+    return _layout(folder, x_key, x_files), _layout(folder, y_key, y_files)
+
+
+def _template_key(filename_tmpl: str) -> tuple[str, str]:
+    """``"img_{:05d}.jpg"`` -> ``("img_", ".jpg")``: the series a template names."""
+    prefix, _, rest = filename_tmpl.partition("{")
+    return prefix, rest.partition("}")[2].lower()
 
 
 def _choose_series(folder, series, filename_tmpl):
     if filename_tmpl is not None:
-        prefix, _, rest = filename_tmpl.partition("{")
-        ext = rest.partition("}")[2]
+        wanted = _template_key(filename_tmpl)
         for key in series:
-            if key[0] == prefix and key[1].lower() == ext.lower():
+            if (key[0], key[1].lower()) == wanted:
                 return key
         found = ", ".join(f"{p}<n>{e}" for p, e in series)
         raise DecodeError(
@@ -136,75 +201,15 @@ def _choose_series(folder, series, filename_tmpl):
     return max(pool, key=lambda k: len(series[k]))
 
 
-class FrameFolderReader(ReaderBase):
-    """Reads a folder of numbered images as a video: index ``i`` is file number
-    ``start_index + i``.
+class _ImageDecoder:
+    """Decodes image files with FFmpeg: one reused JPEG decoder (it keeps no state between
+    pictures), a fresh one for the codecs that do."""
 
-    Args:
-        folder: The directory.
-        filename_tmpl: Which series to read where a folder holds several (see `scan_folder`).
-        interpolation: Scaler used with `short_side`.
-    """
-
-    def __init__(
-        self,
-        folder: str | os.PathLike,
-        *,
-        filename_tmpl: str | None = None,
-        interpolation: str = "bilinear",
-    ):
-        self.path = os.fspath(folder)
-        self.layout = scan_folder(self.path, filename_tmpl)
-        self._convert = RGBConverter(interpolation)
+    def __init__(self):
         self._decoders: dict[str, av.CodecContext] = {}
-        layout = self.layout
-        first = self._decode(layout.start_index)
-        issues = ()
-        if layout.missing:
-            issues = (
-                f"frame numbers missing: {_ranges(layout.missing)}; "
-                f"{layout.num_frames} contiguous frames from {layout.start_index}",
-            )
-            warnings.warn(f"{self.path}: {issues[0]}", stacklevel=2)
-        self.info = VideoInfo(
-            num_frames=layout.num_frames,
-            fps=None,
-            width=first.width,
-            height=first.height,
-            duration=None,
-            keyframes=None,
-            path=self.path,
-            start_index=layout.start_index,
-            codec=self._codec_of(layout.files[layout.start_index]),
-            issues=issues,
-        )
 
-    def read(self, indices, short_side: int | None = None) -> np.ndarray:
-        layout = self.layout
-        span = max(layout.files) - layout.start_index + 1  # frames after a gap stay addressable
-        idx = as_indices(indices, span, self.path)
-        absent = sorted({int(i) + layout.start_index for i in idx} - layout.files.keys())
-        if absent:
-            raise DecodeError(
-                f"{self.path}: frame files missing for numbers {_ranges(absent)} (template "
-                f"{layout.filename_tmpl!r}; the folder has {layout.num_frames} contiguous "
-                f"frames from {layout.start_index}, then gaps at {_ranges(layout.missing)})",
-                self.path,
-            )
-        width, height = output_size(self.info.width, self.info.height, short_side)
-        targets, inverse = np.unique(idx, return_inverse=True)
-        out = np.empty((len(targets), height, width, 3), np.uint8)
-        for k, i in enumerate(targets.tolist()):
-            self._convert.convert(self._decode(i + layout.start_index), out[k])
-        return in_order(out, idx, targets, inverse)
-
-    def _codec_of(self, name: str) -> str:
-        return IMAGE_CODECS[os.path.splitext(name)[1].lower()]
-
-    def _decode(self, number: int) -> av.VideoFrame:
-        name = self.layout.files[number]
-        path = os.path.join(self.path, name)
-        codec = self._codec_of(name)
+    def decode(self, path: str) -> av.VideoFrame:
+        codec = IMAGE_CODECS[os.path.splitext(path)[1].lower()]
         try:
             with open(path, "rb") as f:
                 data = f.read()
@@ -230,6 +235,101 @@ class FrameFolderReader(ReaderBase):
             self._decoders.pop(codec, None)
             raise DecodeError(f"{path}: cannot decode the image (no picture in it)", path)
         return frames[0]
+
+
+class FrameFolderReader(ReaderBase):
+    """Reads a folder of numbered images as a video: index ``i`` is file number
+    ``start_index + i``.
+
+    Args:
+        folder: The directory.
+        filename_tmpl: Which series to read where a folder holds several (see `scan_folder`).
+        interpolation: Scaler used with `short_side`.
+    """
+
+    channels = 3
+
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        *,
+        filename_tmpl: str | None = None,
+        interpolation: str = "bilinear",
+    ):
+        self.path = os.fspath(folder)
+        self._images = _ImageDecoder()
+        self._setup(self._scan(filename_tmpl), interpolation)
+
+    def _scan(self, filename_tmpl) -> tuple[FrameLayout, ...]:
+        return (scan_folder(self.path, filename_tmpl),)
+
+    def _setup(self, layouts: tuple[FrameLayout, ...], interpolation: str) -> None:
+        self.layouts = layouts
+        self.layout = layout = layouts[0]
+        self._convert = RGBConverter(interpolation, "rgb24" if self.channels == 3 else "gray")
+        first = self._decode(layout.start_index)
+        issues = ()
+        if layout.missing:
+            issues = (
+                f"frame numbers missing: {_ranges(layout.missing)}; "
+                f"{layout.num_frames} contiguous frames from {layout.start_index}",
+            )
+            warnings.warn(f"{self.path}: {issues[0]}", stacklevel=3)
+        self.info = VideoInfo(
+            num_frames=layout.num_frames,
+            fps=None,
+            width=first.width,
+            height=first.height,
+            duration=None,
+            keyframes=None,
+            path=self.path,
+            start_index=layout.start_index,
+            codec=IMAGE_CODECS[os.path.splitext(layout.files[layout.start_index])[1].lower()],
+            issues=issues,
+        )
+
+    def read(self, indices, short_side: int | None = None) -> np.ndarray:
+        layout = self.layout
+        span = max(layout.files) - layout.start_index + 1  # frames after a gap stay addressable
+        idx = as_indices(indices, span, self.path)
+        absent = sorted({int(i) + layout.start_index for i in idx} - layout.files.keys())
+        if absent:
+            first = layout.filename_tmpl.format(absent[0])
+            raise DecodeError(
+                f"{self.path}: frame files missing for numbers {_ranges(absent)} ({first}, ...; "
+                f"template {layout.filename_tmpl!r}; the folder has {layout.num_frames} contiguous "
+                f"frames from {layout.start_index}, then gaps at {_ranges(layout.missing)})",
+                self.path,
+            )
+        width, height = output_size(self.info.width, self.info.height, short_side)
+        targets, inverse = np.unique(idx, return_inverse=True)
+        out = np.empty((len(targets), height, width, self.channels), np.uint8)
+        for k, i in enumerate(targets.tolist()):
+            number = i + layout.start_index
+            for c, lay in enumerate(self.layouts):
+                frame = self._decode(number, lay)
+                self._convert.convert(frame, out[k] if self.channels == 3 else out[k, ..., c])
+        return in_order(out, idx, targets, inverse)
+
+    def _decode(self, number: int, layout: FrameLayout | None = None) -> av.VideoFrame:
+        layout = layout or self.layout
+        return self._images.decode(os.path.join(self.path, layout.files[number]))
+
+
+class FlowFolderReader(FrameFolderReader):
+    """Reads the x/y image pairs of an optical-flow folder: frames are uint8 ``(H, W, 2)``
+    (x, y), as MMAction2's ``RawFrameDecode`` with ``modality='Flow'`` gives them.
+
+    Args:
+        folder: The directory.
+        filename_tmpl: MMAction2's flow template (``"{}_{:05d}.jpg"``); see `scan_flow_folder`.
+        interpolation: Scaler used with `short_side`.
+    """
+
+    channels = 2
+
+    def _scan(self, filename_tmpl) -> tuple[FrameLayout, ...]:
+        return scan_flow_folder(self.path, filename_tmpl)
 
 
 def _ranges(numbers) -> str:
