@@ -20,7 +20,9 @@ offset in each) and dense 32x2x1 (32 frames, every 2nd, random start). Each clip
 process (every decoder here runs on one thread), so a shared machine does not skew them;
 ratios are sums over clips.
 
-4. Where ``vidlab.data.datasets.VideoDataset`` exists: the full TSN train pipeline per clip in
+4. The TSN train pipeline per clip on a 640x360 video with ``Compose``'s decode + short-side
+   ``Resize(-1, 256)`` fusion on and off (CPU time, same samplings; ``--fuse-clips``).
+5. Where ``vidlab.data.datasets.VideoDataset`` exists: the full TSN train pipeline per clip in
    one process (CPU time), and a 2-worker DataLoader's clips/s (wall clock), its workers' CPU
    time per clip, and each worker's resident memory after 100 and after 2000 clips.
 
@@ -53,21 +55,23 @@ WIDTH, HEIGHT, FPS, SECONDS = 340, 256, 30, 10
 # -- test videos -----------------------------------------------------------------------------
 
 
-def render(i: int, rng_texture: np.ndarray) -> np.ndarray:
+def render(i: int, rng_texture: np.ndarray, width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
     """A frame with camera motion over a textured background and two moving objects."""
     x0 = int(40 + 30 * np.sin(i / 25))
     y0 = int(30 + 20 * np.cos(i / 31))
-    img = rng_texture[y0 : y0 + HEIGHT, x0 : x0 + WIDTH].copy()
+    img = rng_texture[y0 : y0 + height, x0 : x0 + width].copy()
     for k, (color, speed) in enumerate((((230, 60, 40), 3), ((40, 90, 220), -2))):
-        cx = (60 + speed * i + 120 * k) % (WIDTH - 60)
+        cx = (60 + speed * i + 120 * k) % (width - 60)
         cy = 60 + 70 * k + int(20 * np.sin(i / (9 + k)))
         img[cy : cy + 50, cx : cx + 60] = color
     return img
 
 
-def make_video(path: str, gop: int) -> str:
+def make_video(
+    path: str, gop: int, width: int = WIDTH, height: int = HEIGHT, seconds: int = SECONDS
+) -> str:
     rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0 : HEIGHT + 80, 0 : WIDTH + 120]
+    yy, xx = np.mgrid[0 : height + 80, 0 : width + 120]
     base = np.stack([xx * 0.5, yy * 0.7, (xx + yy) * 0.3], -1) % 256
     noise = rng.normal(0, 18, base.shape[:2])[..., None]
     blur = (
@@ -80,9 +84,10 @@ def make_video(path: str, gop: int) -> str:
             rate=FPS,
             options={"crf": "23", "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"},
         )
-        s.width, s.height, s.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        for i in range(FPS * SECONDS):
-            c.mux(s.encode(av.VideoFrame.from_ndarray(render(i, texture), format="rgb24")))
+        s.width, s.height, s.pix_fmt = width, height, "yuv420p"
+        for i in range(FPS * seconds):
+            frame = render(i, texture, width, height)
+            c.mux(s.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         c.mux(s.encode(None))
     return path
 
@@ -215,6 +220,39 @@ def tsn_train_pipeline():
     ]
 
 
+def bench_fused_resize(
+    tmp: str, clips: int, repeats: int, width: int = 640, height: int = 360
+) -> dict | None:
+    """The TSN train pipeline per clip on a `width` x `height` video, with the decode +
+    Resize(-1, 256) pair fused (``Compose``'s default) and not; CPU time, min over `repeats`,
+    the two interleaved on the same samplings."""
+    try:
+        from vidlab.data.pipeline import Compose
+    except ImportError as e:
+        print(f"\nfused resize: skipped ({e})")
+        return None
+    name = os.path.join(tmp, f"wide{width}x{height}.mp4")
+    video = make_video(name, 12, width=width, height=height, seconds=2)
+    fused = Compose(tsn_train_pipeline())
+    plain = Compose(tsn_train_pipeline(), fuse_resize=False)
+    assert len(fused.fused) == 1 and not plain.fused
+    best = {"fused": [float("inf")] * clips, "unfused": [float("inf")] * clips}
+    for _ in range(repeats):
+        for k in range(clips):
+            for name, pipe in (("fused", fused), ("unfused", plain)):
+                np.random.seed(k)  # the same frames and crop for both
+                t0 = time.process_time()
+                out = pipe(dict(filename=video, label=0, start_index=0, modality="RGB"))
+                best[name][k] = min(best[name][k], time.process_time() - t0)
+    return {
+        "source": f"{width}x{height} H.264 GOP 12",
+        "clip_shape": tuple(out["clips"].shape),
+        "fused_ms_per_clip": statistics.median(best["fused"]) * 1e3,
+        "unfused_ms_per_clip": statistics.median(best["unfused"]) * 1e3,
+        "unfused_over_fused": sum(best["unfused"]) / sum(best["fused"]),
+    }
+
+
 def worker_memory(pid: int) -> tuple[float, float]:
     """(resident MiB, peak resident MiB) of a process, from /proc."""
     fields = {}
@@ -304,6 +342,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--loader-clips", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-pipeline", action="store_true", help="decode benchmark only")
+    parser.add_argument(
+        "--fuse-clips", type=int, default=30, help="clips for the fused-resize comparison"
+    )
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
 
@@ -315,7 +356,7 @@ def main(argv=None) -> dict:
     except ImportError:
         print("decord is not installed: its column is left out")
 
-    results = {"decode": [], "pipeline": None}
+    results = {"decode": [], "pipeline": None, "fused_resize": None}
     with tempfile.TemporaryDirectory() as tmp:
         print(f"PyAV {av.__version__}, FFmpeg {av.ffmpeg_version_info}; {os.cpu_count()} CPUs")
         header = f"{'GOP':>4} {'sampling':<13} {'bound ms':>9}"
@@ -351,6 +392,18 @@ def main(argv=None) -> dict:
                 results["decode"].append(row)
                 print(line)
         if not args.no_pipeline:
+            results["fused_resize"] = []
+            for size in ((640, 360), (1280, 720)):
+                fuse = bench_fused_resize(tmp, args.fuse_clips, args.repeats, *size)
+                if not fuse:
+                    break
+                results["fused_resize"].append(fuse)
+                print(
+                    f"TSN train pipeline on {fuse['source']} (Resize(-1, 256) after decode): "
+                    f"fused {fuse['fused_ms_per_clip']:.1f} ms, unfused "
+                    f"{fuse['unfused_ms_per_clip']:.1f} ms CPU per clip (median); "
+                    f"unfused / fused = {fuse['unfused_over_fused']:.2f}"
+                )
             video = os.path.join(tmp, "gop12.mp4")
             pipe = bench_pipeline(tmp, video, args.loader_clips, args.workers)
             results["pipeline"] = pipe
