@@ -13,6 +13,7 @@ from vidlab.data.datasets import (
     AnnotationError,
     RawframeDataset,
     RepeatAugDataset,
+    Skipped,
     VideoDataset,
     collate_skip_none,
 )
@@ -187,10 +188,10 @@ def test_broken_video_raises_with_the_annotation_line(tmp_path, media):
 def test_on_error_skip_drops_counts_and_reports_once(tmp_path, media, caplog):
     ann = write(tmp_path / "l.txt", "a.mp4 1\nbroken.mp4 0\nb.mp4 2\ngone.mp4 1\n")
     ds = VideoDataset(ann, tsn_test_pipeline(), data_prefix=str(media), on_error="skip")
-    with caplog.at_level(logging.WARNING, logger="vidlab.data.datasets"):
-        assert ds[1] is None and ds[1] is None  # never replaced by another sample
-        assert ds[3] is None
     broken = os.path.join(str(media), "broken.mp4")
+    with caplog.at_level(logging.WARNING, logger="vidlab.data.datasets"):
+        assert ds[1] == ds[1] == Skipped(1, broken, ds[1].reason, f"{ann}:2")  # never replaced
+        assert isinstance(ds[3], Skipped) and "FileNotFoundError" in ds[3].reason
     assert set(ds.bad_samples) == {broken, os.path.join(str(media), "gone.mp4")}
     warnings = [r.getMessage() for r in caplog.records if "skipped sample" in r.getMessage()]
     assert len(warnings) == 2  # once per file
@@ -199,18 +200,16 @@ def test_on_error_skip_drops_counts_and_reports_once(tmp_path, media, caplog):
     assert ds.write_bad_list(str(out)) == 2
     assert broken in out.read_text()
 
-    with caplog.at_level(logging.WARNING, logger="vidlab.data.datasets"):
-        batches = list(DataLoader(ds, batch_size=4, collate_fn=collate_skip_none))
+    batches = list(DataLoader(ds, batch_size=4, collate_fn=collate_skip_none))
     assert len(batches) == 1
     assert batches[0]["clips"].shape == (2, 1, 3, 4, 32, 32)
     assert batches[0]["index"].tolist() == [0, 2] and batches[0]["label"].tolist() == [1, 2]
-    assert any(
-        "dropped 2 skipped sample(s) from a batch of 4" in r.getMessage() for r in caplog.records
-    )
+    assert [s.index for s in batches[0]["skipped"]] == [1, 3]
 
 
-def test_collate_all_skipped_is_none():
-    assert collate_skip_none([None, None]) is None
+def test_collate_all_skipped_has_zero_clips():
+    batch = collate_skip_none([None, Skipped(4, "x.mp4", "DecodeError: bad", "l.txt:5")])
+    assert len(batch["clips"]) == 0 and batch["skipped"][0].path == "x.mp4"
 
 
 def test_dataloader_with_workers(tmp_path, media):

@@ -9,12 +9,14 @@ Each item is the packed sample of the data contract (``clips``, ``label``, ``ind
 
 Failing samples: with ``on_error='raise'`` (default) the exception propagates with a note naming
 the annotation line; a missing file raises ``FileNotFoundError`` naming the file and the line.
-With ``on_error='skip'`` the item is ``None`` (never a random other sample), the failure is
-logged once per file and recorded in ``dataset.bad_samples`` (path -> reason), and
-:func:`collate_skip_none` drops it from the batch and says how many it dropped. Note that
-DataLoader workers hold copies of the dataset: failures seen in a worker are logged there but do
-not reach the main process's ``bad_samples``; call :meth:`BaseActionDataset.write_bad_list`
-(e.g. after a ``num_workers=0`` pass such as ``vidlab data check``) to save the list.
+With ``on_error='skip'`` the item is a :class:`Skipped` marker (never a random other sample):
+small and picklable, it carries the index, path, annotation line and reason out of DataLoader
+workers. :func:`collate_skip_none` drops markers from the batch and lists them in
+``batch["skipped"]`` (a batch whose samples were all skipped has zero clips), so the main
+process learns every skip; the engine logs each bad file once and writes
+``<work_dir>/bad_samples.txt``. Failures are also logged once per file in the process that saw
+them and kept in ``dataset.bad_samples`` (path -> reason) of that process;
+:meth:`BaseActionDataset.write_bad_list` saves those.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import logging
 import os
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -37,10 +40,28 @@ __all__ = [
     "VideoDataset",
     "RawframeDataset",
     "RepeatAugDataset",
+    "Skipped",
     "collate_skip_none",
 ]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """What a dataset with ``on_error='skip'`` returns for a sample it could not load.
+
+    Attributes:
+        index: the dataset index.
+        path: the video file or frame folder.
+        reason: ``"<ExceptionType>: <message>"``.
+        where: the annotation ``file:line`` of the sample.
+    """
+
+    index: int
+    path: str
+    reason: str
+    where: str = ""
 
 
 class AnnotationError(ValueError):
@@ -324,20 +345,27 @@ class BaseActionDataset(Dataset):
             if not (isinstance(e, FileNotFoundError) and rec["ann_line"] in str(e)):
                 e.add_note(f"while loading sample {idx} ({path}) listed at {rec['ann_line']}")
             raise e
-        reason = f"{type(e).__name__}: {e}"
+        reason = f"{type(e).__name__}: {e}".replace("\n", " ")
         self.bad_samples[path] = reason
         if path not in self._reported:
             self._reported.add(path)
             log.warning(
                 "skipped sample %d %s (listed at %s): %s", idx, path, rec["ann_line"], reason
             )
-        return None
+        return Skipped(idx, path, reason, rec["ann_line"])
 
     def __getitem__(self, idx: int):
         try:
-            return self._run(idx)
+            out = self._run(idx)
         except Exception as e:
             return self._failed(idx, e)
+        if out is None or (isinstance(out, list) and not out):
+            # MMEngine's "a transform returned None": the sample is dropped, and said so
+            rec = self._records[idx]
+            return Skipped(
+                idx, str(self._source_path(rec)), "the pipeline returned None", rec["ann_line"]
+            )
+        return out
 
     def write_bad_list(self, path: str) -> int:
         """Write ``path<TAB>reason`` for each skipped sample seen in this process; returns the count."""
@@ -638,23 +666,34 @@ class RepeatAugDataset(VideoDataset):
         return out
 
 
-def collate_skip_none(batch: list):
-    """``default_collate`` of the samples that are not ``None``, flattening lists of samples.
+def collate_skip_none(batch: list) -> dict:
+    """``default_collate`` of the samples, without the skipped ones, which it lists.
 
-    Samples skipped by a dataset with ``on_error='skip'`` arrive as ``None``: they are dropped,
-    with a warning giving how many. Items that are lists (``RepeatAugDataset``) are flattened
-    into the batch. Returns ``None`` when nothing is left.
+    :class:`Skipped` markers (and ``None``, from datasets of other libraries) are dropped from
+    the batch; the markers go into ``batch["skipped"]`` (a list, empty when nothing was
+    skipped). Items that are lists (``RepeatAugDataset``) are flattened into the batch. When
+    every sample was skipped the batch has zero clips: ``clips``, ``label`` and ``index`` are
+    empty tensors, and ``skipped`` says why; a training or evaluation loop skips it.
     """
-    flat, dropped = [], 0
+    flat, skipped, anonymous = [], [], 0
     for item in batch:
-        if item is None:
-            dropped += 1
-        elif isinstance(item, list):
-            flat.extend(x for x in item if x is not None)
-        else:
-            flat.append(item)
-    if dropped:
-        log.warning("dropped %d skipped sample(s) from a batch of %d", dropped, len(batch))
+        for x in item if isinstance(item, list) else [item]:
+            if isinstance(x, Skipped):
+                skipped.append(x)
+            elif x is None:
+                anonymous += 1
+            else:
+                flat.append(x)
+    if anonymous:
+        log.warning("dropped %d sample(s) that the dataset returned as None", anonymous)
     if not flat:
-        return None
-    return torch.utils.data.default_collate(flat)
+        empty = torch.empty(0, dtype=torch.int64)
+        return {
+            "clips": torch.empty(0, dtype=torch.uint8),
+            "label": empty,
+            "index": empty.clone(),
+            "skipped": skipped,
+        }
+    out = torch.utils.data.default_collate(flat)
+    out["skipped"] = skipped
+    return out

@@ -163,23 +163,12 @@ class _WorkerInit:
         _seed_all(sample_seed(self.seed, epoch, self.rank, worker_id, 0x5EED))
 
 
-def collate_skip_none(batch: list):
-    """``default_collate`` of the samples that are not ``None`` (skipped by ``on_error='skip'``).
+def collate_skip_none(batch: list) -> dict:
+    """Collate without the samples skipped by ``on_error='skip'``, listing them in
+    ``batch["skipped"]``; see :func:`vidlab.data.datasets.collate_skip_none`."""
+    from vidlab.data.datasets import collate_skip_none as collate
 
-    Returns ``None`` when every sample of the batch was skipped.
-    """
-    try:  # the dataset module's version, which also counts what it drops
-        from vidlab.data.datasets import collate_skip_none as dataset_collate
-    except ImportError:
-        dataset_collate = None
-    if dataset_collate is not None:
-        return dataset_collate(batch)
-    kept = [b for b in batch if b is not None]
-    if len(kept) < len(batch):
-        log.warning("dropped %d skipped sample(s) from a batch", len(batch) - len(kept))
-    if not kept:
-        return None
-    return torch.utils.data.default_collate(kept)
+    return collate(batch)
 
 
 def _build_sampler(sampler, dataset, shuffle: bool, seed: int | None):
@@ -216,7 +205,8 @@ def build_dataloader(
     """A ``DataLoader`` with MMEngine's sampler semantics and reproducible per-sample seeding.
 
     Args:
-        dataset: a map-style dataset; it may return ``None`` for a skipped sample.
+        dataset: a map-style dataset; it may return a ``Skipped`` marker (or ``None``) for a
+            sample it could not load.
         batch_size: samples per batch on this rank.
         num_workers: loader processes (0 reads in the main process).
         sampler: ``None`` (a ``DefaultSampler``), a config dict
