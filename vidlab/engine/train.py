@@ -236,6 +236,8 @@ class _Runner:
         self._log_file = work_dir / "train.log" if is_main else None
         self.has_bn = False
         self.static_loss_scale: float | None = None
+        self.bad_samples: dict[str, str] = {}  # path -> reason, skipped by on_error='skip'
+        self.num_skipped = 0  # samples skipped in the current epoch
 
     def log(self, message: str, echo: bool = True) -> None:
         if not self.is_main:
@@ -565,7 +567,8 @@ def _train_epoch(runner: _Runner, loader, setup, device, amp_dtype, channels_las
     t_end = time.perf_counter()
     for i, batch in enumerate(loader):
         t_data = time.perf_counter() - t_end
-        if batch is None:  # every sample of the batch was skipped (on_error='skip')
+        runner.num_skipped += _record_skipped(runner.bad_samples, batch, runner.log)
+        if _is_empty(batch):  # every sample of the batch was skipped (on_error='skip')
             continue
         if runner.schedulers is not None:
             runner.schedulers.step_iter(runner.state.iter)
@@ -637,6 +640,34 @@ def _train_epoch(runner: _Runner, loader, setup, device, amp_dtype, channels_las
         t_end = t_now
 
 
+# --------------------------------------------------------------------------------------------
+# skipped samples (datasets with on_error='skip' list them in batch["skipped"])
+# --------------------------------------------------------------------------------------------
+
+
+def _record_skipped(bad: dict, batch, log) -> int:
+    """Add the batch's skipped samples to ``bad`` (path -> reason), logging each new file once;
+    returns how many samples of the batch were skipped."""
+    skipped = batch.get("skipped") if isinstance(batch, dict) else None
+    for item in skipped or ():
+        if item.path not in bad:
+            bad[item.path] = item.reason
+            log(f"skipped {item.path} (listed at {item.where}): {item.reason}")
+    return len(skipped or ())
+
+
+def _is_empty(batch) -> bool:
+    return batch is None or len(batch["clips"]) == 0
+
+
+def _write_bad_samples(bad: dict, work_dir: Path) -> Path:
+    """``path<TAB>reason`` per skipped file, written to ``work_dir/bad_samples.txt``."""
+    path = Path(work_dir) / "bad_samples.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{p}\t{r}\n" for p, r in sorted(bad.items())), encoding="utf-8")
+    return path
+
+
 def _nan_error(runner: _Runner, value: float, i: int, n: int) -> TrainingError:
     last = runner.state.last_checkpoint or "none saved yet"
     return TrainingError(
@@ -672,12 +703,14 @@ def evaluate(
     *,
     amp_dtype=None,
     max_testing_views: int | None = None,
+    bad_samples: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Multi-view inference over a loader, gathered over processes in dataset order.
 
     Each batch's clips ``(B, V, C, T, H, W)`` run as ``(B*V, ...)`` (in chunks of
     ``max_testing_views`` when given); ``model.average_views`` turns the logits into ``(B, K)``
-    scores.
+    scores. Samples skipped by the dataset (``on_error='skip'``) are added to ``bad_samples``
+    (path -> reason) when it is given.
 
     Returns:
         ``(scores (N, K), labels (N,) or (N, K), dataset indices (N,))``.
@@ -691,7 +724,9 @@ def evaluate(
     local = []
     try:
         for batch in loader:
-            if batch is None:
+            if bad_samples is not None:
+                _record_skipped(bad_samples, batch, print)
+            if _is_empty(batch):
                 continue
             clips = batch["clips"].to(device, non_blocking=True)  # (B, V, C, T, H, W)
             b, v = clips.shape[:2]
@@ -886,8 +921,15 @@ def train(
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(runner.state.epoch)
         runner.call("before_train_epoch")
+        runner.num_skipped = 0
         _train_epoch(runner, train_loader, setup, device, amp_dtype, channels_last_3d)
         runner.state.epoch += 1
+        if runner.bad_samples and is_main:
+            listed = _write_bad_samples(runner.bad_samples, work_dir)
+            runner.log(
+                f"epoch {runner.state.epoch}: {runner.num_skipped} sample(s) skipped; "
+                f"{len(runner.bad_samples)} bad file(s) listed in {listed}"
+            )
         if sync_buffers:
             for buf in model.buffers():
                 if buf.is_floating_point():
@@ -902,6 +944,7 @@ def train(
                 device,
                 amp_dtype=amp_dtype or (torch.float16 if fp16 and device.type == "cuda" else None),
                 max_testing_views=_max_views(cfg, model),
+                bad_samples=runner.bad_samples,
             )
             metrics = _compute_metrics(evaluators, scores, labels)
             runner.call("after_val_epoch", metrics)
@@ -958,7 +1001,8 @@ def test(
         launcher: ``"none"``, ``"pytorch"`` or ``"slurm"``.
 
     Returns:
-        ``{"metrics": {...}, "predictions": [...], "out": path or None}``.
+        ``{"metrics": {...}, "predictions": [...], "out": path or None, "bad_samples": path of
+        the list of skipped files, or None}``.
     """
     from vidlab.engine import distributed as dist
 
@@ -980,13 +1024,20 @@ def test(
         raise ValueError("the config has no 'test_dataloader'")
     test_cfg = _get(cfg, "test_cfg") or {}
     fp16 = bool(test_cfg.get("fp16", False)) if isinstance(test_cfg, dict) else False
+    bad: dict[str, str] = {}
     scores, labels, indices = evaluate(
         model,
         loader,
         device,
         amp_dtype=torch.float16 if fp16 and device.type == "cuda" else None,
         max_testing_views=_max_views(cfg, model),
+        bad_samples=bad,
     )
+    bad_list = None
+    if bad and info.rank == 0:
+        work_dir = _get(cfg, "work_dir") or (Path(out).parent if out else _default_work_dir(cfg))
+        bad_list = str(_write_bad_samples(bad, Path(work_dir)))
+        print(f"{len(bad)} bad sample(s) skipped; listed in {bad_list}")
     evaluators = _build_evaluator(cfg, "test_evaluator", metrics)
     results = _compute_metrics(evaluators, scores, labels)
     predictions = _predictions(loader.dataset, scores, labels, indices)
@@ -997,7 +1048,12 @@ def test(
         if out is not None:
             _write_results(Path(out), results, predictions)
             print(f"predictions written to {out}")
-    return {"metrics": results, "predictions": predictions, "out": str(out) if out else None}
+    return {
+        "metrics": results,
+        "predictions": predictions,
+        "out": str(out) if out else None,
+        "bad_samples": bad_list,
+    }
 
 
 def _predictions(dataset, scores: np.ndarray, labels: np.ndarray, indices: list[int]) -> list:
