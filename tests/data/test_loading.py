@@ -301,3 +301,27 @@ def test_flow_with_short_side_and_offset(tmp_path):
 def test_flow_needs_a_folder(video):
     with pytest.raises(DecodeError, match="modality='Flow' reads x/y image pairs"):
         VideoInit()(dict(filename=video, modality="Flow"))
+
+
+def test_same_frames_from_video_folder_and_array(video, tmp_path):
+    # PNG extraction is lossless: the video, its frames and an array give equal pixels
+    from vidlab.data.io import read_frames
+    from vidlab.data.io.frames import ImageEncoder
+
+    frames = read_frames(video, list(range(40)))
+    d = tmp_path / "png"
+    os.makedirs(d)
+    enc = ImageEncoder(".png")
+    for k, img in enumerate(frames):
+        (d / f"img_{k + 1:05d}.png").write_bytes(enc.encode(img))
+    video_pipe = [VideoInit(), SampleFrames(2, 3, 2, test_mode=True), VideoDecode()]
+    from_video = Compose(video_pipe)(dict(filename=video, start_index=0))["imgs"]
+    from_folder = Compose(video_pipe)(dict(frame_dir=str(d), start_index=1))["imgs"]
+    from_array = Compose(video_pipe)(dict(array=frames))["imgs"]
+    np.testing.assert_array_equal(from_video, from_folder)
+    np.testing.assert_array_equal(from_video, from_array)
+    # a rawframe pipeline (no Init) on the video file gives the folder's frames too
+    raw = [SampleFrames(2, 3, 2, test_mode=True), RawFrameDecode()]
+    on_video = Compose(raw)(dict(filename=video, start_index=0, modality="RGB"))["imgs"]
+    on_folder = Compose(raw)(dict(frame_dir=str(d), start_index=1, total_frames=40))["imgs"]
+    np.testing.assert_array_equal(on_video, on_folder)
