@@ -85,7 +85,9 @@ def test_resume_continues_from_saved_epoch(trained, env):
 
 def test_test_writes_predictions_in_dataset_order(trained, env, tmp_path):
     out = tmp_path / "results.json"
-    proc = run("test", QUICKSTART, trained / "epoch_2.pth", "--out", out, "--cfg-options", *TINY, env=env)
+    proc = run(
+        "test", QUICKSTART, trained / "epoch_2.pth", "--out", out, "--cfg-options", *TINY, env=env
+    )
     assert "top1" in proc.stdout + proc.stderr
     results = json.loads(out.read_text())
     val_lines = (data_root(env) / "val.txt").read_text().splitlines()
@@ -99,8 +101,17 @@ def test_infer_prints_top_k_label_names(trained, env):
     root = data_root(env)
     video = root / (root / "val.txt").read_text().split()[0]
     proc = run(
-        "infer", QUICKSTART, trained / "epoch_2.pth", video, "--labels", root / "labels.txt",
-        "--top-k", "3", "--cfg-options", *TINY, env=env,
+        "infer",
+        QUICKSTART,
+        trained / "epoch_2.pth",
+        video,
+        "--labels",
+        root / "labels.txt",
+        "--top-k",
+        "3",
+        "--cfg-options",
+        *TINY,
+        env=env,
     )
     names = set((root / "labels.txt").read_text().split())
     ranked = [line.split()[1] for line in proc.stdout.splitlines()[1:] if line.strip()]

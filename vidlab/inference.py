@@ -23,7 +23,9 @@ def init_recognizer(config, checkpoint=None, device="cpu"):
     """
     from vidlab.config import Config, build, load_config
 
-    cfg = Config(copy.deepcopy(dict(config))) if isinstance(config, Mapping) else load_config(config)
+    cfg = (
+        Config(copy.deepcopy(dict(config))) if isinstance(config, Mapping) else load_config(config)
+    )
     if checkpoint is not None and "pretrained" in cfg.model.get("backbone", {}):
         cfg.model.backbone.pretrained = None  # the checkpoint has all weights; fetch nothing
     model = build(cfg.model, key_path="model")

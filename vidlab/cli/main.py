@@ -124,9 +124,16 @@ def cmd_list_models(args) -> int:
 def cmd_data_synth(args) -> int:
     from vidlab.data.synthetic import synth_main
 
-    synth_main(
-        args.out_dir, classes=args.classes, videos_per_class=args.videos_per_class, seed=args.seed
-    )
+    try:
+        synth_main(
+            args.out_dir,
+            classes=args.classes,
+            videos_per_class=args.videos_per_class,
+            seed=args.seed,
+        )
+    except ValueError as err:  # an unknown class name: the message lists the valid ones
+        print(f"vidlab data synth: error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -153,14 +160,29 @@ def cmd_data_build_list(args) -> int:
 def cmd_data_extract_frames(args) -> int:
     from vidlab.data.tools import extract_frames
 
-    extract_frames(args.src, args.out_root, short_side=args.short_side)
+    extract_frames(
+        args.src,
+        args.out_root,
+        short_side=args.short_side,
+        tmpl=args.tmpl,
+        start_index=args.start_index,
+        data_prefix=args.data_prefix,
+        num_workers=args.workers,
+    )
     return 0
 
 
 def cmd_data_resize(args) -> int:
     from vidlab.data.tools import resize_videos
 
-    resize_videos(args.src, args.dst, short_side=args.short_side, gop=args.gop)
+    resize_videos(
+        args.src,
+        args.dst,
+        short_side=args.short_side,
+        gop=args.gop,
+        crf=args.crf,
+        num_workers=args.workers,
+    )
     return 0
 
 
@@ -288,13 +310,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("src", help="a `path label` list or a folder of videos")
     p.add_argument("out_root")
     p.add_argument("--short-side", type=int, default=None)
+    p.add_argument("--tmpl", default="img_{:05d}.jpg", help="frame file names")
+    p.add_argument("--start-index", type=int, default=1, help="number of the first frame file")
+    p.add_argument("--data-prefix", default="", help="root of the paths in a list")
+    p.add_argument("--workers", type=int, default=1)
     p.set_defaults(func=cmd_data_extract_frames)
 
     p = data.add_parser("resize", help="re-encode videos to a short side and keyframe interval")
     p.add_argument("src")
     p.add_argument("dst")
     p.add_argument("--short-side", type=int, default=256)
-    p.add_argument("--gop", type=int, default=None, help="keyframe interval in frames")
+    p.add_argument("--gop", type=int, default=16, help="keyframe interval in frames")
+    p.add_argument("--crf", type=int, default=23, help="x264 quality (lower is better)")
+    p.add_argument("--workers", type=int, default=1)
     p.set_defaults(func=cmd_data_resize)
     return parser
 
@@ -332,4 +360,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
