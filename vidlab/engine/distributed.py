@@ -303,7 +303,8 @@ def init_distributed(
 def _current_info(launcher: str) -> DistInfo:
     backend = dist.get_backend()
     local_rank = int(os.environ.get("LOCAL_RANK", dist.get_rank()))
-    if backend == "nccl" or (torch.cuda.is_available() and "nccl" in str(backend)):
+    # The GPU set by local rank whenever there is one (Gloo can run DDP on CUDA tensors too).
+    if torch.cuda.is_available():
         device = torch.device("cuda", torch.cuda.current_device())
     else:
         device = torch.device("cpu")
