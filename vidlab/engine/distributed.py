@@ -376,13 +376,9 @@ def wrap_model(
 
 def unwrap(model: nn.Module) -> nn.Module:
     """The plain model inside DDP and/or ``torch.compile`` wrappers."""
-    while True:
-        if isinstance(model, nn.parallel.DistributedDataParallel | nn.DataParallel):
-            model = model.module
-        elif hasattr(model, "_orig_mod") and isinstance(model._orig_mod, nn.Module):
-            model = model._orig_mod  # torch.compile's OptimizedModule
-        else:
-            return model
+    from vidlab.engine.checkpoint import unwrap_model  # one implementation, used by the loop
+
+    return unwrap_model(model)
 
 
 # ------------------------------------------------------------------------------------------------
