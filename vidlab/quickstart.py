@@ -61,9 +61,10 @@ def quickstart(model: str = "tsm", work_dir=None, cfg_options=None) -> dict:
     print(f"[quickstart] data: {cfg.data_root} ({time.perf_counter() - t:.1f}s)")
 
     result = train(cfg, work_dir=work_dir)
-    checkpoint = result.get("best_checkpoint") or result["last_checkpoint"]
+    best = result.get("best_checkpoints") or {}
+    checkpoint = next(iter(best.values()), None) or result["last_checkpoint"]
     test_out = work_dir / "test_results.json"
-    metrics = test(cfg, checkpoint, out=str(test_out))
+    metrics = test(cfg, checkpoint, out=str(test_out))["metrics"]
 
     video = _first_val_video(cfg)
     recognizer = init_recognizer(cfg, checkpoint)

@@ -334,6 +334,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         ("vidlab.config", "ConfigError"),
         ("vidlab.data.io", "DecodeError"),
         ("vidlab.engine.checkpoint", "CheckpointError"),
+        ("vidlab.engine.distributed", "LaunchError"),
+        ("vidlab.engine.logs", "LogError"),
+        ("vidlab.engine.train", "TrainingError"),
     ):
         mod = sys.modules.get(module)
         if mod is not None and hasattr(mod, name):
