@@ -8,7 +8,7 @@ model = dict(
     cls_head=dict(
         _delete_=True,
         type="TSNHead",
-        num_classes=8,
+        num_classes={{_base_.num_classes}},
         in_channels=512,
         spatial_type="avg",
         consensus=dict(type="AvgConsensus", dim=1),
