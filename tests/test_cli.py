@@ -147,3 +147,34 @@ def test_print_config_round_trips(tmp_path, env):
     again = run("print-config", dumped, env=env)
     assert again.stdout == proc.stdout
     assert "max_epochs=7" in proc.stdout.replace(" ", "")
+
+
+def test_export_writes_a_checked_onnx_model(trained, env, tmp_path):
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "tsm.onnx"
+    proc = run(
+        "export",
+        QUICKSTART,
+        trained / "epoch_2.pth",
+        "--out",
+        out,
+        "--shape",
+        "1",
+        "3",
+        "8",
+        "32",
+        "32",
+        "--cfg-options",
+        *TINY,
+        env=env,
+    )
+    assert out.stat().st_size > 1_000_000  # the weights are in the file
+    assert "max |onnxruntime - torch|" in proc.stdout
+
+
+def test_analyze_logs_summarises_and_rejects_unknown_keys(trained, env, tmp_path):
+    proc = run("analyze-logs", trained / "log.jsonl", "--keys", "loss", env=env)
+    assert "loss" in proc.stdout
+    proc = run("analyze-logs", trained / "log.jsonl", "--keys", "lost", env=env, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "lost" in proc.stderr and "loss" in proc.stderr
