@@ -72,8 +72,8 @@ test_pipeline = [
 
 train_dataloader = dict(
     batch_size=16,
-    num_workers=0,
-    persistent_workers=False,
+    num_workers=2,
+    persistent_workers=True,
     sampler=dict(type="DefaultSampler", shuffle=True),
     dataset=dict(
         type="VideoDataset",
@@ -84,8 +84,8 @@ train_dataloader = dict(
 )
 val_dataloader = dict(
     batch_size=16,
-    num_workers=0,
-    persistent_workers=False,
+    num_workers=2,
+    persistent_workers=True,
     sampler=dict(type="DefaultSampler", shuffle=False),
     dataset=dict(
         type="VideoDataset",
@@ -97,7 +97,7 @@ val_dataloader = dict(
 )
 test_dataloader = dict(
     batch_size=8,
-    num_workers=0,
+    num_workers=2,
     sampler=dict(type="DefaultSampler", shuffle=False),
     dataset=dict(
         type="VideoDataset",
