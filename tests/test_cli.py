@@ -178,3 +178,12 @@ def test_analyze_logs_summarises_and_rejects_unknown_keys(trained, env, tmp_path
     proc = run("analyze-logs", trained / "log.jsonl", "--keys", "lost", env=env, check=False)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "lost" in proc.stderr and "loss" in proc.stderr
+
+
+def test_schedule_past_the_end_is_one_clear_error(env, tmp_path):
+    options = [*TINY, "param_scheduler.1.end=5"]  # max_epochs=2
+    proc = run(
+        "train", QUICKSTART, "--work-dir", tmp_path, "--cfg-options", *options, env=env, check=False
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "param_scheduler[1].end" in proc.stderr and "5" in proc.stderr

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-class ConfigError(Exception):
+class ConfigError(ValueError):
     """A problem with a config: the message is the whole report (file, key path, what is wrong).
 
     The CLI prints ``str(err)`` only, so the message must stand on its own; no deep traceback is

@@ -40,6 +40,8 @@ import os
 import time
 from pathlib import Path
 
+from vidlab.config.errors import ConfigError
+
 __all__ = [
     "ActionVisualizer",
     "CheckpointHook",
@@ -136,7 +138,7 @@ class CheckpointHook(Hook):
         **kwargs,
     ):
         if not by_epoch:
-            raise ValueError(
+            raise ConfigError(
                 "default_hooks.checkpoint.by_epoch=False (iteration-based saving) is not "
                 "supported by vidlab's epoch-based loop; use by_epoch=True with interval in epochs"
             )

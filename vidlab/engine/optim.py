@@ -42,6 +42,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.modules.instancenorm import _InstanceNorm
 
+from vidlab.config.errors import ConfigError
+
 __all__ = [
     "OptimSetup",
     "build_optimizer",
@@ -222,11 +224,11 @@ def _resolve_optimizer_class(t):
     if inspect.isclass(t):
         if issubclass(t, torch.optim.Optimizer):
             return t
-        raise ValueError(
+        raise ConfigError(
             f"optim_wrapper.optimizer.type: {t!r} is not a torch.optim.Optimizer subclass"
         )
     if not isinstance(t, str) or not t:
-        raise ValueError(
+        raise ConfigError(
             f"optim_wrapper.optimizer.type must be an optimizer name such as 'SGD' or 'AdamW', got {t!r}"
         )
     obj = getattr(torch.optim, t, None)
@@ -234,7 +236,7 @@ def _resolve_optimizer_class(t):
         obj = _resolve_external(t)
     if inspect.isclass(obj) and issubclass(obj, torch.optim.Optimizer):
         return obj
-    raise ValueError(
+    raise ConfigError(
         f"optim_wrapper.optimizer.type: unknown optimizer {t!r}"
         f"{_close(t, _torch_optimizer_names())} (any class of torch.optim can be named, or a "
         "'package.module:Class' path)"
@@ -322,7 +324,7 @@ class DefaultOptimWrapperConstructor:
         if not isinstance(optim_wrapper_cfg, dict):
             raise TypeError(f"optim_wrapper must be a dict, got {type(optim_wrapper_cfg).__name__}")
         if "optimizer" not in optim_wrapper_cfg:
-            raise ValueError("optim_wrapper.optimizer is missing (e.g. dict(type='SGD', lr=0.01))")
+            raise ConfigError("optim_wrapper.optimizer is missing (e.g. dict(type='SGD', lr=0.01))")
         self.optim_wrapper_cfg = dict(optim_wrapper_cfg)
         self.optimizer_cfg = dict(self.optim_wrapper_cfg["optimizer"])
         if paramwise_cfg is not None and not isinstance(paramwise_cfg, dict):
@@ -349,22 +351,22 @@ class DefaultOptimWrapperConstructor:
                     f"dict(lr_mult=0.1, decay_mult=1.0), got {val!r}"
                 )
             if "decay_mult" in val and self.base_wd is None:
-                raise ValueError(
+                raise ConfigError(
                     f"optim_wrapper.paramwise_cfg.custom_keys[{key!r}].decay_mult needs "
                     "optim_wrapper.optimizer.weight_decay to be set"
                 )
             if "lr_mult" in val and self.base_lr is None:
-                raise ValueError(
+                raise ConfigError(
                     f"optim_wrapper.paramwise_cfg.custom_keys[{key!r}].lr_mult needs "
                     "optim_wrapper.optimizer.lr to be set"
                 )
         for k in ("bias_decay_mult", "norm_decay_mult", "dwconv_decay_mult", "flat_decay_mult"):
             if k in pc and self.base_wd is None:
-                raise ValueError(
+                raise ConfigError(
                     f"optim_wrapper.paramwise_cfg.{k} needs optim_wrapper.optimizer.weight_decay to be set"
                 )
         if "bias_lr_mult" in pc and self.base_lr is None:
-            raise ValueError(
+            raise ConfigError(
                 "optim_wrapper.paramwise_cfg.bias_lr_mult needs optim_wrapper.optimizer.lr to be set"
             )
 
@@ -419,7 +421,7 @@ class DefaultOptimWrapperConstructor:
                         stacklevel=2,
                     )
                     continue
-                raise ValueError(
+                raise ConfigError(
                     f"parameter {full} is shared with {col.seen[id(param)]} and would be in two "
                     "param groups; set optim_wrapper.paramwise_cfg.bypass_duplicate=True"
                 )
@@ -503,7 +505,7 @@ class TSMOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         fc_lr5 = bool(self.paramwise_cfg.get("fc_lr5", False))
         base_lr, base_wd = self.base_lr, self.base_wd
         if base_lr is None:
-            raise ValueError("TSMOptimWrapperConstructor needs optim_wrapper.optimizer.lr")
+            raise ConfigError("TSMOptimWrapperConstructor needs optim_wrapper.optimizer.lr")
         wd = base_wd if base_wd is not None else 0.0
         first_w, first_b, normal_w, normal_b, bn = [], [], [], [], []
         layers = []  # (name, module) of conv/linear layers, in traversal order
@@ -525,7 +527,7 @@ class TSMOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             else:
                 own = list(m.named_parameters(recurse=False))
                 if own:
-                    raise ValueError(
+                    raise ConfigError(
                         f"TSMOptimWrapperConstructor has no learning-rate rule for "
                         f"{type(m).__name__} ({mname or 'the model'}: parameters "
                         f"{', '.join(n for n, _ in own)}); use "
@@ -615,19 +617,19 @@ class LearningRateDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
         pc = self.paramwise_cfg
         for key in ("num_layers", "decay_rate"):
             if pc.get(key) is None:
-                raise ValueError(
+                raise ConfigError(
                     f"optim_wrapper.paramwise_cfg.{key} is required by "
                     "LearningRateDecayOptimizerConstructor (e.g. num_layers=12, decay_rate=0.75)"
                 )
         if self.base_lr is None:
-            raise ValueError(
+            raise ConfigError(
                 "LearningRateDecayOptimizerConstructor needs optim_wrapper.optimizer.lr"
             )
         num_layers = int(pc["num_layers"])
         decay_rate = float(pc["decay_rate"])
         decay_type = pc.get("decay_type", "layer_wise")
         if decay_type not in ("layer_wise", "stage_wise"):
-            raise ValueError(
+            raise ConfigError(
                 f"optim_wrapper.paramwise_cfg.decay_type: {decay_type!r} is not supported; "
                 "use 'layer_wise' or 'stage_wise'"
             )
@@ -636,7 +638,7 @@ class LearningRateDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
         named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
         if named and not any(unit_re.match(n) for n, _ in named):
             where = "backbone.blocks.N." if decay_type == "layer_wise" else "backbone.stages.N."
-            raise ValueError(
+            raise ConfigError(
                 f"{decay_type} learning-rate decay: no trainable parameter is named {where}*, so "
                 "every parameter would get the same rate; check the backbone or decay_type"
             )
@@ -676,10 +678,10 @@ def _resolve_constructor(c):
         obj = _resolve_external(c)
         if inspect.isclass(obj):
             return obj
-        raise ValueError(
+        raise ConfigError(
             f"optim_wrapper.constructor: unknown constructor {c!r}{_close(c, _CONSTRUCTORS)}"
         )
-    raise ValueError(f"optim_wrapper.constructor must be a class name, got {c!r}")
+    raise ConfigError(f"optim_wrapper.constructor must be a class name, got {c!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -834,7 +836,7 @@ def _parse_clip_grad(clip_grad) -> dict | None:
     if clip_grad is None or clip_grad is False:
         return None
     if not isinstance(clip_grad, dict) or not clip_grad:
-        raise ValueError(
+        raise ConfigError(
             "optim_wrapper.clip_grad must be None or a dict such as dict(max_norm=40, norm_type=2), "
             f"got {clip_grad!r}"
         )
@@ -842,11 +844,11 @@ def _parse_clip_grad(clip_grad) -> dict | None:
     kind = cg.pop("type", "norm")
     if kind == "norm":
         if "max_norm" not in cg:
-            raise ValueError(f"optim_wrapper.clip_grad needs max_norm, got {dict(clip_grad)!r}")
+            raise ConfigError(f"optim_wrapper.clip_grad needs max_norm, got {dict(clip_grad)!r}")
         allowed = set(inspect.signature(torch.nn.utils.clip_grad_norm_).parameters) - {"parameters"}
         bad = [k for k in cg if k not in allowed]
         if bad:
-            raise ValueError(
+            raise ConfigError(
                 f"optim_wrapper.clip_grad: unexpected key {bad[0]!r}{_close(bad[0], allowed)} "
                 f"(arguments of torch.nn.utils.clip_grad_norm_: {', '.join(sorted(allowed))})"
             )
@@ -855,11 +857,11 @@ def _parse_clip_grad(clip_grad) -> dict | None:
         return cg
     if kind == "value":
         if "clip_value" not in cg or len(cg) != 1:
-            raise ValueError(
+            raise ConfigError(
                 f"optim_wrapper.clip_grad with type='value' takes clip_value only, got {dict(clip_grad)!r}"
             )
         return {"type": "value", "clip_value": float(cg["clip_value"])}
-    raise ValueError(f"optim_wrapper.clip_grad.type must be 'norm' or 'value', got {kind!r}")
+    raise ConfigError(f"optim_wrapper.clip_grad.type must be 'norm' or 'value', got {kind!r}")
 
 
 def build_optimizer(model: nn.Module, optim_wrapper: dict, *, lr_scale: float = 1.0) -> OptimSetup:
@@ -870,7 +872,7 @@ def build_optimizer(model: nn.Module, optim_wrapper: dict, *, lr_scale: float = 
     a bad option, or a model with no trainable parameter.
     """
     if optim_wrapper is None or not isinstance(optim_wrapper, dict):
-        raise ValueError(
+        raise ConfigError(
             "optim_wrapper must be a dict such as dict(optimizer=dict(type='SGD', lr=0.01)), "
             f"got {optim_wrapper!r}"
         )
@@ -882,13 +884,13 @@ def build_optimizer(model: nn.Module, optim_wrapper: dict, *, lr_scale: float = 
     elif isinstance(wname, str) and wname.rsplit(".", 1)[-1] in _WRAPPER_TYPES:
         wname = wname.rsplit(".", 1)[-1]  # scoped names such as 'mmengine.OptimWrapper'
     if wname not in _WRAPPER_TYPES:
-        raise ValueError(
+        raise ConfigError(
             f"optim_wrapper.type: unknown optimizer wrapper {wname!r}{_close(wname, _WRAPPER_TYPES)} "
             "(vidlab supports 'OptimWrapper' and 'AmpOptimWrapper')"
         )
     optimizer_cfg = cfg.pop("optimizer", None)
     if not isinstance(optimizer_cfg, dict) or "type" not in optimizer_cfg:
-        raise ValueError(
+        raise ConfigError(
             "optim_wrapper.optimizer must be a dict with a type, e.g. "
             f"dict(type='SGD', lr=0.01, momentum=0.9), got {optimizer_cfg!r}"
         )
@@ -897,7 +899,7 @@ def build_optimizer(model: nn.Module, optim_wrapper: dict, *, lr_scale: float = 
     clip_grad = _parse_clip_grad(cfg.pop("clip_grad", None))
     acc = cfg.pop("accumulative_counts", 1)
     if not isinstance(acc, int) or isinstance(acc, bool) or acc < 1:
-        raise ValueError(f"optim_wrapper.accumulative_counts must be an integer >= 1, got {acc!r}")
+        raise ConfigError(f"optim_wrapper.accumulative_counts must be an integer >= 1, got {acc!r}")
     amp_dtype = None
     loss_scale = None
     if wname == "AmpOptimWrapper":
@@ -911,18 +913,18 @@ def build_optimizer(model: nn.Module, optim_wrapper: dict, *, lr_scale: float = 
         elif isinstance(dtype, str) and dtype in _AMP_DTYPES:
             amp_dtype = _AMP_DTYPES[dtype]
         else:
-            raise ValueError(
+            raise ConfigError(
                 f"optim_wrapper.dtype: {dtype!r} is not an AMP dtype{_close(str(dtype), _AMP_DTYPES)} "
                 "(use 'float16' or 'bfloat16')"
             )
         if not (loss_scale == "dynamic" or isinstance(loss_scale, (int, float, dict))):
-            raise ValueError(
+            raise ConfigError(
                 f"optim_wrapper.loss_scale must be 'dynamic', a number or a dict, got {loss_scale!r}"
             )
     if cfg:
         allowed = set(inspect.signature(_WRAPPER_TYPES[wname].__init__).parameters) - {"self"}
         k = sorted(cfg)[0]
-        raise ValueError(f"optim_wrapper.{k}: unexpected key for {wname}{_close(k, allowed)}")
+        raise ConfigError(f"optim_wrapper.{k}: unexpected key for {wname}{_close(k, allowed)}")
 
     opt_cls = _resolve_optimizer_class(optimizer_cfg["type"])
     ctor_cls = _resolve_constructor(constructor)
@@ -931,7 +933,7 @@ def build_optimizer(model: nn.Module, optim_wrapper: dict, *, lr_scale: float = 
     ctor = ctor_cls(ctor_cfg, paramwise_cfg)
     groups = ctor.param_groups(_unwrap_model(model))
     if not groups:
-        raise ValueError(
+        raise ConfigError(
             "the model has no trainable parameter (every parameter has requires_grad=False); "
             "check frozen_stages / the model's freezing options"
         )
@@ -958,13 +960,13 @@ def build_optimizer(model: nn.Module, optim_wrapper: dict, *, lr_scale: float = 
         allowed = set(inspect.signature(opt_cls.__init__).parameters) - {"self", "params"}
         bad = [k for k in opt_kwargs if k not in allowed]
         if bad:
-            raise ValueError(
+            raise ConfigError(
                 f"optim_wrapper.optimizer.{bad[0]}: {opt_cls.__name__} has no option {bad[0]!r}"
                 f"{_close(bad[0], allowed)}"
             ) from e
-        raise ValueError(f"optim_wrapper.optimizer: cannot build {opt_cls.__name__}: {e}") from e
+        raise ConfigError(f"optim_wrapper.optimizer: cannot build {opt_cls.__name__}: {e}") from e
     except ValueError as e:
-        raise ValueError(f"optim_wrapper.optimizer ({opt_cls.__name__}): {e}") from e
+        raise ConfigError(f"optim_wrapper.optimizer ({opt_cls.__name__}): {e}") from e
     return OptimSetup(
         optimizer=optimizer,
         clip_grad=clip_grad,

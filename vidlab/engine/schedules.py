@@ -57,6 +57,8 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
+from vidlab.config.errors import ConfigError
+
 __all__ = ["build_schedulers", "ParamSchedulers", "INF"]
 
 INF = int(1e9)
@@ -137,7 +139,7 @@ class ConstantParamScheduler(_ParamScheduler):
 
     def _check(self, key):
         if not 0 <= self.factor <= 1:
-            raise ValueError(f"{key}.factor must be between 0 and 1, got {self.factor}")
+            raise ConfigError(f"{key}.factor must be between 0 and 1, got {self.factor}")
 
     def _finalize(self):
         self.total_iters = self.end - self.begin - 1
@@ -175,7 +177,7 @@ class LinearParamScheduler(_ParamScheduler):
         for k in ("start_factor", "end_factor"):
             v = getattr(self, k)
             if not 0 <= v <= 1:
-                raise ValueError(f"{key}.{k} must be between 0 and 1, got {v}")
+                raise ConfigError(f"{key}.{k} must be between 0 and 1, got {v}")
 
     def _finalize(self):
         self.total_iters = self.end - self.begin - 1
@@ -213,7 +215,7 @@ class StepParamScheduler(_ParamScheduler):
 
     def _check(self, key):
         if not self.step_size or self.step_size <= 0:
-            raise ValueError(f"{key}.step_size must be positive, got {self.step_size}")
+            raise ConfigError(f"{key}.step_size must be positive, got {self.step_size}")
 
     def map(self, value, step, base, group):
         return value * self.gamma ** (step // self.step_size)
@@ -245,7 +247,7 @@ class MultiStepParamScheduler(_ParamScheduler):
 
     def _check(self, key):
         if any(not isinstance(m, (int, float)) for m in self.milestones):
-            raise ValueError(f"{key}.milestones must be a list of numbers, got {self.milestones}")
+            raise ConfigError(f"{key}.milestones must be a list of numbers, got {self.milestones}")
 
     def map(self, value, step, base, group):
         n = sum(1 for m in self.milestones if 0 <= m <= step)
@@ -305,9 +307,9 @@ class CosineAnnealingParamScheduler(_ParamScheduler):
 
     def _check(self, key):
         if self.eta_min is not None and self.eta_min_ratio is not None:
-            raise ValueError(f"{key}: give either eta_min or eta_min_ratio, not both")
+            raise ConfigError(f"{key}: give either eta_min or eta_min_ratio, not both")
         if self.T_max is not None and self.T_max <= 0:
-            raise ValueError(f"{key}.T_max must be positive, got {self.T_max}")
+            raise ConfigError(f"{key}.T_max must be positive, got {self.T_max}")
 
     def _finalize(self):
         self._T = self.T_max or (self.end - self.begin)
@@ -391,19 +393,19 @@ class OneCycleParamScheduler(_ParamScheduler):
 
     def _check(self, key):
         if self.param_name != "lr":
-            raise ValueError(
+            raise ConfigError(
                 f"{key}: OneCycle schedules only 'lr', got param_name={self.param_name!r}"
             )
         if self.total_steps is not None and (
             not isinstance(self.total_steps, int) or self.total_steps <= 0
         ):
-            raise ValueError(
+            raise ConfigError(
                 f"{key}.total_steps must be a positive integer, got {self.total_steps}"
             )
         if not 0 <= self.pct_start <= 1:
-            raise ValueError(f"{key}.pct_start must be between 0 and 1, got {self.pct_start}")
+            raise ConfigError(f"{key}.pct_start must be between 0 and 1, got {self.pct_start}")
         if self.anneal_strategy not in ("cos", "linear"):
-            raise ValueError(
+            raise ConfigError(
                 f"{key}.anneal_strategy must be 'cos' or 'linear', got {self.anneal_strategy!r}"
             )
 
@@ -473,9 +475,9 @@ class CosineRestartParamScheduler(_ParamScheduler):
 
     def _check(self, key):
         if (self.eta_min is None) == (self.eta_min_ratio is None):
-            raise ValueError(f"{key}: give exactly one of eta_min and eta_min_ratio")
+            raise ConfigError(f"{key}: give exactly one of eta_min and eta_min_ratio")
         if len(self.periods) != len(self.restart_weights) or not self.periods:
-            raise ValueError(
+            raise ConfigError(
                 f"{key}: periods and restart_weights must be non-empty and of the same length"
             )
 
@@ -623,7 +625,7 @@ class ParamSchedulers:
         """The value of every scheduled parameter for every group at iteration ``global_iter``
         (0-based), without touching the optimizer."""
         if global_iter < 0:
-            raise ValueError(f"global_iter must be >= 0, got {global_iter}")
+            raise ConfigError(f"global_iter must be >= 0, got {global_iter}")
         epoch = global_iter // self.iters_per_epoch
         out = {}
         for name in self.param_names:
@@ -669,7 +671,7 @@ class ParamSchedulers:
             if name not in self.base_values:
                 continue  # the new config no longer schedules it
             if len(vals) != n:
-                raise ValueError(
+                raise ConfigError(
                     f"scheduler state has base values for {len(vals)} param groups, the "
                     f"optimizer has {n}; the param group layout changed"
                 )
@@ -692,7 +694,7 @@ def _resolve(t, key):
         return t
     name = t if isinstance(t, str) else getattr(t, "__name__", None)
     if name in _UNSUPPORTED:
-        raise ValueError(f"{key}.type: {name} is not supported by vidlab: {_UNSUPPORTED[name]}")
+        raise ConfigError(f"{key}.type: {name} is not supported by vidlab: {_UNSUPPORTED[name]}")
     if isinstance(name, str) and name in SCHEDULERS:
         return SCHEDULERS[name]
     if isinstance(t, str):
@@ -704,7 +706,7 @@ def _resolve(t, key):
                 return obj
         except Exception:
             pass
-    raise ValueError(f"{key}.type: unknown scheduler {name or t!r}{_close(name or t, SCHEDULERS)}")
+    raise ConfigError(f"{key}.type: unknown scheduler {name or t!r}{_close(name or t, SCHEDULERS)}")
 
 
 def build_schedulers(
@@ -720,9 +722,9 @@ def build_schedulers(
     ``end`` past the end of training, ``begin >= end``, and the like.
     """
     if not isinstance(iters_per_epoch, int) or iters_per_epoch < 1:
-        raise ValueError(f"iters_per_epoch must be a positive integer, got {iters_per_epoch!r}")
+        raise ConfigError(f"iters_per_epoch must be a positive integer, got {iters_per_epoch!r}")
     if not isinstance(max_epochs, int) or max_epochs < 1:
-        raise ValueError(f"max_epochs must be a positive integer, got {max_epochs!r}")
+        raise ConfigError(f"max_epochs must be a positive integer, got {max_epochs!r}")
     if param_scheduler is None:
         cfgs = []
     elif isinstance(param_scheduler, Mapping) or isinstance(param_scheduler, _ParamScheduler):
@@ -730,7 +732,7 @@ def build_schedulers(
     elif isinstance(param_scheduler, Sequence) and not isinstance(param_scheduler, str):
         cfgs = list(param_scheduler)
     else:
-        raise ValueError(
+        raise ConfigError(
             f"param_scheduler must be a dict or a list of dicts, got {param_scheduler!r}"
         )
     total_iters = max_epochs * iters_per_epoch
@@ -745,13 +747,13 @@ def build_schedulers(
             spec = cfg
         else:
             if not isinstance(cfg, Mapping) or "type" not in cfg:
-                raise ValueError(f"{key} must be a dict with a type, got {cfg!r}")
+                raise ConfigError(f"{key} must be a dict with a type, got {cfg!r}")
             cls = _resolve(cfg["type"], key)
             kwargs = {k: v for k, v in cfg.items() if k != "type"}
             allowed = [p for p in inspect.signature(cls).parameters if p != "optimizer"]
             for k in kwargs:
                 if k not in allowed:
-                    raise ValueError(
+                    raise ConfigError(
                         f"{key}.{k}: unexpected argument for {cls.__name__}{_close(k, allowed)}"
                     )
             kwargs.pop("optimizer", None)
@@ -767,17 +769,17 @@ def _resolve_spec(spec, key, optimizer, max_epochs, ipe, total_iters):
     g0 = optimizer.param_groups[0] if optimizer.param_groups else {}
     if name == "momentum":
         if "momentum" not in g0 and "betas" not in g0:
-            raise ValueError(
+            raise ConfigError(
                 f"{key}.type: {type(spec).__name__} schedules momentum, but "
                 f"{type(optimizer).__name__} has neither momentum nor betas"
             )
     elif name not in g0:
-        raise ValueError(
+        raise ConfigError(
             f"{key}.param_name: {type(optimizer).__name__} param groups have no {name!r}"
             f"{_close(name, [k for k in g0 if k != 'params'])}"
         )
     if spec.convert_to_iter_based and not spec.by_epoch:
-        raise ValueError(
+        raise ConfigError(
             f"{key}.convert_to_iter_based=True needs by_epoch=True (it converts epochs to iterations)"
         )
     unit, limit = ("epochs", max_epochs) if spec.by_epoch else ("iterations", total_iters)
@@ -789,9 +791,9 @@ def _resolve_spec(spec, key, optimizer, max_epochs, ipe, total_iters):
         else f"{total_iters} iterations = {max_epochs} epochs x {ipe} iterations per epoch"
     )
     if spec.begin < 0:
-        raise ValueError(f"{key}.begin must be >= 0, got {spec.begin}")
+        raise ConfigError(f"{key}.begin must be >= 0, got {spec.begin}")
     if spec.end > limit:
-        raise ValueError(
+        raise ConfigError(
             f"{key}.end = {spec.end} is past the end of training ({where}): lower "
             f"{key}.end to at most {limit} {unit} or raise the number of epochs"
             + (
@@ -802,7 +804,7 @@ def _resolve_spec(spec, key, optimizer, max_epochs, ipe, total_iters):
             )
         )
     if spec.begin >= spec.end:
-        raise ValueError(f"{key}: begin ({spec.begin}) must be smaller than end ({spec.end})")
+        raise ConfigError(f"{key}: begin ({spec.begin}) must be smaller than end ({spec.end})")
     if spec.convert_to_iter_based:
         spec.begin = int(spec.begin * ipe)
         spec.end = int(spec.end * ipe)
@@ -814,7 +816,7 @@ def _resolve_spec(spec, key, optimizer, max_epochs, ipe, total_iters):
         spec.by_epoch = False
         spec.convert_to_iter_based = False
         if spec.begin >= spec.end:
-            raise ValueError(
+            raise ConfigError(
                 f"{key}: begin and end cover less than one iteration after "
                 f"convert_to_iter_based ({ipe} iterations per epoch)"
             )
@@ -837,12 +839,12 @@ def _resolve_spec(spec, key, optimizer, max_epochs, ipe, total_iters):
         if isinstance(spec.eta_max, (list, tuple)) and len(spec.eta_max) != len(
             optimizer.param_groups
         ):
-            raise ValueError(
+            raise ConfigError(
                 f"{key}.eta_max has {len(spec.eta_max)} values, the optimizer has "
                 f"{len(optimizer.param_groups)} param groups"
             )
         if spec._last - spec._first > spec._total:
-            raise ValueError(
+            raise ConfigError(
                 f"{key}.total_steps = {spec._total} is shorter than the schedule "
                 f"(begin {spec.begin} to end {spec.end}); raise total_steps or lower end"
             )

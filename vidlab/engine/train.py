@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vidlab.config.errors import ConfigError
 from vidlab.engine.checkpoint import (
     CheckpointError,
     find_last_checkpoint,
@@ -69,7 +70,7 @@ class EpochBasedTrainLoop:
         self, max_epochs: int, val_begin: int = 1, val_interval: int = 1, dynamic_intervals=None
     ):
         if int(max_epochs) < 1:
-            raise ValueError(f"train_cfg.max_epochs must be >= 1, got {max_epochs}")
+            raise ConfigError(f"train_cfg.max_epochs must be >= 1, got {max_epochs}")
         self.max_epochs = int(max_epochs)
         self.val_begin = int(val_begin)
         self.val_interval = int(val_interval)
@@ -302,7 +303,7 @@ class _Runner:
 def _build_model(cfg, device) -> nn.Module:
     node = _get(cfg, "model")
     if node is None:
-        raise ValueError("the config has no 'model'")
+        raise ConfigError("the config has no 'model'")
     model = _build(node, key_path="model")
     return model.to(device)
 
@@ -314,7 +315,7 @@ def _build_loader(cfg, key: str, *, seed: int, train: bool, has_bn: bool, runner
     if not loader_cfg:
         return None
     if "dataset" not in loader_cfg:
-        raise ValueError(f"{key} has no 'dataset'")
+        raise ConfigError(f"{key} has no 'dataset'")
     dataset = _build(loader_cfg["dataset"], key_path=f"{key}.dataset")
     batch_size = int(loader_cfg.get("batch_size", 1))
     sampler = loader_cfg.get("sampler") or dict(type="DefaultSampler", shuffle=train)
@@ -352,7 +353,7 @@ def _build_optim(model, cfg, lr_scale: float):
 
     optim_cfg = _get(cfg, "optim_wrapper")
     if optim_cfg is None:
-        raise ValueError(
+        raise ConfigError(
             "the config has no 'optim_wrapper' (e.g. dict(optimizer=dict(type='SGD', lr=0.01)))"
         )
     return build_optimizer(model, optim_cfg, lr_scale=lr_scale)
@@ -837,10 +838,10 @@ def train(
         cfg, "train_dataloader", seed=seed, train=True, has_bn=runner.has_bn, runner=runner
     )
     if train_loader is None:
-        raise ValueError("the config has no 'train_dataloader'")
+        raise ConfigError("the config has no 'train_dataloader'")
     val_loader = _build_loader(cfg, "val_dataloader", seed=seed, train=False, has_bn=False)
     if len(train_loader) == 0:
-        raise ValueError(
+        raise ConfigError(
             f"train_dataloader yields no batches: {len(train_loader.dataset)} samples with "
             f"batch_size={train_loader.batch_size} and drop_last={train_loader.drop_last}"
         )
@@ -856,7 +857,7 @@ def train(
     scale_cfg = dict(_get(cfg, "auto_scale_lr") or {})
     if auto_scale_lr or scale_cfg.get("enable", False):
         if "base_batch_size" not in scale_cfg:
-            raise ValueError(
+            raise ConfigError(
                 "auto_scale_lr needs auto_scale_lr.base_batch_size in the config (the total batch "
                 "size the lr was tuned for)"
             )
@@ -1007,7 +1008,7 @@ def test(
     from vidlab.engine import distributed as dist
 
     if out is not None and Path(out).suffix not in (".json", ".pkl", ".pickle", ".yaml", ".yml"):
-        raise ValueError(f"out={str(out)!r}: use a .json, .pkl or .yaml file name")
+        raise ConfigError(f"out={str(out)!r}: use a .json, .pkl or .yaml file name")
     if out is not None and Path(out).suffix in (".yaml", ".yml"):
         try:
             import yaml  # noqa: F401
@@ -1021,7 +1022,7 @@ def test(
     report = load_weights(model, checkpoint, strict=True)
     loader = _build_loader(cfg, "test_dataloader", seed=0, train=False, has_bn=False)
     if loader is None:
-        raise ValueError("the config has no 'test_dataloader'")
+        raise ConfigError("the config has no 'test_dataloader'")
     test_cfg = _get(cfg, "test_cfg") or {}
     fp16 = bool(test_cfg.get("fp16", False)) if isinstance(test_cfg, dict) else False
     bad: dict[str, str] = {}
