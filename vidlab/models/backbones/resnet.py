@@ -181,8 +181,9 @@ class ResNet(nn.Module):
         pretrained: A local checkpoint file to initialize from (None: random init). URLs and
             ``torchvision://`` names are looked up in the torch hub cache only; vidlab never
             downloads weights.
-        torchvision_pretrain: ``pretrained`` uses torchvision's key names (else vidlab's /
-            MMAction2's backbone names).
+        torchvision_pretrain: Accepted for MMAction2 compatibility; the file's layout
+            (torchvision or vidlab/MMAction2, backbone or whole recognizer) is detected from its
+            key names.
         in_channels: Input channels.
         num_stages: Number of residual stages (1-4).
         out_indices: Stages whose outputs are returned (a tuple if more than one).
@@ -304,17 +305,28 @@ class ResNet(nn.Module):
         self._apply_freezing()
 
     def init_weights(self) -> None:
-        """Load ``self.pretrained`` (convs and norms are already initialized at construction)."""
+        """Load ``self.pretrained`` (convs and norms are already initialized at construction).
+
+        A whole recognizer checkpoint works too: its ``backbone.*`` weights are taken, so a
+        trained model can be the starting point of another one.
+        """
         if self.pretrained is None:
             return
-        state_dict = load_state_dict_file(resolve_pretrained(self.pretrained))
-        if self._pretrained_is_torchvision():
-            load_torchvision_resnet(self, state_dict)
+        path = resolve_pretrained(self.pretrained)
+        state_dict = load_state_dict_file(path)
+        # The layout is read off the file (torchvision's names have no ConvModule level), so
+        # torchvision_pretrain / pretrained2d need not match it.
+        if "conv1.weight" in state_dict:
+            report = load_torchvision_resnet(self, state_dict)
         else:
-            load_backbone_state_dict(self, state_dict)
-
-    def _pretrained_is_torchvision(self) -> bool:
-        return self.torchvision_pretrain
+            report = load_backbone_state_dict(self, state_dict)
+        if report["loaded"] == 0:
+            raise ValueError(
+                f"pretrained={self.pretrained!r}: none of the {len(state_dict)} tensors in {path} "
+                f"fit this {type(self).__name__} (first keys: {sorted(state_dict)[:3]}); "
+                "expected a ResNet backbone, a recognizer checkpoint with backbone.* keys, or a "
+                "torchvision ResNet (torchvision_pretrain=True)"
+            )
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
         x = self.maxpool(self.conv1(x))  # (N, 64, H/4, W/4)
@@ -403,15 +415,11 @@ def resolve_pretrained(pretrained: str) -> str:
 
 
 def load_state_dict_file(path: str) -> dict[str, Tensor]:
-    """Read a checkpoint file's tensors (``weights_only``), unwrapping ``state_dict``/``model``."""
-    obj = torch.load(path, map_location="cpu", weights_only=True)
-    for key in ("state_dict", "model"):
-        if isinstance(obj, Mapping) and isinstance(obj.get(key), Mapping):
-            obj = obj[key]
-            break
-    if not isinstance(obj, Mapping):
-        raise ValueError(f"{path}: expected a state dict, found {type(obj).__name__}")
-    return {k.removeprefix("module."): v for k, v in obj.items() if isinstance(v, Tensor)}
+    """The weights in a checkpoint file (vidlab, MMAction2, torchvision), read safely."""
+    from vidlab.engine.checkpoint import extract_state_dict, load_checkpoint
+
+    state_dict = extract_state_dict(load_checkpoint(path))
+    return {k: v for k, v in state_dict.items() if isinstance(v, Tensor)}
 
 
 def _unwrapped(name: str) -> str:
@@ -455,7 +463,7 @@ def _copy_matching(model: nn.Module, source: Mapping[str, Tensor], name_map) -> 
     )
     for what in ("missing", "unexpected", "shape_mismatch"):
         if report[what]:
-            logger.info("pretrained weights, %s: %s", what.replace("_", " "), report[what])
+            logger.warning("pretrained weights, %s: %s", what.replace("_", " "), report[what])
     return report
 
 
@@ -474,8 +482,11 @@ def load_torchvision_resnet(model: nn.Module, state_dict: Mapping[str, Tensor]) 
 
 
 def load_backbone_state_dict(model: nn.Module, state_dict: Mapping[str, Tensor]) -> dict:
-    """Load a vidlab/MMAction2-format backbone state dict (a ``backbone.`` prefix is dropped)."""
-    if state_dict and all(k.startswith("backbone.") for k in state_dict):
-        state_dict = {k[len("backbone.") :]: v for k, v in state_dict.items()}
+    """Load a vidlab/MMAction2-format backbone state dict; from a whole recognizer's state dict
+    only the ``backbone.`` entries are taken (prefix dropped)."""
+    if any(k.startswith("backbone.") for k in state_dict):
+        state_dict = {
+            k[len("backbone.") :]: v for k, v in state_dict.items() if k.startswith("backbone.")
+        }
     # A TSM model may load a plain ResNet's weights: look through its wrappers if needed.
     return _copy_matching(model, state_dict, lambda k: k if k in state_dict else _unwrapped(k))

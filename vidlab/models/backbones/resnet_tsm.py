@@ -52,8 +52,8 @@ class ResNetTSM(ResNet):
         shift_place: ``'blockres'`` (shift before each block's first conv, in the residual
             branch) or ``'block'`` (shift the input of whole blocks).
         temporal_pool: Max-pool time by 2 before ``layer2``.
-        pretrained2d: ``pretrained`` is a 2D torchvision ResNet file (key names converted);
-            otherwise a vidlab/MMAction2 file with this model's names.
+        pretrained2d: Accepted for MMAction2 compatibility; the file's layout (torchvision or
+            vidlab/MMAction2) is detected from its key names.
         **kwargs: ``ResNet`` arguments (``pretrained``, ``norm_eval``, ``frozen_stages``, ...).
     """
 
@@ -115,9 +115,6 @@ class ResNetTSM(ResNet):
                     getattr(self, name)[j] = TemporalShift(block, segments[i], self.shift_div)
                 elif j % n_round == 0:
                     block.conv1.conv = TemporalShift(block.conv1.conv, segments[i], self.shift_div)
-
-    def _pretrained_is_torchvision(self) -> bool:
-        return self.pretrained2d
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
         if self.is_shift and x.shape[0] % self.num_segments:
