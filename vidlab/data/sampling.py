@@ -46,7 +46,16 @@ def _start_index(results: dict) -> int:
     return int(results.get("start_index") or 0)
 
 
-def _finish(results: dict, frame_inds: np.ndarray, total: int, start: int) -> np.ndarray:
+def _finish(
+    results: dict,
+    frame_inds: np.ndarray,
+    total: int,
+    start: int,
+    clip_len: int,
+    frame_interval: int | None,
+    num_clips: int,
+) -> dict:
+    """Check the indices stay inside the source, then store them and the sampling keys."""
     frame_inds = np.asarray(frame_inds).astype(np.int32).reshape(-1)
     if frame_inds.size and (frame_inds.min() < start or frame_inds.max() >= start + total):
         src = results.get("filename", results.get("frame_dir", "<unknown source>"))
@@ -54,7 +63,11 @@ def _finish(results: dict, frame_inds: np.ndarray, total: int, start: int) -> np
             f"{src}: sampled frame indices {frame_inds.min()}..{frame_inds.max()} fall outside "
             f"[{start}, {start + total}) (total_frames={total}, start_index={start})"
         )
-    return frame_inds
+    results["frame_inds"] = frame_inds
+    results["clip_len"] = clip_len
+    results["frame_interval"] = frame_interval
+    results["num_clips"] = num_clips
+    return results
 
 
 class SampleFrames:
@@ -220,11 +233,15 @@ class SampleFrames:
         frame_inds = self._frame_inds(np.asarray(clip_offsets), ori_clip_len)
         frame_inds = self._bound(frame_inds, total_frames)
         frame_inds = np.concatenate(frame_inds) + start_index
-        results["frame_inds"] = _finish(results, frame_inds, total_frames, start_index)
-        results["clip_len"] = self.clip_len
-        results["frame_interval"] = self.frame_interval
-        results["num_clips"] = self.num_clips
-        return results
+        return _finish(
+            results,
+            frame_inds,
+            total_frames,
+            start_index,
+            self.clip_len,
+            self.frame_interval,
+            self.num_clips,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -279,11 +296,15 @@ class DenseSampleFrames(SampleFrames):
             frame_inds = frame_inds + np.random.randint(self.frame_interval, size=len(frame_inds))
         frame_inds = self._bound(frame_inds.reshape((-1, self.clip_len)), total_frames)
         frame_inds = np.concatenate(frame_inds) + start_index
-        results["frame_inds"] = _finish(results, frame_inds, total_frames, start_index)
-        results["clip_len"] = self.clip_len
-        results["frame_interval"] = self.frame_interval
-        results["num_clips"] = self.num_clips
-        return results
+        return _finish(
+            results,
+            frame_inds,
+            total_frames,
+            start_index,
+            self.clip_len,
+            self.frame_interval,
+            self.num_clips,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -349,11 +370,15 @@ class UniformSample:
         total_frames = _total_frames(results)
         start_index = _start_index(results)
         inds = self._get_sample_clips(total_frames) + start_index
-        results["frame_inds"] = _finish(results, inds, total_frames, start_index)
-        results["clip_len"] = self.clip_len
-        results["frame_interval"] = None
-        results["num_clips"] = self.num_clips
-        return results
+        return _finish(
+            results,
+            inds,
+            total_frames,
+            start_index,
+            self.clip_len,
+            None,
+            self.num_clips,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -456,11 +481,15 @@ class UniformSampleFrames:
             inds = np.mod(inds, total_frames)
         else:
             inds = self._get_repeat_sample_clips(total_frames)
-        results["frame_inds"] = _finish(results, inds + start_index, total_frames, start_index)
-        results["clip_len"] = self.clip_len
-        results["frame_interval"] = None
-        results["num_clips"] = self.num_clips
-        return results
+        return _finish(
+            results,
+            inds + start_index,
+            total_frames,
+            start_index,
+            self.clip_len,
+            None,
+            self.num_clips,
+        )
 
     def __repr__(self) -> str:
         return (
