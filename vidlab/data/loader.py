@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
+from vidlab.data.datasets import collate_skip_none
+
 __all__ = ["DefaultSampler", "build_dataloader", "collate_skip_none", "sample_seed"]
 
 log = logging.getLogger(__name__)
@@ -161,14 +163,6 @@ class _WorkerInit:
         torch.set_num_threads(1)
         epoch = getattr(self.sampler, "epoch", 0)
         _seed_all(sample_seed(self.seed, epoch, self.rank, worker_id, 0x5EED))
-
-
-def collate_skip_none(batch: list) -> dict:
-    """Collate without the samples skipped by ``on_error='skip'``, listing them in
-    ``batch["skipped"]``; see :func:`vidlab.data.datasets.collate_skip_none`."""
-    from vidlab.data.datasets import collate_skip_none as collate
-
-    return collate(batch)
 
 
 def _build_sampler(sampler, dataset, shuffle: bool, seed: int | None):
