@@ -30,7 +30,7 @@ def init_recognizer(config, checkpoint=None, device="cpu"):
         cfg.model.backbone.pretrained = None  # the checkpoint has all weights; fetch nothing
     model = build(cfg.model, key_path="model")
     if checkpoint is not None:
-        from vidlab.engine.checkpoint import load_weights
+        from vidlab.checkpoint import load_weights
 
         load_weights(model, checkpoint, strict=True)
     model.cfg = cfg

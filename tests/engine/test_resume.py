@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import make_cfg
 
-from vidlab.engine.checkpoint import load_checkpoint
+from vidlab.checkpoint import load_checkpoint
 from vidlab.engine.train import train
 
 
@@ -67,7 +67,7 @@ def test_resume_with_workers_schedules_ema_accumulation(tmp_path):
 
 
 def test_resume_with_other_param_groups_says_what_differs(tmp_path):
-    from vidlab.engine.checkpoint import CheckpointError
+    from vidlab.checkpoint import CheckpointError
 
     train(make_cfg(tmp_path / "w", max_epochs=1))
     cfg = make_cfg(tmp_path / "w", max_epochs=2)
@@ -83,7 +83,7 @@ def test_resume_with_other_param_groups_says_what_differs(tmp_path):
 def test_resume_from_weights_only_file(tmp_path):
     from conftest import TinyRecognizer
 
-    from vidlab.engine.checkpoint import CheckpointError, save_checkpoint
+    from vidlab.checkpoint import CheckpointError, save_checkpoint
 
     path = tmp_path / "weights.pth"
     save_checkpoint(path, {"state_dict": TinyRecognizer().state_dict()})

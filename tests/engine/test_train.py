@@ -5,7 +5,7 @@ import pytest
 import torch
 from conftest import BNHeadRecognizer, TinyRecognizer, make_cfg
 
-from vidlab.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from vidlab.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from vidlab.engine.train import EpochBasedTrainLoop, TrainingError, train
 from vidlab.engine.train import test as run_test
 

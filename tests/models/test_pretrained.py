@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from vidlab.engine.checkpoint import save_checkpoint
+from vidlab.checkpoint import save_checkpoint
 from vidlab.models import create_model
 from vidlab.models.backbones.resnet_tsm import ResNetTSM
 

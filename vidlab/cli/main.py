@@ -333,7 +333,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     for module, name in (
         ("vidlab.config", "ConfigError"),
         ("vidlab.data.io", "DecodeError"),
-        ("vidlab.engine.checkpoint", "CheckpointError"),
+        ("vidlab.checkpoint", "CheckpointError"),
         ("vidlab.engine.distributed", "LaunchError"),
         ("vidlab.engine.logs", "LogError"),
         ("vidlab.engine.train", "TrainingError"),

@@ -9,11 +9,11 @@ _EXPORTS = {
     "evaluate": "vidlab.engine.train",
     "TrainState": "vidlab.engine.train",
     "TrainingError": "vidlab.engine.train",
-    "save_checkpoint": "vidlab.engine.checkpoint",
-    "load_checkpoint": "vidlab.engine.checkpoint",
-    "load_weights": "vidlab.engine.checkpoint",
-    "LoadReport": "vidlab.engine.checkpoint",
-    "CheckpointError": "vidlab.engine.checkpoint",
+    "save_checkpoint": "vidlab.checkpoint",
+    "load_checkpoint": "vidlab.checkpoint",
+    "load_weights": "vidlab.checkpoint",
+    "LoadReport": "vidlab.checkpoint",
+    "CheckpointError": "vidlab.checkpoint",
     "Hook": "vidlab.engine.hooks",
 }
 

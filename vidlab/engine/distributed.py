@@ -376,7 +376,7 @@ def wrap_model(
 
 def unwrap(model: nn.Module) -> nn.Module:
     """The plain model inside DDP and/or ``torch.compile`` wrappers."""
-    from vidlab.engine.checkpoint import unwrap_model  # one implementation, used by the loop
+    from vidlab.checkpoint import unwrap_model  # one implementation, used by the loop
 
     return unwrap_model(model)
 

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from vidlab.config.errors import ConfigError
-from vidlab.engine.checkpoint import (
+from vidlab.checkpoint import (
     CheckpointError,
     find_last_checkpoint,
     load_checkpoint,

@@ -416,7 +416,7 @@ def resolve_pretrained(pretrained: str) -> str:
 
 def load_state_dict_file(path: str) -> dict[str, Tensor]:
     """The weights in a checkpoint file (vidlab, MMAction2, torchvision), read safely."""
-    from vidlab.engine.checkpoint import extract_state_dict, load_checkpoint
+    from vidlab.checkpoint import extract_state_dict, load_checkpoint
 
     state_dict = extract_state_dict(load_checkpoint(path))
     return {k: v for k, v in state_dict.items() if isinstance(v, Tensor)}

@@ -6,7 +6,7 @@ import pytest
 import torch
 from conftest import BNHeadRecognizer, TinyRecognizer, make_cfg
 
-from vidlab.engine.checkpoint import (
+from vidlab.checkpoint import (
     CheckpointError,
     find_last_checkpoint,
     load_checkpoint,
