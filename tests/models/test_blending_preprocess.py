@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from vidlab.config import build
 from vidlab.models.blending import CutmixBlending, MixupBlending, RandomBatchAugment
 from vidlab.models.preprocess import ActionDataPreprocessor
 
@@ -44,9 +45,12 @@ def test_blending_keeps_soft_labels_and_casts_uint8():
 
 def test_random_batch_augment():
     torch.manual_seed(0)
-    aug = RandomBatchAugment(
-        [dict(type="MixupBlending", num_classes=3, alpha=0.2), CutmixBlending(num_classes=3)],
-        probs=[0.0, 0.0],
+    aug = build(
+        dict(
+            type="RandomBatchAugment",
+            augments=[dict(type="MixupBlending", num_classes=3, alpha=0.2), CutmixBlending(3)],
+            probs=[0.0, 0.0],
+        )
     )
     assert aug.num_classes == 3
     clips = torch.randn(2, 3, 1, 4, 4)
@@ -84,5 +88,11 @@ def test_preprocess_to_rgb_and_errors():
 
 
 def test_preprocess_builds_blending_from_a_config():
-    pre = ActionDataPreprocessor(blending=dict(type="MixupBlending", num_classes=5, alpha=0.2))
+    node = dict(type="MixupBlending", num_classes=5, alpha=0.2)
+    pre = build(dict(type="ActionDataPreprocessor", blending=node))
     assert isinstance(pre.blending, MixupBlending) and pre.blending.num_classes == 5
+    # In Python, children are passed built; an unbuilt config dict is a clear error.
+    with pytest.raises(TypeError, match=r"blending=.*config dict.*vidlab.config.build"):
+        ActionDataPreprocessor(blending=node)
+    with pytest.raises(TypeError, match=r"augments\[0\].*config dict"):
+        RandomBatchAugment([node])

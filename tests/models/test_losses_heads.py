@@ -4,6 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from vidlab.config import build
 from vidlab.models.heads import AvgConsensus, I3DHead, TSMHead, TSNHead
 from vidlab.models.losses import BCELossWithLogits, CrossEntropyLoss
 
@@ -59,8 +60,11 @@ def test_head_label_smoothing():
 
 
 def test_head_loss_accepts_built_modules_and_configs():
-    head = TSNHead(4, 8, loss_cls=dict(type="BCELossWithLogits"), multi_class=True)
+    node = dict(type="TSNHead", num_classes=4, in_channels=8, multi_class=True)
+    head = build({**node, "loss_cls": dict(type="BCELossWithLogits")})
     assert isinstance(head.loss_cls, BCELossWithLogits)
+    with pytest.raises(TypeError, match=r"TSNHead\(loss_cls=...\) got the config dict"):
+        TSNHead(4, 8, loss_cls=dict(type="BCELossWithLogits"))
     head = TSNHead(4, 8, loss_cls=CrossEntropyLoss(loss_weight=2.0), consensus=AvgConsensus(dim=1))
     assert head.loss_cls.loss_weight == 2.0
     # a soft label of one sample

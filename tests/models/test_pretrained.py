@@ -5,7 +5,7 @@ import torch
 
 from vidlab.checkpoint import save_checkpoint
 from vidlab.models import create_model
-from vidlab.models.backbones.resnet_tsm import ResNetTSM
+from vidlab.models.tsm import ResNetTSM
 
 
 def test_recognizer_checkpoint_initialises_a_backbone(tmp_path):

@@ -3,8 +3,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from vidlab.config import build
 from vidlab.models import Recognizer2D, Recognizer3D, create_model
 from vidlab.models.heads import I3DHead
+from vidlab.models.preprocess import ActionDataPreprocessor
 
 
 def _with_big_fc(model):
@@ -65,28 +67,34 @@ def test_average_views_and_loss():
 
 
 def test_recognizer_from_mmaction2_style_dicts_matches_factory_keys():
-    model = Recognizer2D(
-        backbone=dict(type="ResNetTSM", pretrained=None, depth=18, norm_eval=False, shift_div=8),
-        cls_head=dict(
-            type="TSMHead",
-            num_classes=7,
-            in_channels=512,
-            spatial_type="avg",
-            consensus=dict(type="AvgConsensus", dim=1),
-            dropout_ratio=0.5,
-            init_std=0.001,
-            is_shift=True,
-            average_clips="prob",
-        ),
-        data_preprocessor=dict(
-            type="ActionDataPreprocessor",
-            mean=[123.675, 116.28, 103.53],
-            std=[58.395, 57.12, 57.375],
-            format_shape="NCHW",
-        ),
-        train_cfg=None,
-        test_cfg=None,
+    model = build(
+        dict(
+            type="Recognizer2D",
+            backbone=dict(
+                type="ResNetTSM", pretrained=None, depth=18, norm_eval=False, shift_div=8
+            ),
+            cls_head=dict(
+                type="TSMHead",
+                num_classes=7,
+                in_channels=512,
+                spatial_type="avg",
+                consensus=dict(type="AvgConsensus", dim=1),
+                dropout_ratio=0.5,
+                init_std=0.001,
+                is_shift=True,
+                average_clips="prob",
+            ),
+            data_preprocessor=dict(
+                type="ActionDataPreprocessor",
+                mean=[123.675, 116.28, 103.53],
+                std=[58.395, 57.12, 57.375],
+                format_shape="NCHW",
+            ),
+            train_cfg=None,
+            test_cfg=None,
+        )
     )
+    assert isinstance(model, Recognizer2D)
     reference = create_model("tsm_r18_1x1x8", num_classes=7)
     assert model.state_dict().keys() == reference.state_dict().keys()
     model.load_state_dict(reference.state_dict(), strict=True)
@@ -107,8 +115,8 @@ def test_recognizer3d_passes_the_clip_to_the_backbone():
     model = Recognizer3D(
         backbone=backbone,
         cls_head=I3DHead(num_classes=4, in_channels=8),
-        data_preprocessor=dict(
-            type="ActionDataPreprocessor", mean=[128] * 3, std=[64] * 3, format_shape="NCTHW"
+        data_preprocessor=ActionDataPreprocessor(
+            mean=[128] * 3, std=[64] * 3, format_shape="NCTHW"
         ),
     )
     logits = model(torch.randint(0, 256, (2, 3, 4, 8, 8), dtype=torch.uint8))

@@ -5,8 +5,9 @@ import torch
 import torch.nn as nn
 
 from vidlab.models import create_model
-from vidlab.models.backbones import ResNet, ResNetTSM, load_torchvision_resnet
-from vidlab.models.backbones.resnet import _torchvision_name, _unwrapped
+from vidlab.models.pretrained import load_pretrained
+from vidlab.models.resnet import ResNet, _torchvision_name, _unwrapped, from_torchvision
+from vidlab.models.tsm import ResNetTSM
 
 # torchvision's resnet50 has 25,557,032 parameters, of which fc holds 2048 * 1000 + 1000.
 TV_R50_PARAMS = 25_557_032
@@ -174,14 +175,16 @@ def test_load_torchvision_resnet_into_tsm(tmp_path):
         mine["layer2.0.downsample.bn.running_var"], sd["layer2.0.downsample.1.running_var"]
     )
 
-    report = load_torchvision_resnet(ResNet(18), sd)
-    assert report["missing"] == [] and report["shape_mismatch"] == []
-    assert report["unexpected"] == ["fc.bias", "fc.weight"]
+    report = load_pretrained(ResNet(18), sd, convert=from_torchvision)
+    assert report.missing == [] and report.shape_mismatch == []
+    assert report.unexpected == ["fc.weight", "fc.bias"]
 
 
 def test_torchvision_weights_with_other_in_channels_skip_the_stem():
-    report = load_torchvision_resnet(ResNet(18, in_channels=2), _torchvision_state_dict(18))
-    assert report["shape_mismatch"] == ["conv1.conv.weight: (64, 3, 7, 7) in file vs (64, 2, 7, 7)"]
+    report = load_pretrained(
+        ResNet(18, in_channels=2), _torchvision_state_dict(18), convert=from_torchvision
+    )
+    assert report.shape_mismatch == [("conv1.conv.weight", (64, 3, 7, 7), (64, 2, 7, 7))]
 
 
 def test_remote_pretrained_names_give_a_clear_error(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""The one static table of short names: ``type='ResNet'`` -> ``"vidlab.models.backbones.resnet:ResNet"``.
+"""The one static table of short names: ``type='ResNet'`` -> ``"vidlab.models.resnet:ResNet"``.
 
 Nothing registers itself at import time. A config's ``type`` is looked up here, and the module is
 imported only when the name is used. MMAction2 / MMEngine names are listed as they appear in their
@@ -12,12 +12,12 @@ NAMES: dict[str, str] = {
     "Recognizer2D": "vidlab.models.recognizer:Recognizer2D",
     "Recognizer3D": "vidlab.models.recognizer:Recognizer3D",
     "ActionDataPreprocessor": "vidlab.models.preprocess:ActionDataPreprocessor",
-    "ResNet": "vidlab.models.backbones.resnet:ResNet",
-    "ResNetTSM": "vidlab.models.backbones.resnet_tsm:ResNetTSM",
-    "TSNHead": "vidlab.models.heads:TSNHead",
-    "TSMHead": "vidlab.models.heads:TSMHead",
-    "I3DHead": "vidlab.models.heads:I3DHead",
-    "AvgConsensus": "vidlab.models.heads:AvgConsensus",
+    "ResNet": "vidlab.models.resnet:ResNet",
+    "ResNetTSM": "vidlab.models.tsm:ResNetTSM",
+    "TSNHead": "vidlab.models.heads.tsn:TSNHead",
+    "TSMHead": "vidlab.models.heads.tsm:TSMHead",
+    "I3DHead": "vidlab.models.heads.i3d:I3DHead",
+    "AvgConsensus": "vidlab.models.heads.base:AvgConsensus",
     "CrossEntropyLoss": "vidlab.models.losses:CrossEntropyLoss",
     "BCELossWithLogits": "vidlab.models.losses:BCELossWithLogits",
     "MixupBlending": "vidlab.models.blending:MixupBlending",

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from vidlab.models._build import build_module
+from vidlab.models._checks import built
 
 
 class BaseMiniBatchBlending:
@@ -110,7 +110,7 @@ class RandomBatchAugment(BaseMiniBatchBlending):
     """Apply one of ``augments`` per batch, picked with ``probs``.
 
     Args:
-        augments: Blending objects or configs (one or a list).
+        augments: Blending objects (one or a list).
         probs: Probability of each; None picks uniformly. If they sum to less than 1, the rest
             is the probability of leaving the batch unchanged (labels still become one-hot).
     """
@@ -118,7 +118,9 @@ class RandomBatchAugment(BaseMiniBatchBlending):
     def __init__(self, augments, probs: float | Sequence[float] | None = None) -> None:
         if not isinstance(augments, (list, tuple)):
             augments = [augments]
-        self.augments = [build_module(a, f"blending.augments[{i}]") for i, a in enumerate(augments)]
+        self.augments = [
+            built(a, f"RandomBatchAugment(augments[{i}])") for i, a in enumerate(augments)
+        ]
         super().__init__(self.augments[0].num_classes)
         if isinstance(probs, (int, float)):
             probs = [float(probs)]

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from vidlab.models._build import build_module
+from vidlab.models._checks import built
 
 
 class ActionDataPreprocessor(nn.Module):
@@ -23,7 +23,7 @@ class ActionDataPreprocessor(nn.Module):
         to_rgb: Reverse the channel order (BGR -> RGB) before normalizing.
         format_shape: ``'NCHW'`` (2D models), ``'NCTHW'`` or ``'MIX2d3d'``: the layout the
             pipeline packed; the input here is always ``(N, C, T, H, W)``.
-        blending: Mixup/cutmix object or config for the training loop (``self.blending``).
+        blending: Mixup/cutmix object for the training loop (``self.blending``).
     """
 
     def __init__(
@@ -49,7 +49,7 @@ class ActionDataPreprocessor(nn.Module):
             self.register_buffer("std", std_t, persistent=False)
         else:
             self.mean = self.std = None
-        self.blending = build_module(blending, "data_preprocessor.blending")
+        self.blending = built(blending, "ActionDataPreprocessor(blending=...)")
 
     def forward(self, clips: Tensor) -> Tensor:
         """``(N, C, T, H, W)`` uint8 or float pixels -> float32 ``(clips - mean) / std``."""

@@ -1,9 +1,19 @@
 """Recognizers: raw pixel clips ``(N, C, T, H, W)`` in, logits ``(N, K)`` out.
 
-Submodules are named as in MMAction2's state dicts (``data_preprocessor``, ``backbone``,
-``neck``, ``cls_head``). ``forward`` returns logits and nothing else, so
-``torch.onnx.export(model, clips)`` needs no wrapper; the engine computes the loss with
-``model.loss(logits, labels)`` and merges test views with ``model.average_views``.
+Every recognizer keeps one contract (as timm's models do):
+
+- ``forward(clips) -> logits``: nothing else, so ``torch.onnx.export(model, clips)`` needs no
+  wrapper and ``torch.compile`` sees one graph;
+- ``forward_features(clips)``: normalized clips through backbone and neck;
+- ``forward_head(features, pre_logits=False)``: logits, or with ``pre_logits`` the pooled
+  ``(N, num_features)`` features the classifier sees;
+- ``num_features`` and ``reset_classifier(num_classes)``.
+
+The engine computes the loss from the logits with ``model.loss(logits, labels)`` and merges
+test views with ``model.average_views``. Submodules are named as in MMAction2's state dicts
+(``data_preprocessor``, ``backbone``, ``neck``, ``cls_head``), so its checkpoints load as
+they are. Submodules are passed built; config files are built children first by
+``vidlab.config.build``.
 """
 
 from __future__ import annotations
@@ -15,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from vidlab.models._build import build_module
+from vidlab.models._checks import built
 from vidlab.models.preprocess import ActionDataPreprocessor
 
 
@@ -27,40 +37,70 @@ def _merge(logits: Tensor, mode: str | None) -> Tensor:
 
 
 class BaseRecognizer(nn.Module):
-    """Shared construction, loss and view averaging.
+    """The recognizer contract, the loss and view averaging.
 
     Args:
-        backbone: Backbone module or config.
-        cls_head: Head module or config.
-        neck: Optional module or config applied to the backbone features before the head.
+        backbone: Backbone module.
+        cls_head: Head module (a ``BaseHead``).
+        neck: Optional module applied to the backbone features before the head.
         train_cfg: Kept for MMAction2 config compatibility.
-        test_cfg: May hold ``average_clips`` (MMAction2 0.x style), used when the head has none.
-        data_preprocessor: Module or config; default ``ActionDataPreprocessor()`` (no
+        test_cfg: May hold ``average_clips`` (MMAction2 0.x style), used when the head has none,
+            and ``max_testing_views``.
+        data_preprocessor: Normalization module; None: ``ActionDataPreprocessor()`` (no
             normalization).
         init_cfg: Accepted for MMAction2 config compatibility.
     """
 
     def __init__(
         self,
-        backbone,
-        cls_head=None,
-        neck=None,
+        backbone: nn.Module,
+        cls_head: nn.Module | None = None,
+        neck: nn.Module | None = None,
         train_cfg: dict | None = None,
         test_cfg: dict | None = None,
-        data_preprocessor=None,
+        data_preprocessor: nn.Module | None = None,
         init_cfg: dict | list | None = None,
     ) -> None:
         super().__init__()
+        name = type(self).__name__
         if data_preprocessor is None:
             data_preprocessor = ActionDataPreprocessor()
-        self.data_preprocessor = build_module(data_preprocessor, "model.data_preprocessor")
-        self.backbone = build_module(backbone, "model.backbone")
-        self.neck = build_module(neck, "model.neck")
-        self.cls_head = build_module(cls_head, "model.cls_head")
+        self.data_preprocessor = built(data_preprocessor, f"{name}(data_preprocessor=...)")
+        self.backbone = built(backbone, f"{name}(backbone=...)")
+        self.neck = built(neck, f"{name}(neck=...)")
+        self.cls_head = built(cls_head, f"{name}(cls_head=...)")
         self.train_cfg = train_cfg
         self.test_cfg = test_cfg
         self.init_cfg = init_cfg
 
+    # --- the contract -------------------------------------------------------------------------
+    def forward(self, clips: Tensor) -> Tensor:
+        """Raw pixels ``(N, C, T, H, W)`` (uint8 or float 0..255) -> logits ``(N, K)``."""
+        return self.forward_head(self.forward_features(clips))
+
+    def forward_features(self, clips: Tensor) -> Tensor:
+        """Raw pixels ``(N, C, T, H, W)`` -> backbone (and neck) features."""
+        raise NotImplementedError
+
+    def forward_head(self, features: Tensor, pre_logits: bool = False) -> Tensor:
+        """Features of ``forward_features`` -> logits ``(N, K)``, or ``(N, num_features)``
+        pooled features with ``pre_logits=True``."""
+        raise NotImplementedError
+
+    @property
+    def num_features(self) -> int:
+        """Channels of the pooled features that the classifier sees."""
+        return self.cls_head.in_channels
+
+    @property
+    def num_classes(self) -> int:
+        return self.cls_head.num_classes
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the classifier with a freshly initialized one for ``num_classes`` classes."""
+        self.cls_head.reset_classifier(num_classes)
+
+    # --- what the engine uses -------------------------------------------------------------------
     @property
     def average_clips(self) -> str | None:
         """``'prob'``, ``'score'`` or None, from the head or else from ``test_cfg``."""
@@ -82,6 +122,33 @@ class BaseRecognizer(nn.Module):
         """The head's loss (label smoothing included) of logits ``(B, K)`` against labels."""
         return self.cls_head.loss(logits, labels)
 
+
+class Recognizer2D(BaseRecognizer):
+    """2D recognizer (TSN, TSM): frames are folded into the batch for a 2D backbone.
+
+    Features are ``(N, T', D, h, w)``: per-frame maps, ``T'`` frames per clip (``T``, or fewer
+    when the backbone pools time).
+    """
+
+    def forward_features(self, clips: Tensor) -> Tensor:
+        n, c, t, h, w = clips.shape
+        x = self.data_preprocessor(clips)  # (N, C, T, H, W) float, normalized
+        x = x.transpose(1, 2).reshape(n * t, c, h, w)  # (N*T, C, H, W): one image per frame
+        feats = self.backbone(x)  # (N*T', D, h, w)
+        if self.neck is not None:
+            feats = self.neck(feats)
+        return feats.reshape((n, -1) + feats.shape[1:])  # (N, T', D, h, w)
+
+    def forward_head(self, features: Tensor, pre_logits: bool = False) -> Tensor:
+        n, t = features.shape[:2]
+        x = features.flatten(0, 1)  # (N*T', D, h, w)
+        if pre_logits:
+            return self.cls_head.pre_logits(x, num_segs=t)  # (N, D)
+        logits = self.cls_head(x, num_segs=t)  # (N, K), or (k*N, K) for TSM with T=k*S
+        if logits.shape[0] != n:
+            logits = self._fold_rows(logits, n)
+        return logits
+
     def _fold_rows(self, logits: Tensor, n: int) -> Tensor:
         """Merge ``k`` rows per clip (TSM given ``k * num_segments`` frames) into one.
 
@@ -96,30 +163,20 @@ class BaseRecognizer(nn.Module):
         return logits.mean(dim=1)
 
 
-class Recognizer2D(BaseRecognizer):
-    """2D recognizer (TSN, TSM): frames are folded into the batch for a 2D backbone."""
-
-    def forward(self, clips: Tensor) -> Tensor:
-        """Raw pixels ``(N, C, T, H, W)`` (uint8 or float 0..255) -> logits ``(N, K)``."""
-        n, c, t, h, w = clips.shape
-        x = self.data_preprocessor(clips)  # (N, C, T, H, W) float, normalized
-        x = x.transpose(1, 2).reshape(n * t, c, h, w)  # (N*T, C, H, W): one image per frame
-        feats = self.backbone(x)  # (N*T, D, h, w)
-        if self.neck is not None:
-            feats = self.neck(feats)
-        logits = self.cls_head(feats, num_segs=t)  # (N, K), or (k*N, K) for TSM with T=k*S
-        if logits.shape[0] != n:
-            logits = self._fold_rows(logits, n)
-        return logits
-
-
 class Recognizer3D(BaseRecognizer):
-    """3D recognizer: the backbone takes the clip ``(N, C, T, H, W)`` as it is."""
+    """3D recognizer: the backbone takes the clip ``(N, C, T, H, W)`` as it is.
 
-    def forward(self, clips: Tensor) -> Tensor:
-        """Raw pixels ``(N, C, T, H, W)`` (uint8 or float 0..255) -> logits ``(N, K)``."""
+    Features are the backbone's (and neck's) ``(N, D, t, h, w)`` map.
+    """
+
+    def forward_features(self, clips: Tensor) -> Tensor:
         x = self.data_preprocessor(clips)  # (N, C, T, H, W) float, normalized
         feats = self.backbone(x)  # (N, D, t, h, w)
         if self.neck is not None:
             feats = self.neck(feats)
-        return self.cls_head(feats)  # (N, K)
+        return feats
+
+    def forward_head(self, features: Tensor, pre_logits: bool = False) -> Tensor:
+        if pre_logits:
+            return self.cls_head.pre_logits(features)  # (N, D)
+        return self.cls_head(features)  # (N, K)

@@ -1,97 +1,20 @@
 """Conv + norm + activation block with MMCV's ``ConvModule`` state-dict layout.
 
-A block holds ``.conv``, then the norm layer under its MMCV abbreviation (``.bn`` for every
+The layer specs are MMCV's (``vidlab.compat.layers`` translates them). A block holds ``.conv``,
+then the norm layer under its MMCV abbreviation (``.bn`` for every
 BatchNorm flavour, ``.gn``, ``.ln``, ``.in``) and ``.activate``, so MMAction2 checkpoints load
 without key maps (``backbone.conv1.conv.weight``, ``backbone.conv1.bn.running_mean``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch.nn as nn
 from torch import Tensor
 
-CONV_LAYERS: dict[str, type[nn.Module]] = {
-    "Conv": nn.Conv2d,
-    "Conv1d": nn.Conv1d,
-    "Conv2d": nn.Conv2d,
-    "Conv3d": nn.Conv3d,
-}
-
-# name -> (class, abbreviation used as the attribute name in the block)
-NORM_LAYERS: dict[str, tuple[type[nn.Module], str]] = {
-    "BN": (nn.BatchNorm2d, "bn"),
-    "BN1d": (nn.BatchNorm1d, "bn"),
-    "BN2d": (nn.BatchNorm2d, "bn"),
-    "BN3d": (nn.BatchNorm3d, "bn"),
-    "SyncBN": (nn.SyncBatchNorm, "bn"),
-    "GN": (nn.GroupNorm, "gn"),
-    "LN": (nn.LayerNorm, "ln"),
-    "IN": (nn.InstanceNorm2d, "in"),
-    "IN1d": (nn.InstanceNorm1d, "in"),
-    "IN2d": (nn.InstanceNorm2d, "in"),
-    "IN3d": (nn.InstanceNorm3d, "in"),
-}
-
-ACT_LAYERS: dict[str, type[nn.Module]] = {
-    "ReLU": nn.ReLU,
-    "LeakyReLU": nn.LeakyReLU,
-    "PReLU": nn.PReLU,
-    "RReLU": nn.RReLU,
-    "ReLU6": nn.ReLU6,
-    "ELU": nn.ELU,
-    "Sigmoid": nn.Sigmoid,
-    "Tanh": nn.Tanh,
-    "GELU": nn.GELU,
-    "SiLU": nn.SiLU,
-    "Swish": nn.SiLU,
-    "HSigmoid": nn.Hardsigmoid,
-    "HSwish": nn.Hardswish,
-}
-# Activations that take no ``inplace`` argument (MMCV leaves these alone too).
-_NO_INPLACE = {"Tanh", "PReLU", "Sigmoid", "HSigmoid", "Swish", "GELU"}
-
-
-def _lookup(table: dict, cfg: dict, what: str):
-    if not isinstance(cfg, dict) or "type" not in cfg:
-        raise TypeError(f"{what} must be a dict with a 'type' key, got {cfg!r}")
-    name = cfg["type"]
-    if name not in table:
-        raise KeyError(f"{what} type {name!r} is not supported; known: {sorted(table)}")
-    return table[name]
-
-
-def build_conv_layer(cfg: dict | None, *args, **kwargs) -> nn.Module:
-    """Build a conv layer from ``dict(type='Conv'|'Conv1d'|'Conv2d'|'Conv3d', ...)``."""
-    cfg = dict(type="Conv2d") if cfg is None else cfg
-    layer_cls = _lookup(CONV_LAYERS, cfg, "conv_cfg")
-    extra = {k: v for k, v in cfg.items() if k != "type"}
-    return layer_cls(*args, **kwargs, **extra)
-
-
-def build_norm_layer(cfg: dict, num_features: int) -> tuple[str, nn.Module]:
-    """Build a norm layer; returns ``(abbreviation, layer)``.
-
-    ``requires_grad`` in ``cfg`` sets ``requires_grad`` of the layer's affine parameters.
-    """
-    layer_cls, abbr = _lookup(NORM_LAYERS, cfg, "norm_cfg")
-    extra = {k: v for k, v in cfg.items() if k not in ("type", "requires_grad")}
-    requires_grad = cfg.get("requires_grad", True)
-    if layer_cls is nn.GroupNorm:
-        if "num_groups" not in extra:
-            raise KeyError("norm_cfg of type 'GN' needs 'num_groups'")
-        layer = nn.GroupNorm(num_channels=num_features, **extra)
-    else:
-        layer = layer_cls(num_features, **extra)
-    for param in layer.parameters():
-        param.requires_grad = requires_grad
-    return abbr, layer
-
-
-def build_activation_layer(cfg: dict) -> nn.Module:
-    """Build an activation from ``dict(type='ReLU', inplace=True)`` and friends."""
-    layer_cls = _lookup(ACT_LAYERS, cfg, "act_cfg")
-    extra = {k: v for k, v in cfg.items() if k != "type"}
-    return layer_cls(**extra)
+from vidlab.compat.layers import build_activation_layer, build_conv_layer, build_norm_layer
+from vidlab.models._checks import frozen
 
 
 class ConvModule(nn.Module):
@@ -124,9 +47,9 @@ class ConvModule(nn.Module):
         dilation=1,
         groups: int = 1,
         bias: bool | str = "auto",
-        conv_cfg: dict | None = None,
-        norm_cfg: dict | None = None,
-        act_cfg: dict | None = dict(type="ReLU"),  # noqa: B006 (MMCV's default, never mutated)
+        conv_cfg: Mapping | None = None,
+        norm_cfg: Mapping | None = None,
+        act_cfg: Mapping | None = frozen(type="ReLU"),
         inplace: bool = True,
         order: tuple[str, str, str] = ("conv", "norm", "act"),
         padding_mode: str = "zeros",
@@ -163,10 +86,7 @@ class ConvModule(nn.Module):
             self.add_module(self.norm_name, norm)
 
         if self.with_activation:
-            act_cfg = dict(act_cfg)
-            if act_cfg["type"] not in _NO_INPLACE:
-                act_cfg.setdefault("inplace", inplace)
-            self.activate = build_activation_layer(act_cfg)
+            self.activate = build_activation_layer(act_cfg, inplace=inplace)
 
         self.init_weights()
 

@@ -1,4 +1,4 @@
-"""ResNet with Temporal Shift Modules (TSM, Lin et al., 2019), MMAction2's ``ResNetTSM``.
+"""TSM (Lin et al., 2019): MMAction2's ``ResNetTSM`` backbone and the named TSM variants.
 
 With ``shift_place='blockres'`` each block's first conv is wrapped, ``conv1.conv`` becoming
 ``TemporalShift(net=Conv2d)``: keys ``layer1.0.conv1.conv.net.weight`` (as MMAction2's).
@@ -7,13 +7,17 @@ With ``'block'`` whole blocks are wrapped: ``layer1.0.net.conv1.conv.weight``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch.nn as nn
 from torch import Tensor
 
-from vidlab.models.backbones.resnet import ResNet
+from vidlab.models.heads.tsm import TSMHead
 from vidlab.models.layers.temporal_shift import TemporalShift
+from vidlab.models.preprocess import ActionDataPreprocessor
+from vidlab.models.recognizer import Recognizer2D
+from vidlab.models.resnet import FEAT_DIM, ResNet
+from vidlab.models.variants import IMAGENET_MEAN, IMAGENET_STD, variant
 
 
 class TemporalPool(nn.Module):
@@ -52,9 +56,11 @@ class ResNetTSM(ResNet):
         shift_place: ``'blockres'`` (shift before each block's first conv, in the residual
             branch) or ``'block'`` (shift the input of whole blocks).
         temporal_pool: Max-pool time by 2 before ``layer2``.
+        pretrained: A checkpoint to initialize from, as ``ResNet``'s; loaded once the shifts
+            are in place.
         pretrained2d: Accepted for MMAction2 compatibility; the file's layout (torchvision or
             vidlab/MMAction2) is detected from its key names.
-        **kwargs: ``ResNet`` arguments (``pretrained``, ``norm_eval``, ``frozen_stages``, ...).
+        **kwargs: ``ResNet`` arguments (``norm_eval``, ``frozen_stages``, ``with_cp``, ...).
     """
 
     def __init__(
@@ -63,14 +69,14 @@ class ResNetTSM(ResNet):
         num_segments: int = 8,
         is_shift: bool = True,
         non_local: Sequence = (0, 0, 0, 0),
-        non_local_cfg: dict | None = dict(),  # noqa: B006
+        non_local_cfg: Mapping | None = None,
         shift_div: int = 8,
         shift_place: str = "blockres",
         temporal_pool: bool = False,
+        pretrained: str | None = None,
         pretrained2d: bool = True,
         **kwargs,
     ) -> None:
-        pretrained = kwargs.pop("pretrained", None)
         super().__init__(depth, **kwargs)  # weights load below, once the shifts are in place
         if non_local_cfg and _flat_sum(non_local):
             raise NotImplementedError(
@@ -123,3 +129,43 @@ class ResNetTSM(ResNet):
                 f"multiple of {self.num_segments}: give clips of T = k * {self.num_segments} frames"
             )
         return super().forward(x)
+
+
+# --- variants -------------------------------------------------------------------------------
+
+
+def _tsm(
+    depth: int, num_segments: int, num_classes: int, pretrained: str | None = None, **kwargs
+) -> Recognizer2D:
+    """TSM as MMAction2's ``configs/_base_/models/tsm_r50.py`` builds it, at any depth."""
+    backbone = ResNetTSM(
+        depth=depth,
+        num_segments=num_segments,
+        shift_div=8,
+        pretrained=pretrained,
+        norm_eval=False,
+        **kwargs,
+    )
+    head = TSMHead(
+        num_classes=num_classes,
+        in_channels=FEAT_DIM[depth],
+        num_segments=num_segments,
+        dropout_ratio=0.5,
+        init_std=0.001,
+        is_shift=True,
+        average_clips="prob",
+    )
+    pre = ActionDataPreprocessor(mean=IMAGENET_MEAN, std=IMAGENET_STD, format_shape="NCHW")
+    return Recognizer2D(backbone=backbone, cls_head=head, data_preprocessor=pre)
+
+
+@variant(clip_shape=(3, 8, 224, 224), sampling=(1, 1, 8))
+def tsm_r18_1x1x8(num_classes: int = 400, **kwargs) -> Recognizer2D:
+    """TSM with ResNet-18, 8 segments, shift 1/8 of the channels each way (Lin et al., 2019)."""
+    return _tsm(depth=18, num_segments=8, num_classes=num_classes, **kwargs)
+
+
+@variant(clip_shape=(3, 8, 224, 224), sampling=(1, 1, 8))
+def tsm_r50_1x1x8(num_classes: int = 400, **kwargs) -> Recognizer2D:
+    """TSM with ResNet-50, 8 segments, shift 1/8 of the channels each way (Lin et al., 2019)."""
+    return _tsm(depth=50, num_segments=8, num_classes=num_classes, **kwargs)

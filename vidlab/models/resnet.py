@@ -1,25 +1,24 @@
 """ResNet (He et al., 2016) with MMAction2's arguments and state-dict layout.
 
-Keys: ``conv1.conv.weight``, ``conv1.bn.*``, ``layer{i}.{j}.conv{k}.conv.weight``,
-``layer{i}.{j}.conv{k}.bn.*``, ``layer{i}.0.downsample.conv.weight`` / ``.downsample.bn.*``.
-``load_torchvision_resnet`` converts torchvision's names (``bn1``, ``downsample.0``/``.1``).
+The 2D backbone of TSN and TSM. Keys: ``conv1.conv.weight``, ``conv1.bn.*``,
+``layer{i}.{j}.conv{k}.conv.weight``, ``layer{i}.{j}.conv{k}.bn.*``,
+``layer{i}.0.downsample.conv.weight`` / ``.downsample.bn.*``. ``from_torchvision`` converts
+torchvision's names (``bn1``, ``downsample.0``/``.1``); ``pretrained=`` files of either layout
+load through ``vidlab.models.pretrained``.
 """
 
 from __future__ import annotations
 
-import logging
-import os
 import re
 from collections.abc import Mapping, Sequence
 
-import torch
 import torch.nn as nn
 from torch import Tensor
 from torch.utils import checkpoint as cp
 
+from vidlab.models._checks import frozen
 from vidlab.models.layers.conv_module import ConvModule
-
-logger = logging.getLogger(__name__)
+from vidlab.models.pretrained import load_pretrained
 
 _BatchNorm = nn.modules.batchnorm._BatchNorm
 
@@ -53,9 +52,9 @@ class BasicBlock(_ResidualBlock):
         dilation: int = 1,
         downsample: nn.Module | None = None,
         style: str = "pytorch",
-        conv_cfg: dict | None = dict(type="Conv"),  # noqa: B006
-        norm_cfg: dict | None = dict(type="BN", requires_grad=True),  # noqa: B006
-        act_cfg: dict | None = dict(type="ReLU", inplace=True),  # noqa: B006
+        conv_cfg: Mapping | None = frozen(type="Conv"),
+        norm_cfg: Mapping | None = frozen(type="BN", requires_grad=True),
+        act_cfg: Mapping | None = frozen(type="ReLU", inplace=True),
         with_cp: bool = False,
     ) -> None:
         super().__init__()
@@ -101,9 +100,9 @@ class Bottleneck(_ResidualBlock):
         dilation: int = 1,
         downsample: nn.Module | None = None,
         style: str = "pytorch",
-        conv_cfg: dict | None = dict(type="Conv"),  # noqa: B006
-        norm_cfg: dict | None = dict(type="BN", requires_grad=True),  # noqa: B006
-        act_cfg: dict | None = dict(type="ReLU", inplace=True),  # noqa: B006
+        conv_cfg: Mapping | None = frozen(type="Conv"),
+        norm_cfg: Mapping | None = frozen(type="BN", requires_grad=True),
+        act_cfg: Mapping | None = frozen(type="ReLU", inplace=True),
         with_cp: bool = False,
     ) -> None:
         super().__init__()
@@ -146,9 +145,9 @@ def make_res_layer(
     stride: int = 1,
     dilation: int = 1,
     style: str = "pytorch",
-    conv_cfg: dict | None = None,
-    norm_cfg: dict | None = None,
-    act_cfg: dict | None = None,
+    conv_cfg: Mapping | None = None,
+    norm_cfg: Mapping | None = None,
+    act_cfg: Mapping | None = None,
     with_cp: bool = False,
 ) -> nn.Sequential:
     """One ResNet stage: ``blocks`` blocks, the first one strided and projected if needed."""
@@ -171,6 +170,10 @@ def make_res_layer(
     inplanes = planes * block.expansion
     layers += [block(inplanes, planes, 1, dilation, **kwargs) for _ in range(1, blocks)]
     return nn.Sequential(*layers)
+
+
+# Channels of the last stage's output, by depth.
+FEAT_DIM = {18: 512, 34: 512, 50: 2048, 101: 2048, 152: 2048}
 
 
 class ResNet(nn.Module):
@@ -221,9 +224,9 @@ class ResNet(nn.Module):
         dilations: Sequence[int] = (1, 1, 1, 1),
         style: str = "pytorch",
         frozen_stages: int = -1,
-        conv_cfg: dict | None = dict(type="Conv"),  # noqa: B006
-        norm_cfg: dict | None = dict(type="BN2d", requires_grad=True),  # noqa: B006
-        act_cfg: dict | None = dict(type="ReLU", inplace=True),  # noqa: B006
+        conv_cfg: Mapping | None = frozen(type="Conv"),
+        norm_cfg: Mapping | None = frozen(type="BN2d", requires_grad=True),
+        act_cfg: Mapping | None = frozen(type="ReLU", inplace=True),
         norm_eval: bool = False,
         partial_bn: bool = False,
         with_cp: bool = False,
@@ -307,25 +310,13 @@ class ResNet(nn.Module):
     def init_weights(self) -> None:
         """Load ``self.pretrained`` (convs and norms are already initialized at construction).
 
-        A whole recognizer checkpoint works too: its ``backbone.*`` weights are taken, so a
-        trained model can be the starting point of another one.
+        The file may be a ResNet backbone, a whole recognizer (its ``backbone.*`` weights are
+        taken, so a trained model can start another one) or torchvision's ResNet; the layout is
+        read off the key names, so ``torchvision_pretrain`` / ``pretrained2d`` need not match it.
         """
-        if self.pretrained is None:
-            return
-        path = resolve_pretrained(self.pretrained)
-        state_dict = load_state_dict_file(path)
-        # The layout is read off the file (torchvision's names have no ConvModule level), so
-        # torchvision_pretrain / pretrained2d need not match it.
-        if "conv1.weight" in state_dict:
-            report = load_torchvision_resnet(self, state_dict)
-        else:
-            report = load_backbone_state_dict(self, state_dict)
-        if report["loaded"] == 0:
-            raise ValueError(
-                f"pretrained={self.pretrained!r}: none of the {len(state_dict)} tensors in {path} "
-                f"fit this {type(self).__name__} (first keys: {sorted(state_dict)[:3]}); "
-                "expected a ResNet backbone, a recognizer checkpoint with backbone.* keys, or a "
-                "torchvision ResNet (torchvision_pretrain=True)"
+        if self.pretrained is not None:
+            load_pretrained(
+                self, self.pretrained, convert=from_torchvision, look_through=_unwrapped
             )
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
@@ -370,56 +361,7 @@ class ResNet(nn.Module):
         return self
 
 
-# --- pretrained weights ---------------------------------------------------------------------
-
-# torchvision's ImageNet ResNet files (V1 and the older names), for a look-up in the hub cache.
-_TORCHVISION_FILES = {
-    "resnet18": ("resnet18-f37072fd.pth", "resnet18-5c106cde.pth"),
-    "resnet34": ("resnet34-b627a593.pth", "resnet34-333f7ec4.pth"),
-    "resnet50": ("resnet50-0676ba61.pth", "resnet50-19c8e357.pth", "resnet50-11ad3fa6.pth"),
-    "resnet101": ("resnet101-63fe2227.pth", "resnet101-5d3b4d8f.pth"),
-    "resnet152": ("resnet152-394f9c45.pth", "resnet152-b121ed2d.pth"),
-}
-
-
-def resolve_pretrained(pretrained: str) -> str:
-    """Turn ``pretrained`` into a local file path, or raise a clear error.
-
-    Local paths are returned as they are. ``torchvision://resnetXX`` names and http(s) URLs are
-    looked up by file name in the torch hub cache (``$TORCH_HOME/hub/checkpoints``); vidlab
-    never downloads weights at run time.
-    """
-    if not isinstance(pretrained, str):
-        raise TypeError(f"pretrained must be a file path or None, got {type(pretrained).__name__}")
-    is_remote = pretrained.startswith(("torchvision://", "http://", "https://", "open-mmlab://"))
-    if not is_remote:
-        if not os.path.isfile(pretrained):
-            raise FileNotFoundError(f"pretrained={pretrained!r}: no such file")
-        return pretrained
-    if pretrained.startswith("torchvision://"):
-        names = _TORCHVISION_FILES.get(pretrained[len("torchvision://") :], ())
-    else:
-        names = (os.path.basename(pretrained.split("?")[0]),)
-    cache = os.path.join(torch.hub.get_dir(), "checkpoints")
-    for name in names:
-        path = os.path.join(cache, name)
-        if os.path.isfile(path):
-            return path
-    raise ValueError(
-        f"pretrained={pretrained!r} cannot be downloaded here: vidlab never fetches weights at "
-        f"run time. Download the file yourself and pass its local path (pretrained="
-        f"'/path/to/{names[0] if names else 'weights.pth'}'), put it in {cache}, or set "
-        f"pretrained=None to start from random weights "
-        f"(e.g. --cfg-options model.backbone.pretrained=None)."
-    )
-
-
-def load_state_dict_file(path: str) -> dict[str, Tensor]:
-    """The weights in a checkpoint file (vidlab, MMAction2, torchvision), read safely."""
-    from vidlab.checkpoint import extract_state_dict, load_checkpoint
-
-    state_dict = extract_state_dict(load_checkpoint(path))
-    return {k: v for k, v in state_dict.items() if isinstance(v, Tensor)}
+# --- other zoos' names ------------------------------------------------------------------------
 
 
 def _unwrapped(name: str) -> str:
@@ -438,55 +380,17 @@ def _torchvision_name(name: str) -> str:
     return name
 
 
-def _copy_matching(model: nn.Module, source: Mapping[str, Tensor], name_map) -> dict:
-    """Copy ``source[name_map(key)]`` into each of ``model``'s tensors; return what happened."""
-    targets = dict(model.state_dict(keep_vars=True))
-    used, missing, mismatched = set(), [], []
-    with torch.no_grad():
-        for key, target in targets.items():
-            src_key = name_map(key)
-            if src_key not in source:
-                if not key.endswith("num_batches_tracked"):
-                    missing.append(key)
-                continue
-            value = source[src_key]
-            used.add(src_key)
-            if value.shape != target.shape:
-                mismatched.append(f"{key}: {tuple(value.shape)} in file vs {tuple(target.shape)}")
-                continue
-            target.copy_(value)
-    report = dict(
-        loaded=len(used) - len(mismatched),
-        missing=missing,
-        unexpected=sorted(set(source) - used),
-        shape_mismatch=mismatched,
-    )
-    for what in ("missing", "unexpected", "shape_mismatch"):
-        if report[what]:
-            logger.warning("pretrained weights, %s: %s", what.replace("_", " "), report[what])
-    return report
+def from_torchvision(
+    state_dict: Mapping[str, Tensor], model: nn.Module
+) -> dict[str, Tensor] | None:
+    """torchvision's ResNet names -> ``model``'s, or None when ``state_dict`` is not torchvision's.
 
-
-def load_torchvision_resnet(model: nn.Module, state_dict: Mapping[str, Tensor]) -> dict:
-    """Load a torchvision-format ResNet state dict into a vidlab ``ResNet`` (or ``ResNetTSM``).
-
-    torchvision's ``conv1``/``bn1``, ``layerX.Y.convN``/``bnN`` and ``downsample.0``/``.1`` are
-    mapped onto ``conv1.conv``/``conv1.bn``, ``layerX.Y.convN.conv``/``.bn`` and
+    torchvision's ``conv1``/``bn1``, ``layerX.Y.convN``/``bnN`` and ``downsample.0``/``.1``
+    become ``conv1.conv``/``conv1.bn``, ``layerX.Y.convN.conv``/``.bn`` and
     ``downsample.conv``/``.bn``; wrappers such as TemporalShift's ``.net`` are looked through.
-    Tensors whose shapes differ (another ``in_channels``) are skipped, ``fc.*`` is unused.
-
-    Returns:
-        A dict with ``loaded`` (count), ``missing``, ``unexpected`` and ``shape_mismatch``.
+    ``fc.*`` has no counterpart and stays unexpected.
     """
-    return _copy_matching(model, state_dict, lambda k: _torchvision_name(_unwrapped(k)))
-
-
-def load_backbone_state_dict(model: nn.Module, state_dict: Mapping[str, Tensor]) -> dict:
-    """Load a vidlab/MMAction2-format backbone state dict; from a whole recognizer's state dict
-    only the ``backbone.`` entries are taken (prefix dropped)."""
-    if any(k.startswith("backbone.") for k in state_dict):
-        state_dict = {
-            k[len("backbone.") :]: v for k, v in state_dict.items() if k.startswith("backbone.")
-        }
-    # A TSM model may load a plain ResNet's weights: look through its wrappers if needed.
-    return _copy_matching(model, state_dict, lambda k: k if k in state_dict else _unwrapped(k))
+    if "conv1.weight" not in state_dict:
+        return None
+    ours = {_torchvision_name(_unwrapped(k)): k for k in model.state_dict()}
+    return {ours.get(k, k): v for k, v in state_dict.items()}

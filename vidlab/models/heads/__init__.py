@@ -1,0 +1,8 @@
+"""Classification heads with MMAction2's arguments and keys (``cls_head.fc_cls.*``)."""
+
+from vidlab.models.heads.base import AvgConsensus, BaseHead
+from vidlab.models.heads.i3d import I3DHead
+from vidlab.models.heads.tsm import TSMHead
+from vidlab.models.heads.tsn import TSNHead
+
+__all__ = ["AvgConsensus", "BaseHead", "I3DHead", "TSMHead", "TSNHead"]

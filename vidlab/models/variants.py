@@ -1,0 +1,114 @@
+"""The variants table: every named model, found lazily by its family.
+
+A variant is a small function in its family's file (``vidlab/models/tsm.py``), decorated with
+:func:`variant` to carry what using it needs (:class:`VariantCfg`). A variant's name begins with
+its family's key and an underscore (``tsm_r50_1x1x8`` is in family ``tsm``), so the table below
+lists families, not variants: adding a family is one file plus one line here. Nothing is
+imported until a name is asked for; ``create_model``, ``list_models`` and config files
+(``model=dict(type='tsm_r50_1x1x8', num_classes=174)``) all read this table.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+# family key -> module holding its variants
+FAMILIES: dict[str, str] = {
+    "tsn": "vidlab.models.tsn",
+    "tsm": "vidlab.models.tsm",
+}
+
+# ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
+IMAGENET_MEAN = (123.675, 116.28, 103.53)
+IMAGENET_STD = (58.395, 57.12, 57.375)
+
+
+@dataclass(frozen=True)
+class VariantCfg:
+    """What using a variant needs beyond its architecture (timm's ``default_cfg``).
+
+    Attributes:
+        clip_shape: ``(C, T, H, W)`` of one test view.
+        sampling: MMAction2's ``clip_len x frame_interval x num_clips`` of its test pipeline.
+        num_classes: Classes of the published weights.
+        mean: Per-channel mean in pixel units (what ``data_preprocessor`` subtracts).
+        std: Per-channel std in pixel units.
+        classifier: The classifier layer, replaced by ``reset_classifier``.
+        url: The published checkpoint, if any.
+    """
+
+    clip_shape: tuple[int, int, int, int]
+    sampling: tuple[int, int, int] = (1, 1, 8)
+    num_classes: int = 400
+    mean: tuple[float, ...] = IMAGENET_MEAN
+    std: tuple[float, ...] = IMAGENET_STD
+    classifier: str = "cls_head.fc_cls"
+    url: str | None = None
+
+
+def variant(**cfg: Any) -> Callable:
+    """Mark a family function as a named variant; its model gets ``default_cfg``."""
+    default_cfg = VariantCfg(**cfg)
+
+    def wrap(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def build(*args: Any, **kwargs: Any):
+            model = fn(*args, **kwargs)
+            model.default_cfg = default_cfg
+            return model
+
+        build.default_cfg = default_cfg
+        return build
+
+    return wrap
+
+
+def _family_variants(family: str) -> dict[str, Callable]:
+    module = importlib.import_module(FAMILIES[family])
+    return {
+        name: fn
+        for name, fn in vars(module).items()
+        if isinstance(getattr(fn, "default_cfg", None), VariantCfg) and callable(fn)
+    }
+
+
+def find_variant(name: str) -> Callable | None:
+    """The variant function called ``name``, importing only its family; None if unknown."""
+    family = name.split("_", 1)[0]
+    if family not in FAMILIES:
+        return None
+    return _family_variants(family).get(name)
+
+
+def variant_names() -> list[str]:
+    """Every variant of every family, sorted (imports every family module)."""
+    return sorted(name for family in FAMILIES for name in _family_variants(family))
+
+
+def list_models(pattern: str = "") -> list[str]:
+    """Names accepted by ``create_model``, sorted; those containing ``pattern`` if given."""
+    return [n for n in variant_names() if pattern in n]
+
+
+def create_model(name: str, num_classes: int | None = None, **kwargs: Any):
+    """Build a named variant.
+
+    Args:
+        name: One of ``list_models()``.
+        num_classes: Classes of the head; default the variant's ``default_cfg.num_classes``.
+        **kwargs: The variant's arguments: ``pretrained`` (a local backbone file) and backbone
+            arguments (``frozen_stages``, ``partial_bn``, ``with_cp``, ...).
+    """
+    fn = find_variant(name)
+    if fn is None:
+        close = difflib.get_close_matches(name, variant_names(), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown model {name!r}.{hint} Known: {', '.join(list_models())}")
+    if num_classes is None:
+        num_classes = fn.default_cfg.num_classes
+    return fn(num_classes=num_classes, **kwargs)
