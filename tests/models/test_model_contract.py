@@ -1,40 +1,124 @@
-"""The contract every named model keeps: shape, backward, ONNX parity (small variants)."""
+"""The contract every named variant keeps, run over the whole variants table.
+
+A new family is covered by adding its line to ``vidlab.models.variants.FAMILIES``: shapes,
+backward, eval determinism, the features/head split, ``reset_classifier``, ONNX parity and a
+``torch.compile`` graph without breaks, each at a tiny input (32 px, the variant's frames).
+"""
+
+import sys
+import types
 
 import pytest
 import torch
+import torch.nn as nn
 
-from vidlab.models import create_model, list_models
+from vidlab.models import BaseRecognizer, create_model, list_models
+from vidlab.models import variants as V
+
+NAMES = list_models()
 
 
-def test_known_variants_are_listed():
-    assert {"tsn_r18_1x1x8", "tsn_r50_1x1x8", "tsm_r18_1x1x8", "tsm_r50_1x1x8"} <= set(
-        list_models()
-    )
+def _clips(name: str, n: int = 2) -> torch.Tensor:
+    c, t = V.find_variant(name).default_cfg.clip_shape[:2]
+    torch.manual_seed(1)
+    return torch.randint(0, 256, (n, c, t, 32, 32), dtype=torch.uint8)
+
+
+def _model(name: str, num_classes: int = 5) -> BaseRecognizer:
+    torch.manual_seed(0)
+    return create_model(name, num_classes=num_classes)
+
+
+def test_table_names_every_family_and_its_variants():
+    assert {"tsn_r18_1x1x8", "tsn_r50_1x1x8", "tsm_r18_1x1x8", "tsm_r50_1x1x8"} <= set(NAMES)
+    for family in V.FAMILIES:
+        members = [n for n in NAMES if n.split("_", 1)[0] == family]
+        assert members, f"family {family!r} has no variant"
+    for name in NAMES:
+        assert name.split("_", 1)[0] in V.FAMILIES, name
+        assert isinstance(V.find_variant(name).default_cfg, V.VariantCfg)
+    assert V.find_variant("tsm_r50_1x1x9") is None and V.find_variant("nosuch_x") is None
     with pytest.raises(ValueError, match="Did you mean 'tsm_r50_1x1x8'"):
         create_model("tsm_r50_1x1x9")
 
 
-@pytest.mark.parametrize("name", list_models())
+def test_a_new_family_is_one_line_in_the_table(monkeypatch):
+    family = types.ModuleType("vidlab_test_family")
+
+    @V.variant(clip_shape=(3, 4, 64, 64), num_classes=3)
+    def toy_tiny(num_classes: int = 3):
+        return nn.Linear(2, num_classes)
+
+    family.toy_tiny = toy_tiny
+    monkeypatch.setitem(sys.modules, family.__name__, family)
+    monkeypatch.setitem(V.FAMILIES, "toy", family.__name__)
+    assert "toy_tiny" in list_models()
+    model = create_model("toy_tiny")
+    assert model.out_features == 3  # the variant's default_cfg.num_classes
+    assert model.default_cfg.clip_shape == (3, 4, 64, 64)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_forward_shape_and_backward(name):
-    torch.manual_seed(0)
-    model = create_model(name, num_classes=5).train()
-    clips = torch.randint(0, 256, (1, 3, 8, 32, 32), dtype=torch.uint8)
-    logits = model(clips)
-    assert logits.shape == (1, 5) and logits.dtype == torch.float32
-    model.loss(logits, torch.tensor([4])).backward()
+    model = _model(name).train()
+    assert model.default_cfg == V.find_variant(name).default_cfg
+    logits = model(_clips(name))
+    assert logits.shape == (2, 5) and logits.dtype == torch.float32
+    model.loss(logits, torch.tensor([4, 0])).backward()
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     missing = [n for n, p in trainable if p.grad is None]
     assert not missing, f"no gradient for {missing[:5]}"
-    assert model.backbone.conv1.conv.weight.grad.abs().sum() > 0
+    first = next(p for _, p in trainable)
+    assert first.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("name", [n for n in list_models() if "_r18_" in n])
+@pytest.mark.parametrize("name", NAMES)
+def test_eval_is_deterministic_and_features_compose(name):
+    model = _model(name).eval()
+    clips = _clips(name)
+    with torch.no_grad():
+        logits = model(clips)
+        assert torch.equal(model(clips), logits)
+        feats = model.forward_features(clips)
+        assert torch.equal(model.forward_head(feats), logits)
+        pooled = model.forward_head(feats, pre_logits=True)
+    assert pooled.shape == (2, model.num_features)
+    # the classifier sees exactly the pooled features (up to the order of averaging)
+    fc = model.get_submodule(model.default_cfg.classifier)
+    assert torch.allclose(fc(pooled), logits, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reset_classifier(name):
+    model = _model(name).eval()
+    before = {k: v.clone() for k, v in model.state_dict().items() if "cls_head" not in k}
+    model.reset_classifier(3)
+    fc = model.get_submodule(model.default_cfg.classifier)
+    assert isinstance(fc, nn.Linear) and fc.out_features == 3
+    assert fc.in_features == model.num_features and model.num_classes == 3
+    with torch.no_grad():
+        assert model(_clips(name)).shape == (2, 3)
+    after = model.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in before.items())
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_compiles_to_one_graph(name):
+    model = _model(name).eval()
+    clips = _clips(name).float()
+    compiled = torch.compile(model, backend="eager", fullgraph=True)  # fails on a graph break
+    with torch.no_grad():
+        assert torch.allclose(compiled(clips), model(clips), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_onnx_export_parity(name, tmp_path):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
     from vidlab.export import export_onnx
 
-    model = create_model(name, num_classes=5)
-    result = export_onnx(model, tmp_path / f"{name}.onnx", clips_shape=(1, 3, 8, 32, 32))
+    model = _model(name)
+    c, t = model.default_cfg.clip_shape[:2]
+    result = export_onnx(model, tmp_path / f"{name}.onnx", clips_shape=(1, c, t, 32, 32))
     assert result["max_abs_diff"] < 1e-4
     assert model.training  # mode restored
