@@ -1,0 +1,131 @@
+"""Write MMAction2-parity fixtures: run inside MMAction2's reference environment.
+
+    bash ../shared/tools/mmaction2_reference.sh
+    ~/.cache/mmaction2-ref/venv/bin/python tools/parity/make_fixtures.py [--only NAME ...]
+
+For each case below the model is built by MMAction2 1.2.0 from its own config file (only
+``pretrained`` is set to None so nothing downloads), given seeded weights (``seeded.py``,
+BatchNorm statistics included) and run in eval mode on a seeded uint8 clip. The fixture
+``tests/fixtures/parity/<name>.pt`` keeps the config's model dict, the state-dict keys and
+shapes, the seed and hash of the weights, the clip, and MMAction2's outputs;
+``tests/models/test_parity.py`` checks vidlab against it without MMAction2. vidlab itself
+never imports MMAction2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from seeded import digest, seeded_state_dict, spec_of  # noqa: E402
+
+OUT = HERE.parent.parent / "tests" / "fixtures" / "parity"
+
+# name -> (MMAction2 config under configs/, clip shapes (N, C, T, H, W) to run)
+CASES = {
+    "tsn_r50_1x1x8_k400": (
+        "recognition/tsn/tsn_imagenet-pretrained-r50_8xb32-1x1x8-100e_kinetics400-rgb.py",
+        [(2, 3, 8, 64, 64)],
+    ),
+    "tsm_r50_1x1x8_k400": (
+        "recognition/tsm/tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_kinetics400-rgb.py",
+        [(2, 3, 8, 64, 64), (2, 3, 16, 64, 64)],  # 16 frames: two rows per clip, merged
+    ),
+    "tsm_r101_1x1x8_sthv2": (  # deep: shifts every other block of layer3
+        "recognition/tsm/tsm_imagenet-pretrained-r101_8xb16-1x1x8-50e_sthv2-rgb.py",
+        [(1, 3, 8, 64, 64)],
+    ),
+}
+
+
+def _no_downloads(node):
+    if isinstance(node, dict):
+        return {k: (None if k == "pretrained" else _no_downloads(v)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_no_downloads(v) for v in node]
+    return node
+
+
+def _mm_inputs(clips: torch.Tensor) -> list[torch.Tensor]:
+    """vidlab's (N, C, T, H, W) -> MMAction2's per-sample inputs for its format_shape."""
+    return [c.transpose(0, 1).contiguous() for c in clips]  # (T, C, H, W) for NCHW
+
+
+def make(name: str, config: str, shapes: list, root: Path) -> dict:
+    from mmaction.registry import MODELS
+    from mmaction.structures import ActionDataSample
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(root / config))
+    model_cfg = _no_downloads(cfg.model.to_dict())
+    model = MODELS.build(copy.deepcopy(model_cfg))
+    spec = spec_of(model.state_dict())
+    seed = sum(map(ord, name))
+    state = seeded_state_dict(spec, seed)
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    # Residual sums grow with depth under random weights: scale the classifier so that the
+    # logits are O(1) and softmax scores (what 'prob' averaging sees) are not one-hot.
+    gen = torch.Generator().manual_seed(seed)
+    probe = torch.randint(0, 256, shapes[0], generator=gen, dtype=torch.uint8)
+    with torch.no_grad():
+        data = model.data_preprocessor(dict(inputs=_mm_inputs(probe), data_samples=None), False)
+        peak = model(data["inputs"], mode="tensor", stage="head").abs().max().item()
+    fc = [k for k in spec if k.startswith("cls_head.") and k.endswith(("weight", "bias"))]
+    scale = {k: 4.0 / peak for k in fc}
+    state = seeded_state_dict(spec, seed, scale)
+    model.load_state_dict(state, strict=True)
+
+    runs = []
+    for i, shape in enumerate(shapes):
+        gen = torch.Generator().manual_seed(seed + 1 + i)
+        clips = torch.randint(0, 256, shape, generator=gen, dtype=torch.uint8)
+        samples = [ActionDataSample() for _ in range(shape[0])]
+        with torch.no_grad():
+            data = model.data_preprocessor(
+                dict(inputs=_mm_inputs(clips), data_samples=samples), training=False
+            )
+            logits = model(data["inputs"], mode="tensor", stage="head")
+            preds = model(data["inputs"], data["data_samples"], mode="predict")
+        scores = torch.stack([p.pred_score for p in preds])
+        runs.append(dict(clips=clips, logits=logits.float().clone(), scores=scores.float().clone()))
+    return dict(
+        mmaction2="1.2.0",
+        torch=str(torch.__version__),
+        config=config,
+        model=model_cfg,
+        spec=spec,
+        seed=seed,
+        scale=scale,
+        digest=digest(state),
+        runs=runs,
+    )
+
+
+def main() -> None:
+    import mmaction
+    from mmaction.utils import register_all_modules
+
+    register_all_modules()
+    root = Path(mmaction.__file__).parent / ".mim" / "configs"
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", default=None, help="case names to write")
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, (config, shapes) in CASES.items():
+        if args.only and name not in args.only:
+            continue
+        fixture = make(name, config, shapes, root)
+        torch.save(fixture, OUT / f"{name}.pt")
+        size = (OUT / f"{name}.pt").stat().st_size
+        print(f"{name}: {len(fixture['spec'])} tensors, {size / 1024:.0f} KiB")
+
+
+if __name__ == "__main__":
+    main()
