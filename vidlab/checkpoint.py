@@ -36,15 +36,17 @@ __all__ = [
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
 # Bookkeeping classes from OpenMMLab checkpoints that may be read as inert stand-ins.
 _STUB_MODULE_PREFIXES = ("mmengine.", "mmcv.", "mmaction.")
-# NumPy globals that only rebuild arrays and scalars (how MMEngine stores logged values).
-_NUMPY_GLOBALS = {
+# The only NumPy globals a checkpoint may name, exactly: those that rebuild arrays, dtypes and
+# scalars (how MMEngine stores logged values in ``message_hub`` and ``meta``). Nothing is
+# matched by pattern: ``numpy.load`` or ``numpy.savetxt`` are functions with side effects.
+_NUMPY_GLOBALS = (
     "numpy.core.multiarray._reconstruct",
     "numpy._core.multiarray._reconstruct",
     "numpy.core.multiarray.scalar",
     "numpy._core.multiarray.scalar",
     "numpy.ndarray",
     "numpy.dtype",
-}
+)
 
 
 class CheckpointError(Exception):
@@ -114,47 +116,61 @@ def _make_stub(qualified_name: str) -> type:
     return type(name, (), {"__module__": module, "__setstate__": __setstate__})
 
 
-def _numpy_multiarray():
+def _numpy_allowlist() -> dict[str, object]:
+    """Name -> object for every NumPy global a checkpoint may use (see ``_NUMPY_GLOBALS``).
+
+    NumPy 2 pickles a dtype through its class (``numpy.dtypes.Float64DType``): those classes
+    are listed by their exact names too. They only describe element types.
+    """
     import numpy as np
 
     try:
         from numpy._core import multiarray
     except ImportError:  # numpy < 2
         multiarray = np.core.multiarray
-    return multiarray
+    objects = {
+        "_reconstruct": multiarray._reconstruct,
+        "scalar": multiarray.scalar,
+        "ndarray": np.ndarray,
+        "dtype": np.dtype,
+    }
+    allowed = {name: objects[name.rpartition(".")[2]] for name in _NUMPY_GLOBALS}
+    dtypes = getattr(np, "dtypes", None)  # numpy >= 1.25
+    for attr in dir(dtypes) if dtypes is not None else ():
+        cls = getattr(dtypes, attr)
+        if attr.endswith("DType") and isinstance(cls, type) and issubclass(cls, np.dtype):
+            allowed[f"numpy.dtypes.{attr}"] = cls
+    return allowed
 
 
-def _benign_globals(path: Path) -> list | None:
-    """Stand-ins for the unsafe globals of ``path`` if all of them are known bookkeeping."""
+def _benign_globals(path: Path) -> tuple[list, list[str]]:
+    """Stand-ins for the globals ``path`` names beyond torch's own, and those not allowed.
+
+    Allowed: the NumPy globals of :func:`_numpy_allowlist`, and OpenMMLab bookkeeping classes
+    (``mmengine.*``, ``mmcv.*``, ``mmaction.*``), which are read into inert stand-ins that
+    only keep their state and run nothing. Everything else is refused by its exact name.
+    """
     get_unsafe = getattr(torch.serialization, "get_unsafe_globals_in_checkpoint", None)
-    if get_unsafe is None:  # torch < 2.5
-        return None
+    if get_unsafe is None:  # torch < 2.5 cannot list them: refuse rather than guess
+        return [], ["(torch < 2.5 cannot list the globals of a checkpoint)"]
     try:
         names = get_unsafe(str(path))
-    except Exception:
-        return None
-    import numpy as np
-
-    allowed = []
-    uses_numpy = False
+    except Exception as e:  # not a zip checkpoint: let torch.load say what is wrong
+        raise CheckpointError(f"{path}: truncated or not a checkpoint ({e})") from e
+    numpy_ok = _numpy_allowlist() if any(n.startswith("numpy.") for n in names) else {}
+    allowed, refused = [], []
     for name in names:
-        attr = name.rpartition(".")[2]
         if name.startswith(_STUB_MODULE_PREFIXES):
             allowed.append((_make_stub(name), name))
-        elif name in _NUMPY_GLOBALS:
-            obj = getattr(np, attr, None) or getattr(_numpy_multiarray(), attr)
-            allowed.append((obj, name))
-            uses_numpy = True
-        elif re.fullmatch(r"numpy(\.dtypes)?\.\w+", name) and hasattr(
-            np.dtypes if ".dtypes." in name else np, attr
-        ):
-            allowed.append((getattr(np.dtypes if ".dtypes." in name else np, attr), name))
-            uses_numpy = True
+        elif name in numpy_ok:
+            allowed.append((numpy_ok[name], name))
         else:
-            return None
-    if uses_numpy:  # dtype classes are looked up while arrays are rebuilt, not listed upfront
-        allowed += [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")]
-    return allowed
+            refused.append(name)
+    if numpy_ok:  # dtype classes are looked up while arrays are rebuilt, not listed upfront
+        allowed += [
+            (cls, name) for name, cls in numpy_ok.items() if name.startswith("numpy.dtypes.")
+        ]
+    return allowed, refused
 
 
 def load_checkpoint(
@@ -188,16 +204,21 @@ def load_checkpoint(
     except pickle.UnpicklingError as e:
         if "weights only" not in str(e).lower() and "weights_only" not in str(e).lower():
             raise CheckpointError(f"{path}: truncated or not a checkpoint ({e})") from e
-        stubs = _benign_globals(path)
-        if stubs is None:
+        stubs, refused = _benign_globals(path)
+        if refused:
             raise CheckpointError(
-                f"{path} contains Python objects that can only be read with full unpickling, "
-                "which can run arbitrary code. If you trust this file, load it with "
-                "load_checkpoint(path, allow_unsafe=True). Details: "
-                f"{str(e).splitlines()[0] if str(e) else e}"
+                f"{path} names Python objects that a checkpoint does not need and that could "
+                f"run code when unpickled: {', '.join(refused)}. vidlab reads checkpoints as "
+                "data only. If you trust this file, read it in Python with "
+                "load_checkpoint(path, allow_unsafe=True), or convert it once to plain weights: "
+                f"python -c \"import torch; c = torch.load('{path}', weights_only=False); "
+                f"torch.save({{'state_dict': c['state_dict']}}, 'weights.pth')\""
             ) from e
-        with torch.serialization.safe_globals(stubs):
-            return torch.load(path, map_location=map_location, weights_only=True)
+        try:
+            with torch.serialization.safe_globals(stubs):
+                return torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as e2:  # a stand-in called as a function, a broken array, ...
+            raise CheckpointError(f"{path}: truncated or not a checkpoint ({e2})") from e2
     except Exception as e:  # zip reader errors, EOF, invalid load key, ...
         raise CheckpointError(f"{path}: truncated or not a checkpoint ({e})") from e
 
