@@ -668,7 +668,7 @@ def upgrade_config(cfg):
     """
     if not is_old_style(cfg):
         return cfg, []
-    from vidlab.config.load import Config
+    from vidlab.config.types import Config
 
     new = copy.deepcopy(cfg)
     if not isinstance(new, Config):

@@ -20,15 +20,10 @@ from vidlab.config.build import (
     validate,
 )
 from vidlab.config.errors import ConfigError
-from vidlab.config.load import (
-    Config,
-    apply_options,
-    load_config,
-    merge_configs,
-    parse_option_value,
-    parse_options,
-)
+from vidlab.config.load import load_config, merge_configs
 from vidlab.config.names import NAMES
+from vidlab.config.options import apply_options, parse_option_value, parse_options
+from vidlab.config.types import Config
 
 __all__ = [
     "Config",

@@ -18,9 +18,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from vidlab.config.errors import ConfigError
-from vidlab.config.load import Config, _display_path, _join
+from vidlab.config.errors import ConfigError, display_path, join_key
 from vidlab.config.names import NAMES
+from vidlab.config.types import Config
 
 __all__ = [
     "resolve_type",
@@ -99,7 +99,7 @@ class _TypeProblem(Exception):
 def _where(key_path: str, filename: str | None) -> str:
     parts = []
     if filename:
-        parts.append(_display_path(filename))
+        parts.append(display_path(filename))
     if key_path:
         parts.append(key_path)
     return "".join(p + ": " for p in parts)
@@ -308,11 +308,11 @@ def _build_value(value: Any, key_path: str, filename: str | None) -> Any:
         return _build_node(value, key_path, filename, {})
     if isinstance(value, Mapping):
         return {
-            k: (_plain(v) if k in LAZY_KEYS else _build_value(v, _join(key_path, k), filename))
+            k: (_plain(v) if k in LAZY_KEYS else _build_value(v, join_key(key_path, k), filename))
             for k, v in value.items()
         }
     if isinstance(value, (list, tuple)):
-        items = [_build_value(v, _join(key_path, i), filename) for i, v in enumerate(value)]
+        items = [_build_value(v, join_key(key_path, i), filename) for i, v in enumerate(value)]
         if isinstance(value, list):
             return items
         return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
@@ -331,7 +331,7 @@ def _build_node(node: Mapping, key_path: str, filename: str | None, injected: di
         if k in lazy:
             kwargs[k] = _plain(v)
         else:
-            kwargs[k] = _build_value(v, _join(key_path, k), filename)
+            kwargs[k] = _build_value(v, join_key(key_path, k), filename)
     for k, v in injected.items():
         kwargs.setdefault(k, v)
     try:
@@ -340,7 +340,7 @@ def _build_node(node: Mapping, key_path: str, filename: str | None, injected: di
         where = key_path or "the config node"
         note = f"while building {where} ({_type_name(t)})"
         if filename:
-            note += f" from {_display_path(filename)}"
+            note += f" from {display_path(filename)}"
         _add_note(e, note)
         raise
 
@@ -359,7 +359,7 @@ def build(node: Any, *, key_path: str = "", **injected: Any) -> Any:
     """
     if isinstance(node, (list, tuple)) and not is_node(node):
         return type(node)(
-            build(n, key_path=_join(key_path, i), **injected) for i, n in enumerate(node)
+            build(n, key_path=join_key(key_path, i), **injected) for i, n in enumerate(node)
         )
     if not isinstance(node, Mapping):
         raise ConfigError(
@@ -556,17 +556,15 @@ def find_problems(cfg: Mapping, injected: Mapping[str, Any] | None = None) -> li
             for k, v in value.items():
                 if k in ("type", "_scope_") or k in LAZY_KEYS or (not path and k in _SKIP_TOP):
                     continue
-                walk(v, _join(path, k))
+                walk(v, join_key(path, k))
         elif isinstance(value, (list, tuple)):
             for i, v in enumerate(value):
-                walk(v, _join(path, i))
+                walk(v, join_key(path, i))
 
     walk(cfg, "")
     lines = []
     for (src, message, _), paths in found.items():
-        line = (
-            f"{_display_path(src) if src else '<config>'}: {paths[0] or '<top level>'}: {message}"
-        )
+        line = f"{display_path(src) if src else '<config>'}: {paths[0] or '<top level>'}: {message}"
         if len(paths) > 1:
             line += f" (same at {', '.join(paths[1:])})"
         lines.append(line)
@@ -587,5 +585,5 @@ def validate(cfg: Mapping, injected: Mapping[str, Any] | None = None) -> None:
     if problems:
         filename = getattr(cfg, "filename", None) if isinstance(cfg, Config) else None
         n = len(problems)
-        header = f"{n} problem{'s' if n != 1 else ''} in config {_display_path(filename) if filename else '<config>'}:"
+        header = f"{n} problem{'s' if n != 1 else ''} in config {display_path(filename) if filename else '<config>'}:"
         raise ConfigError("\n".join([header, *("  " + p for p in problems)]), problems=problems)
