@@ -12,8 +12,8 @@ and MMEngine's text form ``{{_base_.model}}`` works too, as do ``{{ fileDirname 
 predefined variables and ``{{$ENV_VAR:default}}``. ``.json`` and ``.yaml`` configs (with
 ``_base_``) load as well.
 
-After merging, an MMAction2 0.x config is upgraded by :func:`vidlab.compat.upgrade_config`, and
-``cfg_options`` (``["a.b.c=value", ...]`` as the
+After merging, an MMAction2 0.x config is upgraded by :mod:`vidlab.compat.mmaction0x` (the one
+way this package depends on ``compat``), and ``cfg_options`` (``["a.b.c=value", ...]`` as the
 CLI's ``--cfg-options``, see :mod:`vidlab.config.options`) are applied.
 """
 
@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from vidlab.compat.mmaction0x import OLD_KEYS, upgrade_config
 from vidlab.config.errors import ConfigError, display_path, join_key
 from vidlab.config.options import parse_options, set_path
 from vidlab.config.types import Config, to_config
@@ -466,8 +467,6 @@ def load_config(
             )
         cfg = _load_file(abspath)
         cfg.__dict__["filename"] = abspath
-
-    from vidlab.compat import OLD_KEYS, upgrade_config
 
     options = parse_options(cfg_options)
     # Options that address 0.x keys (data.videos_per_gpu=...) apply before the upgrade.

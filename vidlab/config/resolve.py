@@ -3,8 +3,9 @@
 A *node* is a dict with a ``type`` key. The type is a class or function object, a short name
 listed in :data:`vidlab.config.names.NAMES` (``'ResNet'``, also with an MMEngine scope prefix
 such as ``'mmaction.ResNet'``), an MMAction2 0.x name listed in
-:data:`vidlab.compat.ALIASES`, ``'pkg.mod:Name'`` or a dotted path ``'pkg.mod.Name'``. Nothing
-registers itself; the module behind a name is imported when the name is first used.
+:data:`vidlab.compat.mmaction0x.ALIASES`, ``'pkg.mod:Name'`` or a dotted path
+``'pkg.mod.Name'``. Nothing registers itself; the module behind a name is imported when the name
+is first used.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import importlib
 from collections.abc import Mapping
 from typing import Any
 
+from vidlab.compat.mmaction0x import ALIASES
 from vidlab.config.errors import ConfigError, display_path
 from vidlab.config.names import NAMES
 from vidlab.config.types import Config
@@ -67,16 +69,8 @@ class TypeProblem(Exception):
     """A type that cannot be resolved; the message has no file/key-path prefix yet."""
 
 
-def _aliases() -> dict[str, str]:
-    try:
-        from vidlab.compat import ALIASES
-    except ImportError:  # pragma: no cover - compat is part of the package
-        return {}
-    return ALIASES
-
-
 def _known_names() -> list[str]:
-    return [*NAMES, *_aliases()]
+    return [*NAMES, *ALIASES]
 
 
 def did_you_mean(name: str, candidates: list[str] | tuple[str, ...], n: int = 3) -> list[str]:
@@ -97,7 +91,7 @@ def _suggest(name: str, candidates) -> str:
 
 def _lookup(name: str) -> tuple[str, str] | None:
     """A known short name (maybe scoped or a 0.x alias) -> (shown name, 'module:attr')."""
-    aliases = _aliases()
+    aliases = ALIASES
     candidates = [name]
     for prefix in SCOPE_PREFIXES:
         if name.startswith(prefix):
