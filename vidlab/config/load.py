@@ -222,6 +222,8 @@ def _syntax_error(e: SyntaxError, path: str, lines: list[str]) -> ConfigError:
 
 
 def _exec_error(e: BaseException, path: str, lines: list[str], base: Config) -> ConfigError:
+    """The ConfigError for an exception raised while ``path`` ran: file:line, the line's text
+    and a hint for the usual mistakes. The caller chains it to ``e``."""
     lineno = None
     tb = e.__traceback__
     while tb is not None:
@@ -257,11 +259,11 @@ def _literal_base(node: ast.AST, path: str, src: str) -> Any:
     ns = {"__file__": path, "__builtins__": builtins, "os": os}
     try:
         return eval(compile(expr, path, "eval"), ns)  # noqa: S307 - configs are Python by design
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:  # noqa: BLE001 - the config's own code: report it with file:line
         raise ConfigError(
             f"{display_path(path)}:{node.lineno}: cannot evaluate {BASE_KEY}: "
             f"{type(e).__name__}: {e} (write a string or a list of strings)"
-        ) from None
+        ) from e
 
 
 def _uses_read_base(tree: ast.Module) -> bool:
@@ -345,8 +347,9 @@ def _load_py(path: str, stack: tuple[str, ...]) -> Config:
     }
     try:
         exec(code, ns)  # noqa: S102 - a config file is Python by design
-    except Exception as e:  # noqa: BLE001
-        raise _exec_error(e, path, lines, base) from None
+    except Exception as e:  # noqa: BLE001 - any error in a config file is reported with file:line
+        # Chained, so the traceback still shows the original error and where it came from.
+        raise _exec_error(e, path, lines, base) from e
     own = Config()
     for k, v in ns.items():
         if k.startswith("_") or not isinstance(v, _PLAIN_DATA):
