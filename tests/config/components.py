@@ -175,3 +175,11 @@ class ClosedChild(Flexible):
 
     def __init__(self, name, only=1):
         super().__init__(name)
+
+
+def variant_fn(num_classes=400, **kwargs):
+    return ("variant", num_classes, kwargs)
+
+
+def closed_variant_fn(num_classes=400):
+    return ("closed", num_classes)

@@ -3,16 +3,16 @@
 A *node* is a dict with a ``type`` key. The type is a class or function object, a short name
 listed in :data:`vidlab.config.names.NAMES` (``'ResNet'``, also with an MMEngine scope prefix
 such as ``'mmaction.ResNet'``), an MMAction2 0.x name listed in
-:data:`vidlab.compat.mmaction0x.ALIASES`, ``'pkg.mod:Name'`` or a dotted path
-``'pkg.mod.Name'``. Nothing registers itself; the module behind a name is imported when the name
-is first used.
+:data:`vidlab.compat.mmaction0x.ALIASES`, a model variant name (``'tsm_r50_1x1x8'``, looked up in
+``vidlab.models.variants``), ``'pkg.mod:Name'`` or a dotted path ``'pkg.mod.Name'``. Nothing
+registers itself; the module behind a name is imported when the name is first used.
 """
 
 from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from vidlab.compat.mmaction0x import ALIASES
@@ -31,6 +31,10 @@ SCOPE_PREFIXES = ("mmaction.", "mmengine.", "mmdet.", "mmpose.", "mmcv.", "mmpre
 LAZY_KEYS = frozenset(
     {"norm_cfg", "conv_cfg", "act_cfg", "init_cfg", "upsample_cfg", "plugins", "dcn", "_scope_"}
 )
+
+# The lazy table of model variants (``type='tsm_r50_1x1x8'``). It lives in the models package,
+# which imports torch, so it is imported only when a plain name is not in NAMES or ALIASES.
+VARIANTS_MODULE = "vidlab.models.variants"
 
 
 def is_node(value: Any) -> bool:
@@ -69,8 +73,42 @@ class TypeProblem(Exception):
     """A type that cannot be resolved; the message has no file/key-path prefix yet."""
 
 
-def _known_names() -> list[str]:
-    return [*NAMES, *ALIASES]
+def _variants(name: str) -> Any | None:
+    """The variants table module, or None when this installation has none."""
+    try:
+        return importlib.import_module(VARIANTS_MODULE)
+    except ModuleNotFoundError as e:
+        # Only the table itself being absent means "no variants"; anything else is reported.
+        if e.name == VARIANTS_MODULE:
+            return None
+        raise TypeProblem(
+            f"unknown type {name!r}: looking it up among model variants failed: importing "
+            f"{VARIANTS_MODULE} raised {type(e).__name__}: {e}{_import_hint(e, VARIANTS_MODULE)}"
+        ) from e
+    except Exception as e:  # noqa: BLE001 - reported with its cause, as for any named module
+        raise TypeProblem(
+            f"unknown type {name!r}: looking it up among model variants failed: importing "
+            f"{VARIANTS_MODULE} raised {type(e).__name__}: {e}"
+        ) from e
+
+
+def _find_variant(name: str) -> Callable | None:
+    variants = _variants(name)
+    if variants is None:
+        return None
+    try:
+        return variants.find_variant(name)
+    except Exception as e:  # noqa: BLE001 - the family module failed to import: say so
+        raise TypeProblem(
+            f"type {name!r} names a model variant, and importing its family failed: "
+            f"{type(e).__name__}: {e}"
+        ) from e
+
+
+def _known_names(name: str) -> list[str]:
+    """Names to suggest instead of ``name``; variant names are read only here (on an error)."""
+    variants = _variants(name)
+    return [*NAMES, *ALIASES, *(variants.variant_names() if variants is not None else ())]
 
 
 def did_you_mean(name: str, candidates: list[str] | tuple[str, ...], n: int = 3) -> list[str]:
@@ -190,9 +228,12 @@ def resolve(t: Any) -> Any:
             short = name.rsplit(".", 1)[1]
             raise TypeProblem(
                 f"unknown type {name!r}: not a vidlab name and no module of that dotted path "
-                f"can be imported{_suggest(short, _known_names())}"
+                f"can be imported{_suggest(short, _known_names(name))}"
             )
-        raise TypeProblem(f"unknown type {name!r}{_suggest(name, _known_names())}")
+        variant = _find_variant(name)
+        if variant is not None:
+            return variant
+        raise TypeProblem(f"unknown type {name!r}{_suggest(name, _known_names(name))}")
     if callable(t):
         return t
     raise TypeProblem(f"type must be a class, a function or a name string, not {t!r}")
@@ -202,8 +243,9 @@ def resolve_type(t: Any, key_path: str = "", filename: str | None = None) -> Any
     """The class or function that a config ``type`` names.
 
     Names are looked up in this order: :data:`~vidlab.config.names.NAMES` (also with a scope
-    prefix such as ``'mmaction.'``), MMAction2 0.x aliases, ``'pkg.mod:Name'`` and a dotted path
-    ``'pkg.mod.Name'``.
+    prefix such as ``'mmaction.'``), MMAction2 0.x aliases, ``'pkg.mod:Name'``, a dotted path
+    ``'pkg.mod.Name'``, and last, for a plain name, the model variants table
+    (``'tsm_r50_1x1x8'``).
 
     Args:
         t: A class or function (returned as is) or a name string.
