@@ -101,7 +101,7 @@ def test_a_failing_family_import_is_reported_with_its_cause(table):
     with pytest.raises(ConfigError) as info:
         resolve_type("tsm_r50_1x1x8", key_path="model")
     msg = str(info.value)
-    assert "model: type 'tsm_r50_1x1x8' names a model variant, and importing its family" in msg
+    assert "model: type 'tsm_r50_1x1x8' was looked up among model variants, and importing" in msg
     assert "ImportError: the family module is broken" in msg
     assert isinstance(info.value.__cause__, ImportError)
 

@@ -77,18 +77,12 @@ def _variants(name: str) -> Any | None:
     """The variants table module, or None when this installation has none."""
     try:
         return importlib.import_module(VARIANTS_MODULE)
-    except ModuleNotFoundError as e:
-        # Only the table itself being absent means "no variants"; anything else is reported.
-        if e.name == VARIANTS_MODULE:
-            return None
+    except Exception as e:  # noqa: BLE001 - reported with its cause, as any failed import is
+        if isinstance(e, ModuleNotFoundError) and e.name == VARIANTS_MODULE:
+            return None  # the table itself is absent: there are no variants to look up
         raise TypeProblem(
             f"unknown type {name!r}: looking it up among model variants failed: importing "
             f"{VARIANTS_MODULE} raised {type(e).__name__}: {e}{_import_hint(e, VARIANTS_MODULE)}"
-        ) from e
-    except Exception as e:  # noqa: BLE001 - reported with its cause, as for any named module
-        raise TypeProblem(
-            f"unknown type {name!r}: looking it up among model variants failed: importing "
-            f"{VARIANTS_MODULE} raised {type(e).__name__}: {e}"
         ) from e
 
 
@@ -100,8 +94,8 @@ def _find_variant(name: str) -> Callable | None:
         return variants.find_variant(name)
     except Exception as e:  # noqa: BLE001 - the family module failed to import: say so
         raise TypeProblem(
-            f"type {name!r} names a model variant, and importing its family failed: "
-            f"{type(e).__name__}: {e}"
+            f"type {name!r} was looked up among model variants, and importing its family "
+            f"module failed: {type(e).__name__}: {e}"
         ) from e
 
 
@@ -129,7 +123,6 @@ def _suggest(name: str, candidates) -> str:
 
 def _lookup(name: str) -> tuple[str, str] | None:
     """A known short name (maybe scoped or a 0.x alias) -> (shown name, 'module:attr')."""
-    aliases = ALIASES
     candidates = [name]
     for prefix in SCOPE_PREFIXES:
         if name.startswith(prefix):
@@ -137,8 +130,8 @@ def _lookup(name: str) -> tuple[str, str] | None:
     for cand in candidates:
         if cand in NAMES:
             return cand, NAMES[cand]
-        if cand in aliases:
-            new = aliases[cand]
+        if cand in ALIASES:
+            new = ALIASES[cand]
             if new in NAMES:
                 return new, NAMES[new]
             if ":" in new:
