@@ -90,8 +90,19 @@ def build(node: Any, *, key_path: str = "", **injected: Any) -> Any:
     ``_lazy_args`` (and MMCV-style layer specs such as ``norm_cfg``) are passed as plain dicts,
     unbuilt. A list or tuple of nodes builds to a list/tuple of objects.
 
-    An exception raised by a constructor propagates unchanged, with a note naming the key path,
-    the type and the config file.
+    Args:
+        node: A dict with a ``type`` (see :func:`~vidlab.config.resolve_type`), or a list or
+            tuple of such dicts.
+        key_path: Where the node is in the config, for messages and notes.
+        **injected: Arguments the caller supplies (``params=`` for an optimizer).
+
+    Returns:
+        The object (or a list/tuple of objects).
+
+    Raises:
+        ConfigError: ``node`` is not a node, or its type (or a nested one) cannot be resolved.
+            An exception raised by a constructor propagates unchanged, with a note naming the
+            key path, the type and the config file.
     """
     if isinstance(node, (list, tuple)) and not is_node(node):
         return type(node)(

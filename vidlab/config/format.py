@@ -110,7 +110,14 @@ def _fmt(v: Any, col: int, indent: int) -> str:
 
 
 def format_config(cfg: Mapping) -> str:
-    """Python source for a config: one ``name = value`` statement per top-level key."""
+    """Python source for a config: one ``name = value`` statement per top-level key.
+
+    Args:
+        cfg: The config, or any mapping of names to plain values.
+
+    Returns:
+        The text; keys that are not Python names are left out with a comment saying so.
+    """
     chunks: list[str] = []
     for k, v in cfg.items():
         if not _is_ident_key(k):

@@ -101,6 +101,19 @@ def merge_configs(
 
     Dicts merge key by key; lists and other values replace; a child dict with
     ``_delete_=True`` replaces the base value instead of merging into it.
+
+    Args:
+        child: The keys that win.
+        base: The keys they merge into.
+        prefix: The key path of ``child`` and ``base`` in the whole config, for messages.
+        src: The file ``child`` came from, for messages.
+
+    Returns:
+        A new Config.
+
+    Raises:
+        ConfigError: A ``_delete_`` that is not a bool, or one inside a list (where it would
+            have no effect).
     """
     out = Config(base) if isinstance(base, Config) else to_config(dict(base))
     if isinstance(child, Config) and child.__dict__.get("_source"):
@@ -447,7 +460,20 @@ def load_config(
 ) -> Config:
     """Read a config file (or take a dict), merge its ``_base_`` files, upgrade MMAction2 0.x
     keys (see :func:`vidlab.compat.upgrade_config`; the notes land in ``cfg._upgrade_notes``),
-    then apply ``cfg_options``. Every problem is a :class:`ConfigError` with a short message.
+    then apply ``cfg_options``.
+
+    Args:
+        path: A ``.py``, ``.json`` or ``.yaml`` file, or a mapping (its ``_base_`` entries are
+            relative to the working folder, or to its ``filename`` for a Config).
+        cfg_options: ``["a.b.c=value", ...]`` as the CLI's ``--cfg-options``, or a dict of
+            dotted keys to values. Options on 0.x keys apply before the upgrade.
+
+    Returns:
+        The config, with ``filename`` set for a file.
+
+    Raises:
+        ConfigError: Any problem, with a short message naming the file and line or key. An
+            exception raised while a config file runs is chained as the cause.
     """
     if isinstance(path, Mapping):
         data = dict(path)

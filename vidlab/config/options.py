@@ -115,7 +115,18 @@ def parse_option_value(text: str) -> Any:
 
 
 def parse_options(options: Mapping[str, Any] | list[str] | tuple | None) -> list[tuple[str, Any]]:
-    """``["a.b=1", ...]`` (or a dict of already-parsed values) -> ``[("a.b", 1), ...]``."""
+    """``["a.b=1", ...]`` (or a dict of already-parsed values) -> ``[("a.b", 1), ...]``.
+
+    Args:
+        options: ``"key=value"`` strings (values parsed by :func:`parse_option_value`), a single
+            such string, or a dict of dotted keys to values (kept as they are).
+
+    Returns:
+        ``(dotted key, value)`` pairs in order.
+
+    Raises:
+        ConfigError: An item without ``=``, or a key with an empty part.
+    """
     if not options:
         return []
     if isinstance(options, Mapping):

@@ -247,7 +247,17 @@ def _check_node(node: Mapping, path: str, injected: Mapping, report) -> None:
 
 
 def find_problems(cfg: Mapping, injected: Mapping[str, Any] | None = None) -> list[str]:
-    """Every problem :func:`validate` would report, one line each (``file: key.path: message``)."""
+    """Every problem :func:`validate` would report, one line each (``file: key.path: message``).
+
+    Args:
+        cfg: The config (a :class:`~vidlab.config.Config` names the files of its nodes).
+        injected: Key-path pattern -> names of arguments the caller supplies, added to
+            :data:`DEFAULT_INJECTED`.
+
+    Returns:
+        The problems; empty when there are none. A problem found at several key paths (a
+        pipeline reached twice) is one line that lists the other paths.
+    """
     table: dict[str, Any] = dict(DEFAULT_INJECTED)
     for k, v in (injected or {}).items():
         table[k] = tuple(table.get(k, ())) + (tuple([v]) if isinstance(v, str) else tuple(v))
@@ -290,7 +300,15 @@ def validate(cfg: Mapping, injected: Mapping[str, Any] | None = None) -> None:
     required arguments. Arguments supplied by the engine are not required: those named by
     ``injected`` (key-path pattern -> names, added to :data:`DEFAULT_INJECTED`) and those listed
     in the class attribute ``_injected_args``. Dicts without a ``type`` are walked through but
-    not checked (the engine reads them itself).
+    not checked (the engine reads them itself). The keywords a type accepts are read off
+    signatures only: see this module's docstring.
+
+    Args:
+        cfg: The config.
+        injected: As for :func:`find_problems`.
+
+    Raises:
+        ConfigError: Listing every problem, one per line; ``err.problems`` holds the lines.
     """
     problems = find_problems(cfg, injected)
     if problems:
