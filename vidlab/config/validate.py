@@ -45,20 +45,17 @@ ACCEPTS_ANY_KWARGS = "_accepts_any_kwargs"
 # Transitional: vidlab classes outside the config package that keep or ignore keywords but do
 # not declare ``_accepts_any_kwargs`` yet (their owners are adding it; until then MMAction2's own
 # configs, e.g. ``log_processor=dict(type='LogProcessor', window_size=20)``, would not validate).
-# Each entry is the class whose ``__init__`` takes the ``**kwargs``, and counts for its
-# subclasses too. Remove an entry once its class has the attribute; then delete this table.
+# Each entry is where the attribute belongs (the class whose ``__init__`` keeps the
+# ``**kwargs``); it counts for subclasses too (PyAVInit, DecordInit, OpenCVInit; TestLoop).
+# Remove an entry once its class has the attribute; then delete this table.
 _UNDECLARED_ANY_KWARGS = frozenset(
     {
-        "vidlab.data.loading:DecordInit",
-        "vidlab.data.loading:OpenCVInit",
-        "vidlab.data.loading:PyAVInit",
         "vidlab.data.loading:RawFrameDecode",
         "vidlab.data.loading:VideoInit",
         "vidlab.engine.hooks:_ConfigOnlyHook",
         "vidlab.engine.hooks:CheckpointHook",
         "vidlab.engine.hooks:EMAHook",
         "vidlab.engine.hooks:LoggerHook",
-        "vidlab.engine.train:TestLoop",
         "vidlab.engine.train:ValLoop",
         "vidlab.evaluation.metrics:AccMetric",
     }
