@@ -77,6 +77,27 @@ def test_module_level_imports_have_no_cycle():
     assert _cycle(_graph(top_level_only=True)) is None
 
 
+# The order of vidlab/config/__init__.py's docstring: each module imports only earlier ones.
+LAYERS = ["errors", "names", "format", "options", "types", "load", "resolve", "build", "validate"]
+
+
+def test_config_modules_import_only_lower_layers():
+    graph = _graph(top_level_only=True)
+    for i, layer in enumerate(LAYERS):
+        own = {e for e in graph[f"vidlab.config.{layer}"] if e.startswith("vidlab.config.")}
+        assert own <= {f"vidlab.config.{m}" for m in LAYERS[:i]}, layer
+    # the one import upwards, made when called: Config.fromfile -> load_config
+    upward = {
+        (name, e)
+        for name, edges in _graph(top_level_only=False).items()
+        for e in edges
+        if name.startswith("vidlab.config.")
+        and e.startswith("vidlab.config.")
+        and LAYERS.index(e.rsplit(".", 1)[1]) >= LAYERS.index(name.rsplit(".", 1)[1])
+    }
+    assert upward == {("vidlab.config.types", "vidlab.config.load")}
+
+
 def test_config_depends_on_compat_one_way():
     # Counting imports inside functions too: compat never imports the config package, so the
     # loader can call the 0.x upgrade and resolve_type can read ALIASES with plain imports.
