@@ -63,6 +63,10 @@ class Step:
 
 
 class Flexible:
+    """Keeps any keyword: declared with ``_accepts_any_kwargs``."""
+
+    _accepts_any_kwargs = True
+
     def __init__(self, name, **kwargs):
         self.name = name
         self.kwargs = kwargs
@@ -113,10 +117,10 @@ class BaseHead:
 
 
 class ForwardingHead(BaseHead):
-    """Forwards unknown keywords to the base class, reads one itself."""
+    """Forwards unknown keywords to the base class; the keyword it reads itself is named."""
 
-    def __init__(self, num_classes, in_channels=8, dropout_ratio=0.5, **kwargs):
-        self.extra = kwargs.pop("extra_flag", False)
+    def __init__(self, num_classes, in_channels=8, dropout_ratio=0.5, extra_flag=False, **kwargs):
+        self.extra = extra_flag
         super().__init__(
             num_classes,
             in_channels,
@@ -125,7 +129,57 @@ class ForwardingHead(BaseHead):
 
 
 class SwallowingInit:
-    """Accepts and ignores any MMAction2 keyword."""
+    """Accepts and ignores any MMAction2 keyword: declared with ``_accepts_any_kwargs``."""
+
+    _accepts_any_kwargs = True
 
     def __init__(self, backend="auto", **ignored):
         self.ignored = ignored
+
+
+class Undeclared:
+    """Takes ``**kwargs`` without forwarding them and without ``_accepts_any_kwargs``: by the
+    signature rule they go to ``object.__init__``, so unknown keywords are reported."""
+
+    def __init__(self, size=1, **kwargs):
+        self.size = size
+        self.kwargs = kwargs
+
+
+class PopsKeyword(BaseHead):
+    """Reads ``extra`` out of ``**kwargs`` instead of naming it: ``extra`` is reported."""
+
+    def __init__(self, num_classes, **kwargs):
+        self.extra = kwargs.pop("extra", None)
+        super().__init__(num_classes, 8, **kwargs)
+
+
+class ChainBase:
+    def __init__(self, base_arg=0, **kwargs):
+        self.base_arg = base_arg
+
+
+class DeclaredChild(ChainBase):
+    """Inherits the attribute's meaning: the chain of ``**kwargs`` ends in ChainBase, which
+    keeps them; the child says so for the whole chain."""
+
+    _accepts_any_kwargs = True
+
+    def __init__(self, child_arg=0, **kwargs):
+        super().__init__(**kwargs)
+
+
+class ClosedChild(Flexible):
+    """Its own ``__init__`` has no ``**kwargs``: the inherited ``_accepts_any_kwargs`` does not
+    open it."""
+
+    def __init__(self, name, only=1):
+        super().__init__(name)
+
+
+def variant_fn(num_classes=400, **kwargs):
+    return ("variant", num_classes, kwargs)
+
+
+def closed_variant_fn(num_classes=400):
+    return ("closed", num_classes)

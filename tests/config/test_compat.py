@@ -390,3 +390,25 @@ def test_transitional_config_with_normalize_in_1x_pipelines():
     assert cfg.test_cfg == dict()  # a 1.x loop setting, left alone
     assert cfg.train_cfg == dict(type="EpochBasedTrainLoop", max_epochs=3)
     assert len(notes) == 2
+
+
+def test_upgrade_keeps_the_config_type():
+    # compat imports nothing of vidlab.config: the new config is a copy of the given one, so a
+    # Config stays a Config (with Config nodes) and a plain dict stays a plain dict.
+    old = dict(
+        total_epochs=3,
+        optimizer=dict(type="SGD", lr=0.1),
+        lr_config=dict(policy="step", step=[2]),
+        data=dict(videos_per_gpu=2, workers_per_gpu=1, train=dict(type="VideoDataset")),
+    )
+    new, notes = upgrade_config(Config(old))
+    assert notes
+    assert type(new) is Config
+    assert type(new.train_cfg) is Config and new.train_cfg.max_epochs == 3
+    assert type(new.optim_wrapper.optimizer) is Config
+    assert type(new.param_scheduler[0]) is Config
+    assert type(new.train_dataloader.sampler) is Config
+    plain, _ = upgrade_config(old)
+    assert type(plain) is dict and type(plain["train_cfg"]) is dict
+    assert plain == new.to_dict()
+    assert "total_epochs" in old  # the input is not changed

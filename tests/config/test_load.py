@@ -290,7 +290,47 @@ def test_exception_while_running_names_file_and_line(write):
     assert "boom.py:3:" in msg
     assert "KeyError" in msg
     assert "c = b['y']" in msg
-    assert _no_traceback_chain(info.value)
+    # The original error is chained (visible in a traceback); the CLI prints str(err) only.
+    assert isinstance(info.value.__cause__, KeyError)
+
+
+def test_exception_in_config_is_chained_and_its_traceback_points_into_the_file(write):
+    path = write(
+        "div.py",
+        """
+        def scale(x):
+            return x / 0
+
+        lr = scale(0.1)
+        """,
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    err = info.value
+    # the innermost line of the file is the one named
+    assert str(err).startswith(f"{path}:2: error while running the config file: ")
+    assert "ZeroDivisionError" in str(err)
+    assert "return x / 0" in str(err)
+    cause = err.__cause__
+    assert type(cause) is ZeroDivisionError
+    # compiled with its own filename: the cause's traceback names the file and both lines
+    frames = [(tb.tb_frame.f_code.co_filename, tb.tb_lineno) for tb in _walk_tb(cause)]
+    assert (str(path), 4) in frames
+    assert (str(path), 2) in frames
+
+
+def _walk_tb(err: BaseException):
+    tb = err.__traceback__
+    while tb is not None:
+        yield tb
+        tb = tb.tb_next
+
+
+def test_computed_base_error_is_chained(write):
+    path = write("comp.py", "_base_ = [1 / 0]\nx = 1\n")
+    with pytest.raises(ConfigError, match=r"comp.py:1: cannot evaluate _base_") as info:
+        load_config(path)
+    assert type(info.value.__cause__) is ZeroDivisionError
 
 
 def test_base_cycle(write):

@@ -133,3 +133,14 @@ def test_apply_options_in_place():
     c = Config(a=dict(b=[1, 2]))
     assert apply_options(c, ["a.b.1=5", "a.c=x"]) is c
     assert c == dict(a=dict(b=[1, 5], c="x"))
+
+
+def test_set_values_become_config_nodes():
+    from vidlab.config import Config
+
+    c = Config(a=dict(b=[dict(x=1), 2, (3, dict(y=1))]))
+    apply_options(c, {"a.b.1": {"y": 2}, "a.new.deep": 3, "a.b.0.z": {"w": 1}, "a.b.2.0": {"v": 0}})
+    assert c.a.b[1].y == 2 and isinstance(c.a.b[1], Config)
+    assert c.a.new.deep == 3 and isinstance(c.a.new, Config)
+    assert c.a.b[0].z.w == 1 and isinstance(c.a.b[0].z, Config)
+    assert isinstance(c.a.b[2], tuple) and c.a.b[2][0].v == 0 and c.a.b[2][1].y == 1

@@ -187,3 +187,77 @@ def test_kwargs_forwarded_to_base_class_are_checked(components):
         "<config>: head: ForwardingHead got an unexpected keyword 'dropout_rato'; "
         "did you mean 'dropout_ratio'?"
     ]
+
+
+def test_undeclared_var_kwargs_go_to_the_parent(components):
+    # By signature only: **kwargs of an __init__ are passed to the parent's __init__; a class
+    # that keeps them without saying so (Undeclared: the parent is object) rejects extras, and a
+    # keyword read out of **kwargs (PopsKeyword: kwargs.pop('extra')) is not a known keyword.
+    cfg = Config(
+        a=dict(type=f"{M}:Undeclared", size=2, colour="red"),
+        b=dict(type=f"{M}:PopsKeyword", num_classes=3, average_clips="prob", extra=1),
+    )
+    assert find_problems(cfg) == [
+        "<config>: a: Undeclared got an unexpected keyword 'colour' (it takes: size)",
+        "<config>: b: PopsKeyword got an unexpected keyword 'extra' "
+        "(it takes: num_classes, in_channels, average_clips, init_cfg)",
+    ]
+
+
+def test_accepts_any_kwargs_attribute(components):
+    cfg = Config(
+        # declared on the child, the chain's last **kwargs (ChainBase) keeps anything
+        a=dict(type=f"{M}:DeclaredChild", child_arg=1, base_arg=2, whatever=3),
+        # inherited from Flexible, but its own __init__ has no **kwargs: closed
+        b=dict(type=f"{M}:ClosedChild", name="x", only=2, whatever=3),
+        c=dict(type=f"{M}:SwallowingInit", anything=1),
+    )
+    assert find_problems(cfg) == [
+        "<config>: b: ClosedChild got an unexpected keyword 'whatever' (it takes: name, only)"
+    ]
+
+
+def test_var_kwargs_chain_stops_at_nn_module(components):
+    import torch
+
+    class Block(torch.nn.Module):
+        def __init__(self, channels=8, **kwargs):
+            super().__init__(**kwargs)
+            self.channels = channels
+
+    problems = find_problems(Config(m=dict(type=Block, channels=4, chanels=4)))
+    assert len(problems) == 1
+    assert problems[0].startswith("<config>: m: ")
+    assert problems[0].endswith(
+        "Block got an unexpected keyword 'chanels'; did you mean 'channels'?"
+    )
+
+
+def test_functions_with_var_kwargs_accept_anything(components):
+    def factory(depth=50, **kwargs):
+        return depth, kwargs
+
+    def closed(depth=50):
+        return depth
+
+    cfg = Config(a=dict(type=factory, anything=1), b=dict(type=closed, detph=1))
+    problems = find_problems(cfg)
+    assert len(problems) == 1
+    assert problems[0].startswith("<config>: b: ")
+    assert problems[0].endswith("closed got an unexpected keyword 'detph'; did you mean 'depth'?")
+
+
+def test_undeclared_table_names_real_classes_with_var_kwargs():
+    # The transitional table of classes that keep keywords without declaring it: every entry
+    # must still be a class whose own __init__ takes **kwargs (so the table cannot rot).
+    import importlib
+    import inspect
+
+    from vidlab.config.validate import _UNDECLARED_ANY_KWARGS
+
+    for entry in sorted(_UNDECLARED_ANY_KWARGS):
+        module, _, qualname = entry.partition(":")
+        klass = getattr(importlib.import_module(module), qualname)
+        init = klass.__dict__["__init__"]
+        kinds = [p.kind for p in inspect.signature(init).parameters.values()]
+        assert inspect.Parameter.VAR_KEYWORD in kinds, entry

@@ -660,19 +660,24 @@ class _Upgrader:
         self.runtime()
 
 
-def upgrade_config(cfg):
+def upgrade_config(cfg: dict) -> tuple[dict, list[str]]:
     """Convert an MMAction2 0.x config to the 1.x layout.
 
-    Returns ``(new_cfg, notes)``: a new config (the input is not changed; a 1.x config is
-    returned as is) and human-readable notes of every conversion, in order.
+    The new config is a deep copy of ``cfg`` and so of its type: a
+    :class:`vidlab.config.Config` stays a Config (the loader passes one in), and the dicts this
+    function adds become Config nodes as they are stored into it. This module imports nothing of
+    ``vidlab.config``: the config package calls it, never the other way round.
+
+    Args:
+        cfg: The config; it is not changed.
+
+    Returns:
+        ``(new_cfg, notes)``: the upgraded config (``cfg`` itself for a 1.x config) and
+        human-readable notes of every conversion, in order.
     """
     if not is_old_style(cfg):
         return cfg, []
-    from vidlab.config.load import Config
-
     new = copy.deepcopy(cfg)
-    if not isinstance(new, Config):
-        new = Config(new)
     up = _Upgrader(new)
     up.run()
     return new, up.notes
