@@ -122,3 +122,18 @@ def test_onnx_export_parity(name, tmp_path):
     result = export_onnx(model, tmp_path / f"{name}.onnx", clips_shape=(1, c, t, 32, 32))
     assert result["max_abs_diff"] < 1e-4
     assert model.training  # mode restored
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_variant_is_a_config_type(name):
+    from vidlab.config import build, validate
+
+    node = {"model": {"type": name, "num_classes": 5}}
+    validate(node)
+    torch.manual_seed(0)
+    model = build(node["model"], key_path="model")
+    reference = _model(name)
+    assert type(model) is type(reference) and model.default_cfg == reference.default_cfg
+    assert model.state_dict().keys() == reference.state_dict().keys()
+    for key, value in reference.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key

@@ -50,14 +50,11 @@ ACCEPTS_ANY_KWARGS = "_accepts_any_kwargs"
 # Remove an entry once its class has the attribute; then delete this table.
 _UNDECLARED_ANY_KWARGS = frozenset(
     {
-        "vidlab.data.loading:RawFrameDecode",
-        "vidlab.data.loading:VideoInit",
         "vidlab.engine.hooks:_ConfigOnlyHook",
         "vidlab.engine.hooks:CheckpointHook",
         "vidlab.engine.hooks:EMAHook",
         "vidlab.engine.hooks:LoggerHook",
         "vidlab.engine.train:ValLoop",
-        "vidlab.evaluation.metrics:AccMetric",
     }
 )
 

@@ -237,6 +237,7 @@ class VideoInit:
     """
 
     _fallback = False
+    _accepts_any_kwargs = True  # MMAction2 file-client arguments (config validation)
 
     def __init__(
         self, backend: str = "auto", io_backend: str = "disk", num_threads: int = 1, **kwargs
@@ -380,6 +381,8 @@ class RawFrameDecode(VideoDecode):
         io_backend: only ``'disk'``.
         decoding_backend: accepted (MMAction2's image decoder); images are decoded with FFmpeg.
     """
+
+    _accepts_any_kwargs = True  # MMAction2 file-client arguments (config validation)
 
     def __init__(
         self,

@@ -115,6 +115,8 @@ class AccMetric:
         collect_device: accepted for MMAction2 configs; results are gathered by the engine.
     """
 
+    _accepts_any_kwargs = True  # MMEngine BaseMetric arguments (config validation)
+
     def __init__(
         self,
         metric_list: str | Sequence[str] = ("top_k_accuracy", "mean_class_accuracy"),
