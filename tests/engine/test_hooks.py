@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from vidlab.engine.hooks import CheckpointHook, EMAHook, LoggerHook, ParamSchedulerHook
+from vidlab.compat.mmengine import ParamSchedulerHook
+from vidlab.engine.hooks import CheckpointHook, EMAHook, LoggerHook
 from vidlab.engine.train import TrainState
 
 

@@ -306,7 +306,7 @@ def test_config_errors():
     m = Net()
     with pytest.raises(
         ValueError,
-        match=r"optim_wrapper\.optimizer\.type: unknown optimizer 'SDG'; did you mean 'SGD'",
+        match=r"optim_wrapper\.optimizer\.type: unknown type 'SDG'; did you mean 'SGD'",
     ):
         build_optimizer(m, dict(optimizer=dict(type="SDG", lr=0.1)))
     with pytest.raises(
@@ -316,11 +316,11 @@ def test_config_errors():
         build_optimizer(m, dict(optimizer=dict(type="SGD", lr=0.1, momentun=0.9)))
     with pytest.raises(
         ValueError,
-        match=r"optim_wrapper\.constructor: unknown constructor 'TSMOptimWraperConstructor'.*'TSMOptimWrapperConstructor'",
+        match=r"optim_wrapper\.constructor: unknown type 'TSMOptimWraperConstructor'.*'TSMOptimWrapperConstructor'",
     ):
         build_optimizer(m, dict(optimizer=SGD, constructor="TSMOptimWraperConstructor"))
     with pytest.raises(
-        ValueError, match=r"optim_wrapper\.type: unknown optimizer wrapper 'AMPOptimWrapper'"
+        ValueError, match=r"optim_wrapper\.type: unknown type 'AMPOptimWrapper'.*'AmpOptimWrapper'"
     ):
         build_optimizer(m, dict(type="AMPOptimWrapper", optimizer=SGD))
     with pytest.raises(ValueError, match=r"optim_wrapper\.clip_grads: unexpected key"):
@@ -422,7 +422,7 @@ def test_holders_exist_at_name_table_paths():
     ):
         mod, _, attr = NAMES[name].partition(":")
         assert getattr(importlib.import_module(mod), attr).__name__ == name
-    from vidlab.engine.optim import AmpOptimWrapper, OptimWrapper
+    from vidlab.compat.mmengine import AmpOptimWrapper, OptimWrapper
 
     w = OptimWrapper(
         optimizer=dict(type="SGD"),

@@ -539,7 +539,7 @@ def test_errors():
     kw = dict(max_epochs=10, iters_per_epoch=5)
     with pytest.raises(
         ValueError,
-        match=r"param_scheduler\[1\]\.type: unknown scheduler 'CosineAnealingLR'.*'CosineAnnealingLR'",
+        match=r"param_scheduler\[1\]\.type: unknown type 'CosineAnealingLR'.*'CosineAnnealingLR'",
     ):
         build_schedulers(opt, [dict(type="LinearLR"), dict(type="CosineAnealingLR")], **kw)
     with pytest.raises(ValueError, match=r"param_scheduler\[1\]\.end = 12 .*max_epochs=10"):

@@ -6,7 +6,8 @@ import torch
 from conftest import BNHeadRecognizer, TinyRecognizer, make_cfg
 
 from vidlab.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from vidlab.engine.train import EpochBasedTrainLoop, TrainingError, train
+from vidlab.compat.mmengine import EpochBasedTrainLoop
+from vidlab.engine.train import TrainingError, train
 from vidlab.engine.train import test as run_test
 
 

@@ -27,8 +27,8 @@ A hook never changes the math. The loop in :func:`vidlab.engine.train.train` is:
 
 ``runner`` is the loop's context (``runner.state``, ``runner.cfg``, ``runner.work_dir``,
 ``runner.max_epochs``, ``runner.is_main``, ``runner.log(msg)``,
-``runner.save_checkpoint(path)``). The classes that only carry MMEngine config names
-(``ParamSchedulerHook``, ``DistSamplerSeedHook``, ...) are accepted so MMAction2 configs run;
+``runner.save_checkpoint(path)``). The hooks that only carry MMEngine config names
+(``ParamSchedulerHook``, ``DistSamplerSeedHook``, ...) live in :mod:`vidlab.compat.mmengine`;
 their work is done in plain sight by the loop.
 """
 
@@ -42,21 +42,7 @@ from pathlib import Path
 
 from vidlab.config.errors import ConfigError
 
-__all__ = [
-    "ActionVisualizer",
-    "CheckpointHook",
-    "DistSamplerSeedHook",
-    "EMAHook",
-    "Hook",
-    "IterTimerHook",
-    "LocalVisBackend",
-    "LogProcessor",
-    "LoggerHook",
-    "ParamSchedulerHook",
-    "RuntimeInfoHook",
-    "SyncBuffersHook",
-    "TensorboardVisBackend",
-]
+__all__ = ["CheckpointHook", "EMAHook", "Hook", "LoggerHook"]
 
 # MMEngine's defaults for inferring ``rule`` from a metric name.
 GREATER_KEYS = ("acc", "top", "AR@", "auc", "precision", "mAP", "mDice", "mIoU", "mAcc", "aAcc")
@@ -407,36 +393,8 @@ def _fmt_eta(seconds: float | None) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# MMEngine names whose work the loop does itself
+# EMA
 # --------------------------------------------------------------------------------------------
-
-
-class _ConfigOnlyHook(Hook):
-    """Accepts any MMEngine arguments; the loop does the work in plain sight."""
-
-    def __init__(self, **kwargs):
-        self.kwargs = kwargs
-
-
-class IterTimerHook(_ConfigOnlyHook):
-    """Accepted for configs: the loop measures data and step time itself."""
-
-
-class ParamSchedulerHook(_ConfigOnlyHook):
-    """Accepted for configs: the loop calls ``schedulers.step_iter`` before each iteration."""
-
-
-class DistSamplerSeedHook(_ConfigOnlyHook):
-    """Accepted for configs: the loop calls ``sampler.set_epoch`` before each epoch."""
-
-
-class SyncBuffersHook(_ConfigOnlyHook):
-    """With several processes, the loop averages BatchNorm buffers across ranks after each
-    epoch (as MMEngine's hook) when this hook is configured."""
-
-
-class RuntimeInfoHook(_ConfigOnlyHook):
-    """Accepted for configs: ``TrainState`` holds the runtime information."""
 
 
 class EMAHook(Hook):
@@ -460,20 +418,3 @@ class EMAHook(Hook):
         **kwargs,
     ):
         self.cfg = dict(ema_type=ema_type, begin_iter=begin_iter, begin_epoch=begin_epoch, **kwargs)
-
-
-class LogProcessor(_ConfigOnlyHook):
-    """Accepted for configs (``log_processor``): ``LoggerHook`` averages over its interval."""
-
-
-class LocalVisBackend(_ConfigOnlyHook):
-    """Accepted for configs: scalars always go to ``<work_dir>/log.jsonl``."""
-
-
-class TensorboardVisBackend(_ConfigOnlyHook):
-    """TensorBoard scalars (needs ``pip install vidlab[tensorboard]``); see
-    ``vidlab.engine.logs.writers_from_config``."""
-
-
-class ActionVisualizer(_ConfigOnlyHook):
-    """Accepted for configs (``visualizer``): its ``vis_backends`` choose the scalar writers."""

@@ -42,6 +42,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 from torch.nn.modules.instancenorm import _InstanceNorm
 
+from vidlab.compat.mmengine import AmpOptimWrapper, OptimWrapper
+from vidlab.config import resolve_type
 from vidlab.config.errors import ConfigError
 
 __all__ = [
@@ -50,8 +52,6 @@ __all__ = [
     "describe_param_groups",
     "compare_group_layout",
     "clip_gradients",
-    "OptimWrapper",
-    "AmpOptimWrapper",
     "DefaultOptimWrapperConstructor",
     "TSMOptimWrapperConstructor",
     "LearningRateDecayOptimizerConstructor",
@@ -59,61 +59,6 @@ __all__ = [
 ]
 
 _NORM_TYPES = (_BatchNorm, _InstanceNorm, nn.GroupNorm, nn.LayerNorm)
-
-
-# --------------------------------------------------------------------------------------------
-# MMEngine / MMAction2 names, as plain holders so that configs validate against a signature.
-# --------------------------------------------------------------------------------------------
-class OptimWrapper:
-    """Config holder for MMEngine's ``OptimWrapper`` (``optim_wrapper.type``).
-
-    vidlab has no wrapper object: :func:`build_optimizer` reads these keys and the training loop
-    applies clipping and accumulation itself. ``paramwise_cfg`` and ``constructor`` are listed
-    because they live in the same dict in MMEngine configs (MMEngine pops them before building).
-    """
-
-    _lazy_args = ("optimizer", "paramwise_cfg", "clip_grad")
-
-    def __init__(
-        self,
-        optimizer=None,
-        clip_grad: dict | None = None,
-        accumulative_counts: int = 1,
-        paramwise_cfg: dict | None = None,
-        constructor=None,
-    ):
-        self.optimizer = optimizer
-        self.clip_grad = clip_grad
-        self.accumulative_counts = accumulative_counts
-        self.paramwise_cfg = paramwise_cfg
-        self.constructor = constructor
-
-
-class AmpOptimWrapper(OptimWrapper):
-    """Config holder for MMEngine's ``AmpOptimWrapper``: mixed precision with a grad scaler.
-
-    ``dtype``: ``'float16'`` (default when None) or ``'bfloat16'``; ``loss_scale``: ``'dynamic'``,
-    a float (static scale) or a dict of ``torch.amp.GradScaler`` arguments.
-    """
-
-    def __init__(
-        self,
-        optimizer=None,
-        clip_grad: dict | None = None,
-        accumulative_counts: int = 1,
-        paramwise_cfg: dict | None = None,
-        constructor=None,
-        loss_scale="dynamic",
-        dtype=None,
-        use_fsdp: bool = False,
-    ):
-        super().__init__(optimizer, clip_grad, accumulative_counts, paramwise_cfg, constructor)
-        self.loss_scale = loss_scale
-        self.dtype = dtype
-        self.use_fsdp = use_fsdp
-
-
-_WRAPPER_TYPES = {"OptimWrapper": OptimWrapper, "AmpOptimWrapper": AmpOptimWrapper}
 
 
 # --------------------------------------------------------------------------------------------
@@ -185,28 +130,6 @@ def _type_name(t) -> str:
     return t if isinstance(t, str) else getattr(t, "__name__", repr(t))
 
 
-def _resolve_external(name: str):
-    """Resolve a name through vidlab's static table / dotted paths, if the config package has it."""
-    try:
-        from vidlab.config import resolve_type  # type: ignore[attr-defined]
-    except ImportError:
-        resolve_type = None
-    if resolve_type is not None:
-        try:
-            return resolve_type(name)
-        except Exception:
-            return None
-    if ":" in name:
-        import importlib
-
-        mod, _, attr = name.partition(":")
-        try:
-            return getattr(importlib.import_module(mod), attr)
-        except (ImportError, AttributeError):
-            return None
-    return None
-
-
 def _torch_optimizer_names() -> list[str]:
     out = []
     for n in dir(torch.optim):
@@ -221,25 +144,21 @@ def _torch_optimizer_names() -> list[str]:
 
 
 def _resolve_optimizer_class(t):
-    if inspect.isclass(t):
-        if issubclass(t, torch.optim.Optimizer):
-            return t
+    if isinstance(t, str) and inspect.isclass(getattr(torch.optim, t, None)):
+        obj = getattr(torch.optim, t)  # any optimizer of torch.optim by its class name
+    elif isinstance(t, str) or inspect.isclass(t):
+        obj = resolve_type(t, key_path="optim_wrapper.optimizer.type")
+    else:
         raise ConfigError(
-            f"optim_wrapper.optimizer.type: {t!r} is not a torch.optim.Optimizer subclass"
+            "optim_wrapper.optimizer.type must be an optimizer name such as 'SGD' or 'AdamW', "
+            f"got {t!r}"
         )
-    if not isinstance(t, str) or not t:
-        raise ConfigError(
-            f"optim_wrapper.optimizer.type must be an optimizer name such as 'SGD' or 'AdamW', got {t!r}"
-        )
-    obj = getattr(torch.optim, t, None)
-    if not (inspect.isclass(obj) and issubclass(obj, torch.optim.Optimizer)):
-        obj = _resolve_external(t)
     if inspect.isclass(obj) and issubclass(obj, torch.optim.Optimizer):
         return obj
     raise ConfigError(
-        f"optim_wrapper.optimizer.type: unknown optimizer {t!r}"
-        f"{_close(t, _torch_optimizer_names())} (any class of torch.optim can be named, or a "
-        "'package.module:Class' path)"
+        f"optim_wrapper.optimizer.type: {t!r} is not a torch.optim.Optimizer subclass (any "
+        f"class of torch.optim can be named{_close(_type_name(t), _torch_optimizer_names())}, "
+        "or a 'package.module:Class' path)"
     )
 
 
@@ -659,29 +578,16 @@ class LearningRateDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
         return col.result()
 
 
-_CONSTRUCTORS = {
-    "DefaultOptimWrapperConstructor": DefaultOptimWrapperConstructor,
-    "TSMOptimWrapperConstructor": TSMOptimWrapperConstructor,
-    "LearningRateDecayOptimizerConstructor": LearningRateDecayOptimizerConstructor,
-    "SwinOptimWrapperConstructor": SwinOptimWrapperConstructor,
-}
-
-
 def _resolve_constructor(c):
     if c is None:
         return DefaultOptimWrapperConstructor
-    if inspect.isclass(c):
-        return c
-    if isinstance(c, str):
-        if c in _CONSTRUCTORS:
-            return _CONSTRUCTORS[c]
-        obj = _resolve_external(c)
-        if inspect.isclass(obj):
-            return obj
+    ctor = resolve_type(c, key_path="optim_wrapper.constructor")
+    if not inspect.isclass(ctor):
         raise ConfigError(
-            f"optim_wrapper.constructor: unknown constructor {c!r}{_close(c, _CONSTRUCTORS)}"
+            f"optim_wrapper.constructor: {c!r} is not a class (e.g. "
+            "'DefaultOptimWrapperConstructor' or 'TSMOptimWrapperConstructor')"
         )
-    raise ConfigError(f"optim_wrapper.constructor must be a class name, got {c!r}")
+    return ctor
 
 
 # --------------------------------------------------------------------------------------------
@@ -878,16 +784,13 @@ def build_optimizer(model: nn.Module, optim_wrapper: dict, *, lr_scale: float = 
         )
     cfg = dict(optim_wrapper)
     wtype = cfg.pop("type", "OptimWrapper")
-    wname = _type_name(wtype)
-    if inspect.isclass(wtype) and issubclass(wtype, OptimWrapper):
-        wname = "AmpOptimWrapper" if issubclass(wtype, AmpOptimWrapper) else "OptimWrapper"
-    elif isinstance(wname, str) and wname.rsplit(".", 1)[-1] in _WRAPPER_TYPES:
-        wname = wname.rsplit(".", 1)[-1]  # scoped names such as 'mmengine.OptimWrapper'
-    if wname not in _WRAPPER_TYPES:
+    wrapper_cls = resolve_type(wtype, key_path="optim_wrapper.type")
+    if not (inspect.isclass(wrapper_cls) and issubclass(wrapper_cls, OptimWrapper)):
         raise ConfigError(
-            f"optim_wrapper.type: unknown optimizer wrapper {wname!r}{_close(wname, _WRAPPER_TYPES)} "
-            "(vidlab supports 'OptimWrapper' and 'AmpOptimWrapper')"
+            f"optim_wrapper.type: {_type_name(wtype)!r} is not an optimizer wrapper (vidlab "
+            "supports 'OptimWrapper' and 'AmpOptimWrapper')"
         )
+    wname = "AmpOptimWrapper" if issubclass(wrapper_cls, AmpOptimWrapper) else "OptimWrapper"
     optimizer_cfg = cfg.pop("optimizer", None)
     if not isinstance(optimizer_cfg, dict) or "type" not in optimizer_cfg:
         raise ConfigError(
@@ -922,7 +825,7 @@ def build_optimizer(model: nn.Module, optim_wrapper: dict, *, lr_scale: float = 
                 f"optim_wrapper.loss_scale must be 'dynamic', a number or a dict, got {loss_scale!r}"
             )
     if cfg:
-        allowed = set(inspect.signature(_WRAPPER_TYPES[wname].__init__).parameters) - {"self"}
+        allowed = set(inspect.signature(wrapper_cls.__init__).parameters) - {"self"}
         k = sorted(cfg)[0]
         raise ConfigError(f"optim_wrapper.{k}: unexpected key for {wname}{_close(k, allowed)}")
 

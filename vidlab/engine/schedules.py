@@ -57,6 +57,7 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
+from vidlab.config import resolve_type
 from vidlab.config.errors import ConfigError
 
 __all__ = ["build_schedulers", "ParamSchedulers", "INF"]
@@ -533,37 +534,6 @@ CosineAnnealingMomentum = _variant(
 PolyMomentum = _variant(PolyParamScheduler, "PolyMomentum", "momentum")
 CosineRestartMomentum = _variant(CosineRestartParamScheduler, "CosineRestartMomentum", "momentum")
 
-SCHEDULERS: dict[str, type] = {
-    c.__name__: c
-    for c in (
-        ConstantParamScheduler,
-        LinearParamScheduler,
-        StepParamScheduler,
-        MultiStepParamScheduler,
-        ExponentialParamScheduler,
-        CosineAnnealingParamScheduler,
-        PolyParamScheduler,
-        OneCycleParamScheduler,
-        CosineRestartParamScheduler,
-        ConstantLR,
-        LinearLR,
-        StepLR,
-        MultiStepLR,
-        ExponentialLR,
-        CosineAnnealingLR,
-        PolyLR,
-        OneCycleLR,
-        CosineRestartLR,
-        ConstantMomentum,
-        LinearMomentum,
-        StepMomentum,
-        MultiStepMomentum,
-        ExponentialMomentum,
-        CosineAnnealingMomentum,
-        PolyMomentum,
-        CosineRestartMomentum,
-    )
-}
 _UNSUPPORTED = {
     "ReduceOnPlateauLR": "it depends on validation metrics, not on the iteration",
     "ReduceOnPlateauMomentum": "it depends on validation metrics, not on the iteration",
@@ -690,23 +660,16 @@ def _close(name, choices) -> str:
 
 
 def _resolve(t, key):
-    if inspect.isclass(t) and issubclass(t, _ParamScheduler):
-        return t
     name = t if isinstance(t, str) else getattr(t, "__name__", None)
     if name in _UNSUPPORTED:
         raise ConfigError(f"{key}.type: {name} is not supported by vidlab: {_UNSUPPORTED[name]}")
-    if isinstance(name, str) and name in SCHEDULERS:
-        return SCHEDULERS[name]
-    if isinstance(t, str):
-        try:
-            from vidlab.config import resolve_type  # type: ignore[attr-defined]
-
-            obj = resolve_type(t)
-            if inspect.isclass(obj) and issubclass(obj, _ParamScheduler):
-                return obj
-        except Exception:
-            pass
-    raise ConfigError(f"{key}.type: unknown scheduler {name or t!r}{_close(name or t, SCHEDULERS)}")
+    cls = resolve_type(t, key_path=f"{key}.type")
+    if inspect.isclass(cls) and issubclass(cls, _ParamScheduler):
+        return cls
+    raise ConfigError(
+        f"{key}.type: {name or t!r} is not a parameter scheduler (e.g. 'LinearLR', "
+        "'CosineAnnealingLR', 'MultiStepLR')"
+    )
 
 
 def build_schedulers(

@@ -37,11 +37,8 @@ from vidlab.checkpoint import (
 )
 
 __all__ = [
-    "EpochBasedTrainLoop",
-    "TestLoop",
     "TrainState",
     "TrainingError",
-    "ValLoop",
     "evaluate",
     "test",
     "train",
@@ -55,46 +52,8 @@ class TrainingError(RuntimeError):
 
 
 # --------------------------------------------------------------------------------------------
-# MMEngine loop names (config holders) and the state
+# the state
 # --------------------------------------------------------------------------------------------
-
-
-class EpochBasedTrainLoop:
-    """``train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=.., val_begin=1, val_interval=1)``.
-
-    Validation runs after epoch ``e`` (1-based) when ``e >= val_begin`` and
-    ``e % val_interval == 0`` or ``e == max_epochs``, as in MMEngine.
-    """
-
-    def __init__(
-        self, max_epochs: int, val_begin: int = 1, val_interval: int = 1, dynamic_intervals=None
-    ):
-        if int(max_epochs) < 1:
-            raise ConfigError(f"train_cfg.max_epochs must be >= 1, got {max_epochs}")
-        self.max_epochs = int(max_epochs)
-        self.val_begin = int(val_begin)
-        self.val_interval = int(val_interval)
-
-    def val_due(self, epoch: int) -> bool:
-        """Whether to validate after ``epoch`` epochs."""
-        if self.val_interval <= 0 or epoch < self.val_begin:
-            return False
-        return epoch % self.val_interval == 0 or epoch == self.max_epochs
-
-
-class ValLoop:
-    """``val_cfg=dict(type='ValLoop')``; ``fp16=True`` runs validation under autocast."""
-
-    def __init__(self, fp16: bool = False, **kwargs):
-        self.fp16 = fp16
-
-
-class TestLoop(ValLoop):
-    """``test_cfg=dict(type='TestLoop')``; ``max_testing_views`` chunks the views of a batch."""
-
-    def __init__(self, fp16: bool = False, max_testing_views: int | None = None, **kwargs):
-        super().__init__(fp16=fp16)
-        self.max_testing_views = max_testing_views
 
 
 @dataclass
@@ -370,20 +329,9 @@ def _build_schedulers(optimizer, cfg, max_epochs: int, iters_per_epoch: int):
     )
 
 
-# MMEngine's default_hooks keys and their types, for entries written without ``type``.
-_DEFAULT_HOOK_TYPES = {
-    "runtime_info": "RuntimeInfoHook",
-    "timer": "IterTimerHook",
-    "logger": "LoggerHook",
-    "param_scheduler": "ParamSchedulerHook",
-    "checkpoint": "CheckpointHook",
-    "sampler_seed": "DistSamplerSeedHook",
-    "sync_buffers": "SyncBuffersHook",
-}
-
-
 def _build_hooks(cfg) -> tuple[list, dict | None]:
     """Hooks from ``default_hooks`` and ``custom_hooks``; returns (hooks, EMAHook config)."""
+    from vidlab.compat.mmengine import DEFAULT_HOOK_TYPES
     from vidlab.engine.hooks import CheckpointHook, EMAHook, Hook, LoggerHook
 
     hooks: list = []
@@ -394,8 +342,8 @@ def _build_hooks(cfg) -> tuple[list, dict | None]:
     for name, node in default.items():
         if node is None:
             continue
-        if isinstance(node, dict) and "type" not in node and name in _DEFAULT_HOOK_TYPES:
-            node = {"type": _DEFAULT_HOOK_TYPES[name], **node}
+        if isinstance(node, dict) and "type" not in node and name in DEFAULT_HOOK_TYPES:
+            node = {"type": DEFAULT_HOOK_TYPES[name], **node}
         hook = _build(node, key_path=f"default_hooks.{name}")
         if isinstance(hook, Hook):
             hooks.append(hook)
@@ -849,6 +797,8 @@ def train(
     # loop config, optimizer, schedules -----------------------------------------------------
     loop = _build(_get(cfg, "train_cfg") or {}, key_path="train_cfg")
     if isinstance(loop, dict):
+        from vidlab.compat.mmengine import EpochBasedTrainLoop
+
         loop = EpochBasedTrainLoop(**{k: v for k, v in loop.items() if k != "type"})
     runner.max_epochs = loop.max_epochs
     runner.iters_per_epoch = len(train_loader)
