@@ -8,13 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from vidlab.engine.optim import (
-    OptimSetup,
-    build_optimizer,
-    clip_gradients,
-    compare_group_layout,
-    describe_param_groups,
-)
+from vidlab.engine.optim import OptimSetup, build_optimizer, clip_gradients
+from vidlab.engine.param_groups import compare_group_layout, describe_param_groups
 
 
 class Head(nn.Module):

@@ -10,12 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from vidlab.engine.schedules import (
-    CosineAnnealingLR,
-    LinearLR,
-    ParamSchedulers,
-    build_schedulers,
-)
+from vidlab.engine.param_schedulers import CosineAnnealingLR, LinearLR
+from vidlab.engine.schedules import ParamSchedulers, build_schedulers
 
 
 def _sgd(lrs=(0.1,), momentum=0.9):

@@ -444,7 +444,7 @@ def _resume(runner: _Runner, path: Path) -> dict:
     load_weights(runner.model, weights, strict=True)
     saved_groups = ckpt.get("meta", {}).get("group_names")
     if saved_groups is not None:
-        from vidlab.engine.optim import compare_group_layout
+        from vidlab.engine.param_groups import compare_group_layout
 
         # Only the structure must agree: a changed lr (another auto_scale_lr factor) is fine,
         # the checkpoint's values come back with the optimizer state.
