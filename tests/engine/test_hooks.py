@@ -4,7 +4,7 @@ import pytest
 
 from vidlab.compat.mmengine import ParamSchedulerHook
 from vidlab.engine.hooks import CheckpointHook, EMAHook, LoggerHook
-from vidlab.engine.train import TrainState
+from vidlab.engine.state import TrainState
 
 
 class FakeRunner:
@@ -117,11 +117,11 @@ def test_config_only_hooks_accept_mmengine_kwargs():
 def test_default_hooks_without_type(tmp_path):
     from conftest import make_cfg
 
-    from vidlab.engine.train import _build_hooks
+    from vidlab.engine.build import build_hooks
 
     cfg = make_cfg(tmp_path)
     cfg["default_hooks"] = dict(checkpoint=dict(interval=3), logger=dict(interval=7), timer=None)
-    hooks, ema = _build_hooks(cfg)
+    hooks, ema = build_hooks(cfg)
     ckpt = next(h for h in hooks if isinstance(h, CheckpointHook))
     logger = next(h for h in hooks if isinstance(h, LoggerHook))
     assert ckpt.interval == 3 and logger.interval == 7 and ema is None

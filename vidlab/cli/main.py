@@ -336,7 +336,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         ("vidlab.checkpoint", "CheckpointError"),
         ("vidlab.engine.distributed", "LaunchError"),
         ("vidlab.engine.logs", "LogError"),
-        ("vidlab.engine.train", "TrainingError"),
+        ("vidlab.engine.loop", "TrainingError"),
     ):
         mod = sys.modules.get(module)
         if mod is not None and hasattr(mod, name):

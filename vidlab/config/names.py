@@ -112,4 +112,5 @@ NAMES: dict[str, str] = {
     "LocalVisBackend": "vidlab.compat.mmengine:LocalVisBackend",
     "ActionVisualizer": "vidlab.compat.mmengine:ActionVisualizer",
     "LogProcessor": "vidlab.compat.mmengine:LogProcessor",
+    "RecognitionTask": "vidlab.tasks.recognition:RecognitionTask",
 }

@@ -1,6 +1,7 @@
 """Hooks: observers of the training loop (logging, checkpoints, timing).
 
-A hook never changes the math. The loop in :func:`vidlab.engine.train.train` is::
+A hook never changes the math. The loop (:func:`vidlab.engine.train.train` and
+:func:`vidlab.engine.loop.train_epoch`) is::
 
     hooks.before_train(runner)
     for epoch in range(state.epoch, max_epochs):
@@ -8,19 +9,18 @@ A hook never changes the math. The loop in :func:`vidlab.engine.train.train` is:
         hooks.before_train_epoch(runner)
         for batch in train_loader:
             schedulers.step_iter(state.iter)             # lr/momentum of this iteration
-            clips, labels = to_device(batch)             # uint8 crosses the bus
-            clips, labels = blending(clips, labels)      # mixup/cutmix, if configured
+            inputs, targets = task.prepare(batch, ...)   # to device, blending, views folded
             with autocast:                               # AMP: bf16, or fp16 + GradScaler
-                loss = model.loss(model(clips), labels) / accumulative_counts
+                loss = task.loss(model, model(inputs), targets) / accumulative_counts
             scaler.scale(loss).backward()
             if update_step:                              # every accumulative_counts iterations
-                scaler.unscale_(optimizer); clip_grad_norm_(...)
+                scaler.unscale_(optimizer); clip_gradients(optimizer, clip_grad)
                 scaler.step(optimizer); scaler.update(); optimizer.zero_grad(set_to_none=True)
                 ema.update(model, state.iter)
             state.iter += 1
             hooks.after_train_iter(runner, info)         # loss, lr, timings: logging only
         state.epoch += 1
-        if validation due: metrics = validate(); hooks.after_val_epoch(runner, metrics)
+        if validation due: metrics = evaluate(); hooks.after_val_epoch(runner, metrics)
         hooks.after_train_epoch(runner)                  # checkpoints: after validation, so the
                                                          # saved RNG state is where epoch+1 starts
     hooks.after_train(runner)
