@@ -38,6 +38,7 @@ import json
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 
 from vidlab.config.errors import ConfigError
@@ -282,14 +283,20 @@ class LoggerHook(Hook):
         if not runner.is_main:
             return
         self._jsonl = Path(runner.work_dir) / "log.jsonl"
-        try:  # TensorBoard etc. from `visualizer`/`log_config` (optional)
-            from vidlab.engine.logs import writers_from_config
+        from vidlab.engine.logs import writers_from_config
 
-            self._writers = list(writers_from_config(runner.cfg, runner.work_dir) or [])
-        except Exception as e:  # a missing optional package must not stop training
-            if not isinstance(e, ImportError):
-                runner.log(f"note: scalar writers disabled ({e})")
-            self._writers = []
+        # TensorBoard from `visualizer` / `log_config`: without the package its writers are
+        # no-ops, and a run the config asked to log there must say so, once, in its own log.
+        writers = list(writers_from_config(runner.cfg, runner.work_dir))
+        if any(not w.enabled for w in writers):
+            message = (
+                "TensorBoard logging is off: the config asks for it, but the tensorboard "
+                "package is not installed (pip install tensorboard); the scalars are still "
+                "in log.jsonl"
+            )
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            runner.log(f"warning: {message}")
+        self._writers = [w for w in writers if w.enabled]
 
     def _write(self, record: dict, step: int) -> None:
         with open(self._jsonl, "a") as f:
