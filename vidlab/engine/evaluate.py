@@ -19,10 +19,10 @@ from vidlab.checkpoint import unwrap_model
 from vidlab.engine.build import cfg_get
 from vidlab.engine.loop import is_empty, oom_error, record_skipped
 
-__all__ = ["compute_metrics", "evaluate", "max_testing_views", "write_results"]
+__all__ = ["compute_metrics", "evaluate", "max_views", "write_results"]
 
 
-def max_testing_views(cfg, model) -> int | None:
+def max_views(cfg, model) -> int | None:
     """``max_testing_views`` of ``model.test_cfg``, else of the config's ``test_cfg``."""
     for holder in (getattr(unwrap_model(model), "test_cfg", None), cfg_get(cfg, "test_cfg")):
         if isinstance(holder, dict) and holder.get("max_testing_views"):

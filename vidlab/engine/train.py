@@ -29,7 +29,7 @@ from vidlab.engine.build import (
     has_batchnorm,
     set_memory_format,
 )
-from vidlab.engine.evaluate import compute_metrics, evaluate, max_testing_views, write_results
+from vidlab.engine.evaluate import compute_metrics, evaluate, max_views, write_results
 from vidlab.engine.loop import TrainingError, train_epoch, write_bad_samples
 from vidlab.engine.state import (
     Runner,
@@ -214,7 +214,7 @@ def train(
                 val_loader,
                 device,
                 amp_dtype=amp_dtype or (torch.float16 if fp16 and device.type == "cuda" else None),
-                max_testing_views=max_testing_views(cfg, model),
+                max_testing_views=max_views(cfg, model),
                 bad_samples=runner.bad_samples,
                 task=runner.task,
             )
@@ -329,7 +329,7 @@ def test(
         loader,
         device,
         amp_dtype=torch.float16 if fp16 and device.type == "cuda" else None,
-        max_testing_views=max_testing_views(cfg, model),
+        max_testing_views=max_views(cfg, model),
         bad_samples=bad,
         task=task,
     )
