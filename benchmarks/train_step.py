@@ -106,9 +106,9 @@ def bare_step_fn(args, mode: str, device: torch.device, clips, labels):
     dtype = amp_dtype_for(device) if amp else None
     scaler = torch.amp.GradScaler("cuda") if amp and dtype == torch.float16 else None
     if mode in ("amp_cl", "amp_compile"):
-        from vidlab.engine.train import _set_memory_format  # what channels_last=True does
+        from vidlab.engine.build import set_memory_format  # what channels_last=True does
 
-        _set_memory_format(model)  # conv weights only: the normalizer's 5-D buffers stay
+        set_memory_format(model)  # conv weights only: the normalizer's 5-D buffers stay
     raw = model
     if mode == "amp_compile":
         model = torch.compile(model)

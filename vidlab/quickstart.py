@@ -18,22 +18,6 @@ CONFIGS = {
 }
 
 
-def prepare_data(cfg) -> None:
-    """Generate the dataset a config asks for with `synthetic_data=dict(root=..., ...)`.
-
-    A complete dataset made with the same arguments is reused; generation is deterministic.
-    Configs without `synthetic_data` are left alone.
-    """
-    spec = cfg.get("synthetic_data")
-    if not spec:
-        return
-    from vidlab.data.synthetic import make_synthetic_dataset
-
-    kwargs = dict(spec)
-    root = kwargs.pop("root")
-    make_synthetic_dataset(root, **kwargs)
-
-
 def _first_val_video(cfg) -> str:
     dataset = cfg.test_dataloader.dataset
     prefix = dataset.get("data_prefix", "")
@@ -47,6 +31,7 @@ def _first_val_video(cfg) -> str:
 def quickstart(model: str = "tsm", work_dir=None, cfg_options=None) -> dict:
     """Run the embedded default job and return its summary (also written to summary.json)."""
     from vidlab.config import load_config
+    from vidlab.data.synthetic import prepare_synthetic_data
     from vidlab.engine.train import test, train
     from vidlab.inference import inference_recognizer, init_recognizer
 
@@ -57,7 +42,7 @@ def quickstart(model: str = "tsm", work_dir=None, cfg_options=None) -> dict:
     work_dir.mkdir(parents=True, exist_ok=True)
 
     t = time.perf_counter()
-    prepare_data(cfg)
+    prepare_synthetic_data(cfg)
     print(f"[quickstart] data: {cfg.data_root} ({time.perf_counter() - t:.1f}s)")
 
     result = train(cfg, work_dir=work_dir)

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from vidlab.config import build
 from vidlab.data.datasets import (
     AnnotationError,
     RawframeDataset,
@@ -299,10 +300,6 @@ def test_repeat_aug_dataset(tmp_path, media):
 
 # -- MMAction2 config dicts, end to end ------------------------------------------------------
 def test_mmaction2_tsn_config_end_to_end(tmp_path, media):
-    build = getattr(pytest.importorskip("vidlab.config"), "build", None)
-    if build is None:
-        pytest.skip("vidlab.config.build is not available")
-
     train_pipeline = [
         dict(type="DecordInit", io_backend="disk"),
         dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=8),

@@ -8,21 +8,24 @@ import json
 import os
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
+import torch
 
-av = pytest.importorskip("av")
-
-from vidlab.data import synthetic as S  # noqa: E402
-from vidlab.data.synthetic import (  # noqa: E402
+from vidlab.data import datasets, loading, sampling
+from vidlab.data import synthetic as S
+from vidlab.data.synthetic import (
     DEFAULT_CLASSES,
     SyntheticMotionDataset,
     make_synthetic_dataset,
+    prepare_synthetic_data,
     render_clip,
     sample_clip_spec,
     synth_main,
     write_video,
 )
+from vidlab.data.transforms import formatting
 
 PAIRS = [
     ("move_left", "move_right"),
@@ -374,7 +377,6 @@ def test_synth_main_prints_summary(tmp_path, capsys):
 
 
 def test_in_memory_dataset_matches_render_clip():
-    torch = pytest.importorskip("torch")
     ds = SyntheticMotionDataset(
         classes=["move_left", "grow"],
         videos_per_class=5,
@@ -401,10 +403,6 @@ def test_in_memory_dataset_matches_render_clip():
 
 def test_lists_load_with_video_dataset(tmp_path):
     """The lists work as MMAction2 configs use them: ann_file + data_prefix=root."""
-    datasets = pytest.importorskip("vidlab.data.datasets")
-    loading = pytest.importorskip("vidlab.data.loading")
-    sampling = pytest.importorskip("vidlab.data.sampling")
-    formatting = pytest.importorskip("vidlab.data.transforms.formatting")
     info = make_synthetic_dataset(tmp_path / "ds", classes=["move_left", "move_right"], **SMALL)
     pipeline = [
         loading.VideoInit(),
@@ -418,3 +416,16 @@ def test_lists_load_with_video_dataset(tmp_path):
     sample = ds[1]
     assert tuple(sample["clips"].shape) == (1, 3, 4, 32, 32)
     assert int(sample["label"]) == 1
+
+
+# ---------------------------------------------------------------------------- from a config
+
+
+def test_prepare_synthetic_data_from_a_config(tmp_path, monkeypatch):
+    assert prepare_synthetic_data({"data_root": "elsewhere"}) is None  # nothing asked for
+    calls = []
+    monkeypatch.setattr(S, "make_synthetic_dataset", lambda root, **kw: calls.append((root, kw)))
+    prepare_synthetic_data({"synthetic_data": dict(root=str(tmp_path), size=32, seed=1)})
+    assert calls == [(str(tmp_path), {"size": 32, "seed": 1})]
+    with pytest.raises(ValueError, match="synthetic_data needs root="):
+        prepare_synthetic_data({"synthetic_data": dict(size=32)})

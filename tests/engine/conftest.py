@@ -1,4 +1,5 @@
-"""A tiny recognizer and an in-memory dataset for the engine tests (fast on 2 CPU cores)."""
+"""A tiny recognizer and an in-memory dataset for the engine tests (fast on 2 CPU cores), and a
+small convnet for the optimizer and parameter-group tests."""
 
 from __future__ import annotations
 
@@ -147,3 +148,40 @@ def make_cfg(work_dir, max_epochs=3, **overrides):
 @pytest.fixture
 def tiny_cfg(tmp_path):
     return lambda **kw: make_cfg(tmp_path / "work", **kw)
+
+
+# --------------------------------------------------------------------------------------------
+# optimizer / parameter groups
+# --------------------------------------------------------------------------------------------
+
+
+class Head(nn.Module):
+    def __init__(self, c, k):
+        super().__init__()
+        self.fc_cls = nn.Linear(c, k)
+
+
+class Net(nn.Module):
+    """backbone: conv (no bias) + BN + depth-wise conv (bias) + LayerNorm; cls_head.fc_cls."""
+
+    def __init__(self):
+        super().__init__()
+        self.backbone = nn.Sequential()
+        self.backbone.add_module("conv1", nn.Conv2d(3, 4, 3, bias=False))
+        self.backbone.add_module("bn1", nn.BatchNorm2d(4))
+        self.backbone.add_module("dw", nn.Conv2d(4, 4, 3, groups=4))
+        self.backbone.add_module("layer2", nn.Sequential(nn.Conv2d(4, 4, 1), nn.LayerNorm(4)))
+        self.cls_head = Head(4, 3)
+
+
+def by_param(setup, model: nn.Module) -> dict:
+    """parameter name -> (lr, weight_decay, group index)."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    out = {}
+    for i, g in enumerate(setup.optimizer.param_groups):
+        for p in g["params"]:
+            out[names[id(p)]] = (g["lr"], g["weight_decay"], i)
+    return out
+
+
+SGD = dict(type="SGD", lr=0.01, momentum=0.9, weight_decay=1e-4)

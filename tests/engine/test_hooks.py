@@ -2,8 +2,9 @@ import json
 
 import pytest
 
-from vidlab.engine.hooks import CheckpointHook, EMAHook, LoggerHook, ParamSchedulerHook
-from vidlab.engine.train import TrainState
+from vidlab.compat.mmengine import ParamSchedulerHook
+from vidlab.engine.hooks import CheckpointHook, EMAHook, LoggerHook
+from vidlab.engine.state import TrainState
 
 
 class FakeRunner:
@@ -116,11 +117,34 @@ def test_config_only_hooks_accept_mmengine_kwargs():
 def test_default_hooks_without_type(tmp_path):
     from conftest import make_cfg
 
-    from vidlab.engine.train import _build_hooks
+    from vidlab.engine.build import build_hooks
 
     cfg = make_cfg(tmp_path)
     cfg["default_hooks"] = dict(checkpoint=dict(interval=3), logger=dict(interval=7), timer=None)
-    hooks, ema = _build_hooks(cfg)
+    hooks, ema = build_hooks(cfg)
     ckpt = next(h for h in hooks if isinstance(h, CheckpointHook))
     logger = next(h for h in hooks if isinstance(h, LoggerHook))
     assert ckpt.interval == 3 and logger.interval == 7 and ema is None
+
+
+def test_logger_hook_warns_once_when_tensorboard_is_missing(tmp_path, monkeypatch):
+    import sys
+    import warnings
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # the import fails
+    runner = FakeRunner(tmp_path)
+    runner.cfg = dict(  # two TensorBoard writers asked for: still one warning
+        visualizer=dict(vis_backends=[dict(type="TensorboardVisBackend")]),
+        log_config=dict(hooks=[dict(type="TensorboardLoggerHook", log_dir="tb0x")]),
+    )
+    hook = LoggerHook()
+    with pytest.warns(RuntimeWarning, match=r"pip install tensorboard") as record:
+        hook.before_train(runner)
+    assert len([w for w in record if "tensorboard" in str(w.message)]) == 1
+    assert [m for m in runner.messages if "pip install tensorboard" in m] != []
+    assert hook._writers == []
+
+    runner.cfg = {}  # not asked for: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        LoggerHook().before_train(runner)

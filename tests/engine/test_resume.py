@@ -36,9 +36,6 @@ def test_resume_is_bitwise_equal(tmp_path):
 
 
 def test_resume_with_workers_schedules_ema_accumulation(tmp_path):
-    pytest.importorskip("vidlab.engine.schedules")
-    pytest.importorskip("vidlab.engine.ema")
-
     def cfg_fn(d):
         cfg = make_cfg(d, max_epochs=3)
         cfg["train_dataloader"]["num_workers"] = 2

@@ -10,12 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from vidlab.engine.schedules import (
-    CosineAnnealingLR,
-    LinearLR,
-    ParamSchedulers,
-    build_schedulers,
-)
+from vidlab.engine.param_schedulers import CosineAnnealingLR, LinearLR
+from vidlab.engine.schedules import ParamSchedulers, build_schedulers
 
 
 def _sgd(lrs=(0.1,), momentum=0.9):
@@ -539,7 +535,7 @@ def test_errors():
     kw = dict(max_epochs=10, iters_per_epoch=5)
     with pytest.raises(
         ValueError,
-        match=r"param_scheduler\[1\]\.type: unknown scheduler 'CosineAnealingLR'.*'CosineAnnealingLR'",
+        match=r"param_scheduler\[1\]\.type: unknown type 'CosineAnealingLR'.*'CosineAnnealingLR'",
     ):
         build_schedulers(opt, [dict(type="LinearLR"), dict(type="CosineAnealingLR")], **kw)
     with pytest.raises(ValueError, match=r"param_scheduler\[1\]\.end = 12 .*max_epochs=10"):

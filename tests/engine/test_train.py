@@ -6,8 +6,11 @@ import torch
 from conftest import BNHeadRecognizer, TinyRecognizer, make_cfg
 
 from vidlab.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from vidlab.engine.train import EpochBasedTrainLoop, TrainingError, train
+from vidlab.compat.mmengine import EpochBasedTrainLoop
+from vidlab.config import build
+from vidlab.engine.train import TrainingError, train
 from vidlab.engine.train import test as run_test
+from vidlab.models import create_model
 
 
 class NaNAfter(TinyRecognizer):
@@ -173,13 +176,12 @@ def test_test_yaml_output(trained, tmp_path, monkeypatch):
 
 def test_real_recognizer_with_blending(tmp_path):
     """TSN-R18 from the model zoo, with CutMix on (B, V, C, T, H, W) clips."""
-    models = pytest.importorskip("vidlab.models")
 
     def tsn(num_classes):
-        model = models.create_model("tsn_r18_1x1x8", num_classes=num_classes)
-        from vidlab.config import build
-
-        model.data_preprocessor.blending = build(dict(type="CutmixBlending", num_classes=num_classes))
+        model = create_model("tsn_r18_1x1x8", num_classes=num_classes)
+        model.data_preprocessor.blending = build(
+            dict(type="CutmixBlending", num_classes=num_classes)
+        )
         return model
 
     cfg = make_cfg(tmp_path / "w", max_epochs=1)

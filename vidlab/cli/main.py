@@ -34,11 +34,11 @@ def _load(args):
 
 
 def cmd_train(args) -> int:
+    from vidlab.data.synthetic import prepare_synthetic_data
     from vidlab.engine.train import train
-    from vidlab.quickstart import prepare_data
 
     cfg = _load(args)
-    prepare_data(cfg)
+    prepare_synthetic_data(cfg)  # configs with a synthetic_data key: render it first
     resume = args.resume
     if resume == "auto":
         resume = True
@@ -56,11 +56,11 @@ def cmd_train(args) -> int:
 
 
 def cmd_test(args) -> int:
+    from vidlab.data.synthetic import prepare_synthetic_data
     from vidlab.engine.train import test
-    from vidlab.quickstart import prepare_data
 
     cfg = _load(args)
-    prepare_data(cfg)
+    prepare_synthetic_data(cfg)  # configs with a synthetic_data key: render it first
     test(cfg, args.checkpoint, out=args.out, metrics=args.metrics, launcher=args.launcher)
     return 0
 
@@ -336,7 +336,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         ("vidlab.checkpoint", "CheckpointError"),
         ("vidlab.engine.distributed", "LaunchError"),
         ("vidlab.engine.logs", "LogError"),
-        ("vidlab.engine.train", "TrainingError"),
+        ("vidlab.engine.loop", "TrainingError"),
     ):
         mod = sys.modules.get(module)
         if mod is not None and hasattr(mod, name):

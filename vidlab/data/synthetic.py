@@ -20,6 +20,7 @@ Public API:
     :func:`render_spec` split it into "draw the random parameters" and "draw the pixels".
     :func:`write_video` is a small, general PyAV encoder for tests and tools.
     :class:`SyntheticMotionDataset` serves the same clips from memory, without files.
+    :func:`prepare_synthetic_data` makes the dataset a config names in ``synthetic_data``.
     :func:`synth_main` is the ``vidlab data synth`` entry point.
 """
 
@@ -44,6 +45,7 @@ __all__ = [
     "ClipSpec",
     "SyntheticMotionDataset",
     "make_synthetic_dataset",
+    "prepare_synthetic_data",
     "render_clip",
     "render_spec",
     "sample_clip_spec",
@@ -750,6 +752,30 @@ def _result(root: Path, classes: list[str], counts: dict, *, reused: bool) -> di
         "num_val": counts["val"],
         "reused": reused,
     }
+
+
+def prepare_synthetic_data(cfg) -> dict | None:
+    """Generate the dataset a config asks for with ``synthetic_data=dict(root=..., ...)``.
+
+    ``vidlab train`` / ``vidlab test`` / ``vidlab quickstart`` call it before building the
+    datasets; the other keys of ``synthetic_data`` are arguments of
+    :func:`make_synthetic_dataset`. A complete dataset made with the same arguments is reused;
+    generation is deterministic.
+
+    Returns:
+        What :func:`make_synthetic_dataset` returns, or None for a config without
+        ``synthetic_data`` (left alone).
+    """
+    spec = cfg.get("synthetic_data")
+    if not spec:
+        return None
+    kwargs = dict(spec)
+    if "root" not in kwargs:
+        raise ValueError(
+            "synthetic_data needs root=<directory> (where the dataset is written), got "
+            f"{sorted(kwargs)}"
+        )
+    return make_synthetic_dataset(kwargs.pop("root"), **kwargs)
 
 
 def synth_main(

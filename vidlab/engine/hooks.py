@@ -1,6 +1,7 @@
 """Hooks: observers of the training loop (logging, checkpoints, timing).
 
-A hook never changes the math. The loop in :func:`vidlab.engine.train.train` is::
+A hook never changes the math. The loop (:func:`vidlab.engine.train.train` and
+:func:`vidlab.engine.loop.train_epoch`) is::
 
     hooks.before_train(runner)
     for epoch in range(state.epoch, max_epochs):
@@ -8,27 +9,26 @@ A hook never changes the math. The loop in :func:`vidlab.engine.train.train` is:
         hooks.before_train_epoch(runner)
         for batch in train_loader:
             schedulers.step_iter(state.iter)             # lr/momentum of this iteration
-            clips, labels = to_device(batch)             # uint8 crosses the bus
-            clips, labels = blending(clips, labels)      # mixup/cutmix, if configured
+            inputs, targets = task.prepare(batch, ...)   # to device, blending, views folded
             with autocast:                               # AMP: bf16, or fp16 + GradScaler
-                loss = model.loss(model(clips), labels) / accumulative_counts
+                loss = task.loss(model, model(inputs), targets) / accumulative_counts
             scaler.scale(loss).backward()
             if update_step:                              # every accumulative_counts iterations
-                scaler.unscale_(optimizer); clip_grad_norm_(...)
+                scaler.unscale_(optimizer); clip_gradients(optimizer, clip_grad)
                 scaler.step(optimizer); scaler.update(); optimizer.zero_grad(set_to_none=True)
                 ema.update(model, state.iter)
             state.iter += 1
             hooks.after_train_iter(runner, info)         # loss, lr, timings: logging only
         state.epoch += 1
-        if validation due: metrics = validate(); hooks.after_val_epoch(runner, metrics)
+        if validation due: metrics = evaluate(); hooks.after_val_epoch(runner, metrics)
         hooks.after_train_epoch(runner)                  # checkpoints: after validation, so the
                                                          # saved RNG state is where epoch+1 starts
     hooks.after_train(runner)
 
 ``runner`` is the loop's context (``runner.state``, ``runner.cfg``, ``runner.work_dir``,
 ``runner.max_epochs``, ``runner.is_main``, ``runner.log(msg)``,
-``runner.save_checkpoint(path)``). The classes that only carry MMEngine config names
-(``ParamSchedulerHook``, ``DistSamplerSeedHook``, ...) are accepted so MMAction2 configs run;
+``runner.save_checkpoint(path)``). The hooks that only carry MMEngine config names
+(``ParamSchedulerHook``, ``DistSamplerSeedHook``, ...) live in :mod:`vidlab.compat.mmengine`;
 their work is done in plain sight by the loop.
 """
 
@@ -38,25 +38,12 @@ import json
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 
 from vidlab.config.errors import ConfigError
 
-__all__ = [
-    "ActionVisualizer",
-    "CheckpointHook",
-    "DistSamplerSeedHook",
-    "EMAHook",
-    "Hook",
-    "IterTimerHook",
-    "LocalVisBackend",
-    "LogProcessor",
-    "LoggerHook",
-    "ParamSchedulerHook",
-    "RuntimeInfoHook",
-    "SyncBuffersHook",
-    "TensorboardVisBackend",
-]
+__all__ = ["CheckpointHook", "EMAHook", "Hook", "LoggerHook"]
 
 # MMEngine's defaults for inferring ``rule`` from a metric name.
 GREATER_KEYS = ("acc", "top", "AR@", "auc", "precision", "mAP", "mDice", "mIoU", "mAcc", "aAcc")
@@ -296,14 +283,20 @@ class LoggerHook(Hook):
         if not runner.is_main:
             return
         self._jsonl = Path(runner.work_dir) / "log.jsonl"
-        try:  # TensorBoard etc. from `visualizer`/`log_config` (optional)
-            from vidlab.engine.logs import writers_from_config
+        from vidlab.engine.logs import writers_from_config
 
-            self._writers = list(writers_from_config(runner.cfg, runner.work_dir) or [])
-        except Exception as e:  # a missing optional package must not stop training
-            if not isinstance(e, ImportError):
-                runner.log(f"note: scalar writers disabled ({e})")
-            self._writers = []
+        # TensorBoard from `visualizer` / `log_config`: without the package its writers are
+        # no-ops, and a run the config asked to log there must say so, once, in its own log.
+        writers = list(writers_from_config(runner.cfg, runner.work_dir))
+        if any(not w.enabled for w in writers):
+            message = (
+                "TensorBoard logging is off: the config asks for it, but the tensorboard "
+                "package is not installed (pip install tensorboard); the scalars are still "
+                "in log.jsonl"
+            )
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            runner.log(f"warning: {message}")
+        self._writers = [w for w in writers if w.enabled]
 
     def _write(self, record: dict, step: int) -> None:
         with open(self._jsonl, "a") as f:
@@ -407,36 +400,8 @@ def _fmt_eta(seconds: float | None) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# MMEngine names whose work the loop does itself
+# EMA
 # --------------------------------------------------------------------------------------------
-
-
-class _ConfigOnlyHook(Hook):
-    """Accepts any MMEngine arguments; the loop does the work in plain sight."""
-
-    def __init__(self, **kwargs):
-        self.kwargs = kwargs
-
-
-class IterTimerHook(_ConfigOnlyHook):
-    """Accepted for configs: the loop measures data and step time itself."""
-
-
-class ParamSchedulerHook(_ConfigOnlyHook):
-    """Accepted for configs: the loop calls ``schedulers.step_iter`` before each iteration."""
-
-
-class DistSamplerSeedHook(_ConfigOnlyHook):
-    """Accepted for configs: the loop calls ``sampler.set_epoch`` before each epoch."""
-
-
-class SyncBuffersHook(_ConfigOnlyHook):
-    """With several processes, the loop averages BatchNorm buffers across ranks after each
-    epoch (as MMEngine's hook) when this hook is configured."""
-
-
-class RuntimeInfoHook(_ConfigOnlyHook):
-    """Accepted for configs: ``TrainState`` holds the runtime information."""
 
 
 class EMAHook(Hook):
@@ -460,20 +425,3 @@ class EMAHook(Hook):
         **kwargs,
     ):
         self.cfg = dict(ema_type=ema_type, begin_iter=begin_iter, begin_epoch=begin_epoch, **kwargs)
-
-
-class LogProcessor(_ConfigOnlyHook):
-    """Accepted for configs (``log_processor``): ``LoggerHook`` averages over its interval."""
-
-
-class LocalVisBackend(_ConfigOnlyHook):
-    """Accepted for configs: scalars always go to ``<work_dir>/log.jsonl``."""
-
-
-class TensorboardVisBackend(_ConfigOnlyHook):
-    """TensorBoard scalars (needs ``pip install vidlab[tensorboard]``); see
-    ``vidlab.engine.logs.writers_from_config``."""
-
-
-class ActionVisualizer(_ConfigOnlyHook):
-    """Accepted for configs (``visualizer``): its ``vis_backends`` choose the scalar writers."""

@@ -13,107 +13,28 @@
 
 and returns an :class:`OptimSetup`: a plain ``torch.optim.Optimizer`` plus the settings the
 training loop applies itself (gradient clipping, accumulation, AMP dtype). The loop is visible
-code in ``vidlab/engine/train.py``; there is no wrapper object around the optimizer.
+code in ``vidlab/engine/loop.py``; there is no wrapper object around the optimizer.
 
-Differences from MMEngine, all deliberate:
-
-* Parameters with ``requires_grad=False`` (frozen stages) get no group and no optimizer state.
-  MMEngine adds them to the optimizer (older versions) or skips them (newer ones); they never
-  receive a gradient either way.
-* Parameters that end up with identical settings are merged into one group, in order of first
-  appearance. MMEngine's ``DefaultOptimWrapperConstructor`` makes one group per parameter when a
-  ``paramwise_cfg`` is given; the update is the same (every torch optimizer applies its
-  hyper-parameters per group), the optimizer is faster, and the groups get readable names.
-* Empty groups are dropped (MMAction2's TSM constructor adds e.g. an empty ``first_conv_bias``).
+The parameter groups come from the constructors of :mod:`vidlab.engine.param_groups`.
 """
 
 from __future__ import annotations
 
 import difflib
 import inspect
-import re
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn as nn
-from torch.nn.modules.batchnorm import _BatchNorm
-from torch.nn.modules.conv import _ConvNd
-from torch.nn.modules.instancenorm import _InstanceNorm
 
+from vidlab.checkpoint import unwrap_model
+from vidlab.compat.mmengine import AmpOptimWrapper, OptimWrapper
+from vidlab.config import resolve_type
 from vidlab.config.errors import ConfigError
+from vidlab.engine.param_groups import DefaultOptimWrapperConstructor, group_name
 
-__all__ = [
-    "OptimSetup",
-    "build_optimizer",
-    "describe_param_groups",
-    "compare_group_layout",
-    "clip_gradients",
-    "OptimWrapper",
-    "AmpOptimWrapper",
-    "DefaultOptimWrapperConstructor",
-    "TSMOptimWrapperConstructor",
-    "LearningRateDecayOptimizerConstructor",
-    "SwinOptimWrapperConstructor",
-]
-
-_NORM_TYPES = (_BatchNorm, _InstanceNorm, nn.GroupNorm, nn.LayerNorm)
-
-
-# --------------------------------------------------------------------------------------------
-# MMEngine / MMAction2 names, as plain holders so that configs validate against a signature.
-# --------------------------------------------------------------------------------------------
-class OptimWrapper:
-    """Config holder for MMEngine's ``OptimWrapper`` (``optim_wrapper.type``).
-
-    vidlab has no wrapper object: :func:`build_optimizer` reads these keys and the training loop
-    applies clipping and accumulation itself. ``paramwise_cfg`` and ``constructor`` are listed
-    because they live in the same dict in MMEngine configs (MMEngine pops them before building).
-    """
-
-    _lazy_args = ("optimizer", "paramwise_cfg", "clip_grad")
-
-    def __init__(
-        self,
-        optimizer=None,
-        clip_grad: dict | None = None,
-        accumulative_counts: int = 1,
-        paramwise_cfg: dict | None = None,
-        constructor=None,
-    ):
-        self.optimizer = optimizer
-        self.clip_grad = clip_grad
-        self.accumulative_counts = accumulative_counts
-        self.paramwise_cfg = paramwise_cfg
-        self.constructor = constructor
-
-
-class AmpOptimWrapper(OptimWrapper):
-    """Config holder for MMEngine's ``AmpOptimWrapper``: mixed precision with a grad scaler.
-
-    ``dtype``: ``'float16'`` (default when None) or ``'bfloat16'``; ``loss_scale``: ``'dynamic'``,
-    a float (static scale) or a dict of ``torch.amp.GradScaler`` arguments.
-    """
-
-    def __init__(
-        self,
-        optimizer=None,
-        clip_grad: dict | None = None,
-        accumulative_counts: int = 1,
-        paramwise_cfg: dict | None = None,
-        constructor=None,
-        loss_scale="dynamic",
-        dtype=None,
-        use_fsdp: bool = False,
-    ):
-        super().__init__(optimizer, clip_grad, accumulative_counts, paramwise_cfg, constructor)
-        self.loss_scale = loss_scale
-        self.dtype = dtype
-        self.use_fsdp = use_fsdp
-
-
-_WRAPPER_TYPES = {"OptimWrapper": OptimWrapper, "AmpOptimWrapper": AmpOptimWrapper}
+__all__ = ["OptimSetup", "build_optimizer", "clip_gradients"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -185,28 +106,6 @@ def _type_name(t) -> str:
     return t if isinstance(t, str) else getattr(t, "__name__", repr(t))
 
 
-def _resolve_external(name: str):
-    """Resolve a name through vidlab's static table / dotted paths, if the config package has it."""
-    try:
-        from vidlab.config import resolve_type  # type: ignore[attr-defined]
-    except ImportError:
-        resolve_type = None
-    if resolve_type is not None:
-        try:
-            return resolve_type(name)
-        except Exception:
-            return None
-    if ":" in name:
-        import importlib
-
-        mod, _, attr = name.partition(":")
-        try:
-            return getattr(importlib.import_module(mod), attr)
-        except (ImportError, AttributeError):
-            return None
-    return None
-
-
 def _torch_optimizer_names() -> list[str]:
     out = []
     for n in dir(torch.optim):
@@ -221,603 +120,34 @@ def _torch_optimizer_names() -> list[str]:
 
 
 def _resolve_optimizer_class(t):
-    if inspect.isclass(t):
-        if issubclass(t, torch.optim.Optimizer):
-            return t
+    if isinstance(t, str) and inspect.isclass(getattr(torch.optim, t, None)):
+        obj = getattr(torch.optim, t)  # any optimizer of torch.optim by its class name
+    elif isinstance(t, str) or inspect.isclass(t):
+        obj = resolve_type(t, key_path="optim_wrapper.optimizer.type")
+    else:
         raise ConfigError(
-            f"optim_wrapper.optimizer.type: {t!r} is not a torch.optim.Optimizer subclass"
+            "optim_wrapper.optimizer.type must be an optimizer name such as 'SGD' or 'AdamW', "
+            f"got {t!r}"
         )
-    if not isinstance(t, str) or not t:
-        raise ConfigError(
-            f"optim_wrapper.optimizer.type must be an optimizer name such as 'SGD' or 'AdamW', got {t!r}"
-        )
-    obj = getattr(torch.optim, t, None)
-    if not (inspect.isclass(obj) and issubclass(obj, torch.optim.Optimizer)):
-        obj = _resolve_external(t)
     if inspect.isclass(obj) and issubclass(obj, torch.optim.Optimizer):
         return obj
     raise ConfigError(
-        f"optim_wrapper.optimizer.type: unknown optimizer {t!r}"
-        f"{_close(t, _torch_optimizer_names())} (any class of torch.optim can be named, or a "
-        "'package.module:Class' path)"
+        f"optim_wrapper.optimizer.type: {t!r} is not a torch.optim.Optimizer subclass (any "
+        f"class of torch.optim can be named{_close(_type_name(t), _torch_optimizer_names())}, "
+        "or a 'package.module:Class' path)"
     )
-
-
-def _unwrap_model(model: nn.Module) -> nn.Module:
-    while True:
-        if isinstance(model, (nn.parallel.DistributedDataParallel, nn.DataParallel)):
-            model = model.module
-        elif hasattr(model, "_orig_mod") and isinstance(model._orig_mod, nn.Module):
-            model = model._orig_mod  # torch.compile
-        else:
-            return model
-
-
-def _fmt(x) -> str:
-    if isinstance(x, float):
-        return f"{x:.6g}"
-    if isinstance(x, (tuple, list)):
-        return "(" + ", ".join(_fmt(v) for v in x) + ")"
-    return str(x)
-
-
-# --------------------------------------------------------------------------------------------
-# Parameter groups
-# --------------------------------------------------------------------------------------------
-@dataclass
-class _Group:
-    label: str
-    options: dict  # lr, weight_decay, any other optimizer option for this group
-    params: list = field(default_factory=list)
-    names: list = field(default_factory=list)
-
-
-class _GroupCollector:
-    """Collects (label, options) -> params, merging identical settings in first-seen order."""
-
-    def __init__(self):
-        self.groups: dict[tuple, _Group] = {}
-        self.seen: dict[int, str] = {}
-
-    def add(self, label: str, options: dict, param: nn.Parameter, name: str) -> None:
-        key = (label, tuple(sorted((k, _hashable(v)) for k, v in options.items())))
-        g = self.groups.get(key)
-        if g is None:
-            g = self.groups[key] = _Group(label, dict(options))
-        g.params.append(param)
-        g.names.append(name)
-        self.seen[id(param)] = name
-
-    def result(self) -> list[_Group]:
-        return [g for g in self.groups.values() if g.params]
-
-
-def _hashable(v):
-    if isinstance(v, list):
-        return tuple(_hashable(x) for x in v)
-    if isinstance(v, dict):
-        return tuple(sorted((k, _hashable(x)) for k, x in v.items()))
-    return v
-
-
-class DefaultOptimWrapperConstructor:
-    """MMEngine's ``DefaultOptimWrapperConstructor``: param-wise lr / weight decay rules.
-
-    ``paramwise_cfg`` keys (MMEngine's names and meaning):
-
-    * ``custom_keys``: ``{'backbone': dict(lr_mult=0.1, decay_mult=1.0)}``; the longest key that
-      is a substring of ``'<module path>.<param name>'`` wins (ties: alphabetical); other rules
-      are then ignored for that parameter. Further keys of the dict (e.g. ``momentum``) become
-      options of the group.
-    * ``bias_lr_mult``: lr multiplier of ``bias`` parameters (not of normalization layers).
-    * ``norm_decay_mult``: weight-decay multiplier of BatchNorm/SyncBN/InstanceNorm/GroupNorm/
-      LayerNorm parameters. Then, in MMEngine's order: ``bias_decay_mult`` (other biases),
-      ``dwconv_decay_mult`` (depth-wise ``nn.Conv2d``, i.e. ``in_channels == groups``; like
-      MMEngine, 3D convolutions are not matched), ``flat_decay_mult`` (remaining 1-D params).
-    * ``bypass_duplicate``: skip parameters shared by several modules instead of failing.
-    * ``dcn_offset_lr_mult`` is accepted and ignored (vidlab has no deformable convolutions).
-
-    Without ``paramwise_cfg`` every trainable parameter goes into a single group.
-    """
-
-    def __init__(self, optim_wrapper_cfg: dict, paramwise_cfg: dict | None = None):
-        if not isinstance(optim_wrapper_cfg, dict):
-            raise TypeError(f"optim_wrapper must be a dict, got {type(optim_wrapper_cfg).__name__}")
-        if "optimizer" not in optim_wrapper_cfg:
-            raise ConfigError("optim_wrapper.optimizer is missing (e.g. dict(type='SGD', lr=0.01))")
-        self.optim_wrapper_cfg = dict(optim_wrapper_cfg)
-        self.optimizer_cfg = dict(self.optim_wrapper_cfg["optimizer"])
-        if paramwise_cfg is not None and not isinstance(paramwise_cfg, dict):
-            raise TypeError(
-                f"optim_wrapper.paramwise_cfg must be None or a dict, got {type(paramwise_cfg).__name__}"
-            )
-        self.paramwise_cfg = dict(paramwise_cfg or {})
-        self.base_lr = self.optimizer_cfg.get("lr")
-        self.base_wd = self.optimizer_cfg.get("weight_decay")
-        self._validate_cfg()
-
-    # ---- checks shared with MMEngine ---------------------------------------------------------
-    def _validate_cfg(self) -> None:
-        pc = self.paramwise_cfg
-        custom = pc.get("custom_keys", {})
-        if not isinstance(custom, dict):
-            raise TypeError(
-                f"optim_wrapper.paramwise_cfg.custom_keys must be a dict, got {type(custom).__name__}"
-            )
-        for key, val in custom.items():
-            if not isinstance(val, dict):
-                raise TypeError(
-                    f"optim_wrapper.paramwise_cfg.custom_keys[{key!r}] must be a dict such as "
-                    f"dict(lr_mult=0.1, decay_mult=1.0), got {val!r}"
-                )
-            if "decay_mult" in val and self.base_wd is None:
-                raise ConfigError(
-                    f"optim_wrapper.paramwise_cfg.custom_keys[{key!r}].decay_mult needs "
-                    "optim_wrapper.optimizer.weight_decay to be set"
-                )
-            if "lr_mult" in val and self.base_lr is None:
-                raise ConfigError(
-                    f"optim_wrapper.paramwise_cfg.custom_keys[{key!r}].lr_mult needs "
-                    "optim_wrapper.optimizer.lr to be set"
-                )
-        for k in ("bias_decay_mult", "norm_decay_mult", "dwconv_decay_mult", "flat_decay_mult"):
-            if k in pc and self.base_wd is None:
-                raise ConfigError(
-                    f"optim_wrapper.paramwise_cfg.{k} needs optim_wrapper.optimizer.weight_decay to be set"
-                )
-        if "bias_lr_mult" in pc and self.base_lr is None:
-            raise ConfigError(
-                "optim_wrapper.paramwise_cfg.bias_lr_mult needs optim_wrapper.optimizer.lr to be set"
-            )
-
-    def _defaults(self) -> dict:
-        opts = {}
-        if self.base_lr is not None:
-            opts["lr"] = self.base_lr
-        if self.base_wd is not None:
-            opts["weight_decay"] = self.base_wd
-        return opts
-
-    # ---- the one entry point -----------------------------------------------------------------
-    def param_groups(self, model: nn.Module) -> list[_Group]:
-        """Parameter groups of ``model`` (already unwrapped): trainable params only."""
-        model = _unwrap_model(model)
-        if not self.paramwise_cfg:
-            col = _GroupCollector()
-            for name, p in model.named_parameters():  # de-duplicates shared params
-                if p.requires_grad:
-                    col.add("all", self._defaults(), p, name)
-            return col.result()
-        return self.build_groups(model)
-
-    def build_groups(self, model: nn.Module) -> list[_Group]:
-        col = _GroupCollector()
-        self._add_params(col, model, prefix="")
-        return col.result()
-
-    def _add_params(self, col: _GroupCollector, module: nn.Module, prefix: str) -> None:
-        pc = self.paramwise_cfg
-        custom_keys = pc.get("custom_keys", {})
-        sorted_keys = sorted(sorted(custom_keys), key=len, reverse=True)
-        bias_lr_mult = pc.get("bias_lr_mult")
-        bias_decay_mult = pc.get("bias_decay_mult")
-        norm_decay_mult = pc.get("norm_decay_mult")
-        dwconv_decay_mult = pc.get("dwconv_decay_mult")
-        flat_decay_mult = pc.get("flat_decay_mult")
-        bypass_duplicate = pc.get("bypass_duplicate", False)
-
-        is_norm = isinstance(module, _NORM_TYPES)
-        is_dwconv = isinstance(module, nn.Conv2d) and module.in_channels == module.groups
-
-        for name, param in module.named_parameters(recurse=False):
-            full = f"{prefix}.{name}" if prefix else name
-            if not param.requires_grad:
-                continue
-            if id(param) in col.seen:
-                if bypass_duplicate:
-                    warnings.warn(
-                        f"{full} is the same tensor as {col.seen[id(param)]}; skipped since "
-                        "bypass_duplicate=True",
-                        stacklevel=2,
-                    )
-                    continue
-                raise ConfigError(
-                    f"parameter {full} is shared with {col.seen[id(param)]} and would be in two "
-                    "param groups; set optim_wrapper.paramwise_cfg.bypass_duplicate=True"
-                )
-            opts = self._defaults()
-            label = "default"
-            # MMEngine matches against f'{prefix}.{name}' (a leading '.' for top-level params)
-            match_name = f"{prefix}.{name}"
-            key = next((k for k in sorted_keys if k in match_name), None)
-            if key is not None:
-                label = f"custom[{key}]"
-                cfg = custom_keys[key]
-                if cfg.get("requires_grad", True) is False:  # older MMEngine: freeze by key
-                    param.requires_grad_(False)
-                    continue
-                if self.base_lr is not None:
-                    opts["lr"] = self.base_lr * cfg.get("lr_mult", 1.0)
-                if self.base_wd is not None:
-                    opts["weight_decay"] = self.base_wd * cfg.get("decay_mult", 1.0)
-                for k, v in cfg.items():
-                    if k not in ("lr_mult", "decay_mult", "requires_grad"):
-                        opts[k] = v
-            else:
-                if name == "bias" and not is_norm and bias_lr_mult is not None:
-                    opts["lr"] = self.base_lr * bias_lr_mult
-                    label = "bias"
-                if self.base_wd is not None:
-                    if is_norm and norm_decay_mult is not None:
-                        opts["weight_decay"] = self.base_wd * norm_decay_mult
-                        label = "norm"
-                    elif name == "bias" and bias_decay_mult is not None:
-                        opts["weight_decay"] = self.base_wd * bias_decay_mult
-                        label = "bias"
-                    elif is_dwconv and dwconv_decay_mult is not None:
-                        opts["weight_decay"] = self.base_wd * dwconv_decay_mult
-                        label = "dwconv"
-                    elif param.ndim == 1 and flat_decay_mult is not None:
-                        opts["weight_decay"] = self.base_wd * flat_decay_mult
-                        label = "flat"
-            col.add(label, opts, param, full)
-
-        for child_name, child in module.named_children():
-            self._add_params(col, child, f"{prefix}.{child_name}" if prefix else child_name)
-
-
-class SwinOptimWrapperConstructor(DefaultOptimWrapperConstructor):
-    """MMAction2's ``SwinOptimWrapperConstructor``: every matching ``custom_keys`` entry applies
-    (multipliers multiply), e.g. ``{'absolute_pos_embed': dict(decay_mult=0.),
-    'relative_position_bias_table': dict(decay_mult=0.), 'norm': dict(decay_mult=0.),
-    'backbone': dict(lr_mult=0.1)}``."""
-
-    def _add_params(self, col: _GroupCollector, module: nn.Module, prefix: str) -> None:
-        custom_keys = self.paramwise_cfg.get("custom_keys", {})
-        for name, param in module.named_parameters(recurse=False):
-            full = f"{prefix}.{name}" if prefix else name
-            if not param.requires_grad or id(param) in col.seen:
-                continue
-            opts = self._defaults()
-            keys = [k for k in custom_keys if k in f"{prefix}.{name}"]
-            for k in keys:
-                if "lr" in opts:
-                    opts["lr"] *= custom_keys[k].get("lr_mult", 1.0)
-                if "weight_decay" in opts:
-                    opts["weight_decay"] *= custom_keys[k].get("decay_mult", 1.0)
-            label = "custom[" + "+".join(sorted(keys)) + "]" if keys else "default"
-            col.add(label, opts, param, full)
-        for child_name, child in module.named_children():
-            self._add_params(col, child, f"{prefix}.{child_name}" if prefix else child_name)
-
-
-class TSMOptimWrapperConstructor(DefaultOptimWrapperConstructor):
-    """MMAction2's ``TSMOptimWrapperConstructor`` (``paramwise_cfg=dict(fc_lr5=True)``).
-
-    Groups, in MMAction2's order: the first convolution's weight (lr, wd) and bias (2x lr, no
-    wd); other conv/linear weights (lr, wd) and biases (2x lr, no wd); normalization parameters
-    (lr, no wd); and with ``fc_lr5`` the classifier's weight (5x lr, wd) and bias (10x lr, no
-    wd). The classifier is ``cls_head.fc_cls`` when the model has one, else (as MMAction2) the
-    last conv/linear layer. MMAction2 rejects a layer type it has no rule for; so does vidlab.
-    """
-
-    def build_groups(self, model: nn.Module) -> list[_Group]:
-        fc_lr5 = bool(self.paramwise_cfg.get("fc_lr5", False))
-        base_lr, base_wd = self.base_lr, self.base_wd
-        if base_lr is None:
-            raise ConfigError("TSMOptimWrapperConstructor needs optim_wrapper.optimizer.lr")
-        wd = base_wd if base_wd is not None else 0.0
-        first_w, first_b, normal_w, normal_b, bn = [], [], [], [], []
-        layers = []  # (name, module) of conv/linear layers, in traversal order
-        conv_cnt = 0
-        for mname, m in model.named_modules():
-            if isinstance(m, _ConvNd):
-                conv_cnt += 1
-                (first_w if conv_cnt == 1 else normal_w).append((f"{mname}.weight", m.weight))
-                if m.bias is not None:
-                    (first_b if conv_cnt == 1 else normal_b).append((f"{mname}.bias", m.bias))
-                layers.append((mname, m))
-            elif isinstance(m, nn.Linear):
-                normal_w.append((f"{mname}.weight", m.weight))
-                if m.bias is not None:
-                    normal_b.append((f"{mname}.bias", m.bias))
-                layers.append((mname, m))
-            elif isinstance(m, _NORM_TYPES):
-                bn.extend((f"{mname}.{n}", p) for n, p in m.named_parameters(recurse=False))
-            else:
-                own = list(m.named_parameters(recurse=False))
-                if own:
-                    raise ConfigError(
-                        f"TSMOptimWrapperConstructor has no learning-rate rule for "
-                        f"{type(m).__name__} ({mname or 'the model'}: parameters "
-                        f"{', '.join(n for n, _ in own)}); use "
-                        "optim_wrapper.constructor='DefaultOptimWrapperConstructor'"
-                    )
-        lr5_w, lr10_b = [], []
-        if layers:
-            modules = dict(model.named_modules())
-            fc_name = "cls_head.fc_cls" if "cls_head.fc_cls" in modules else layers[-1][0]
-            fc = modules[fc_name]
-            if isinstance(fc, (_ConvNd, nn.Linear)) and fc_lr5:
-                fc_ids = {id(p) for p in fc.parameters(recurse=False)}
-                for src, dst in (
-                    (normal_w, lr5_w),
-                    (normal_b, lr10_b),
-                    (first_w, lr5_w),
-                    (first_b, lr10_b),
-                ):
-                    keep = [(n, p) for n, p in src if id(p) not in fc_ids]
-                    dst.extend((n, p) for n, p in src if id(p) in fc_ids)
-                    src[:] = keep
-        spec = [
-            ("first_conv_weight", first_w, base_lr, wd),
-            ("first_conv_bias", first_b, base_lr * 2, 0),
-            ("normal_weight", normal_w, base_lr, wd),
-            ("normal_bias", normal_b, base_lr * 2, 0),
-            ("bn", bn, base_lr, 0),
-            ("lr5_weight", lr5_w, base_lr * 5, wd),
-            ("lr10_bias", lr10_b, base_lr * 10, 0),
-        ]
-        groups = []
-        seen: set[int] = set()
-        for label, items, lr, gwd in spec:
-            g = _Group(label, {"lr": lr, "weight_decay": gwd})
-            for n, p in items:
-                if p.requires_grad and id(p) not in seen:
-                    seen.add(id(p))
-                    g.params.append(p)
-                    g.names.append(n)
-            if g.params:
-                groups.append(g)
-        return groups
-
-
-_BLOCK_RE = re.compile(r"^backbone\.blocks\.(\d+)\.")
-_STAGE_RE = re.compile(r"^backbone\.(?:stages|layers)\.(\d+)\.")
-
-
-def _layer_id_layer_wise(name: str, num_layers: int) -> int:
-    """MMAction2's ``get_layer_id_for_vit`` / ``get_layer_id_for_mvit``."""
-    if name in ("backbone.cls_token", "backbone.mask_token", "backbone.pos_embed"):
-        return 0
-    if name.startswith("backbone.patch_embed"):
-        return 0
-    m = _BLOCK_RE.match(name)
-    if m:
-        return int(m.group(1)) + 1
-    return num_layers + 1
-
-
-def _layer_id_stage_wise(name: str, num_layers: int) -> int:
-    """Stage-wise ids (as MMDetection/MMSegmentation's ConvNeXt rule): embeddings and
-    down-sampling layers 0, ``backbone.stages.N`` / ``backbone.layers.N`` N+1, the rest last."""
-    if name in ("backbone.cls_token", "backbone.mask_token", "backbone.pos_embed"):
-        return 0
-    if name.startswith(("backbone.patch_embed", "backbone.downsample_layers", "backbone.stem")):
-        return 0
-    m = _STAGE_RE.match(name)
-    if m:
-        return int(m.group(1)) + 1
-    return num_layers + 1
-
-
-class LearningRateDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
-    """MMAction2's layer-wise learning-rate decay for transformer backbones.
-
-    ``paramwise_cfg=dict(num_layers=12, decay_rate=0.75, decay_type='layer_wise')``. Layer ids:
-    ``backbone.cls_token`` / ``mask_token`` / ``pos_embed`` / ``patch_embed.*`` -> 0,
-    ``backbone.blocks.N.*`` -> N+1, everything else (head, final norm) -> num_layers+1. A group's
-    lr is ``lr * decay_rate ** (num_layers - layer_id + 1)``; 1-D parameters and biases get no
-    weight decay. Groups are named ``layer_<id>_decay`` / ``layer_<id>_no_decay`` as in MMAction2.
-    ``decay_type='stage_wise'`` uses ``backbone.stages.N`` (or ``backbone.layers.N``) as the unit
-    and ``num_layers`` = number of stages (MMAction2 itself only implements layer_wise).
-    """
-
-    def build_groups(self, model: nn.Module) -> list[_Group]:
-        pc = self.paramwise_cfg
-        for key in ("num_layers", "decay_rate"):
-            if pc.get(key) is None:
-                raise ConfigError(
-                    f"optim_wrapper.paramwise_cfg.{key} is required by "
-                    "LearningRateDecayOptimizerConstructor (e.g. num_layers=12, decay_rate=0.75)"
-                )
-        if self.base_lr is None:
-            raise ConfigError(
-                "LearningRateDecayOptimizerConstructor needs optim_wrapper.optimizer.lr"
-            )
-        num_layers = int(pc["num_layers"])
-        decay_rate = float(pc["decay_rate"])
-        decay_type = pc.get("decay_type", "layer_wise")
-        if decay_type not in ("layer_wise", "stage_wise"):
-            raise ConfigError(
-                f"optim_wrapper.paramwise_cfg.decay_type: {decay_type!r} is not supported; "
-                "use 'layer_wise' or 'stage_wise'"
-            )
-        get_id = _layer_id_layer_wise if decay_type == "layer_wise" else _layer_id_stage_wise
-        unit_re = _BLOCK_RE if decay_type == "layer_wise" else _STAGE_RE
-        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-        if named and not any(unit_re.match(n) for n, _ in named):
-            where = "backbone.blocks.N." if decay_type == "layer_wise" else "backbone.stages.N."
-            raise ConfigError(
-                f"{decay_type} learning-rate decay: no trainable parameter is named {where}*, so "
-                "every parameter would get the same rate; check the backbone or decay_type"
-            )
-        wd = self.base_wd if self.base_wd is not None else 0.0
-        col = _GroupCollector()
-        # ids first so the groups appear in the order MMAction2 creates them (first parameter)
-        for name, p in named:
-            no_decay = p.ndim == 1 or name.endswith(".bias")
-            layer_id = get_id(name, num_layers)
-            scale = decay_rate ** (num_layers - layer_id + 1)
-            label = f"layer_{layer_id}_{'no_decay' if no_decay else 'decay'}"
-            col.add(
-                label,
-                {"lr": self.base_lr * scale, "weight_decay": 0.0 if no_decay else wd},
-                p,
-                name,
-            )
-        return col.result()
-
-
-_CONSTRUCTORS = {
-    "DefaultOptimWrapperConstructor": DefaultOptimWrapperConstructor,
-    "TSMOptimWrapperConstructor": TSMOptimWrapperConstructor,
-    "LearningRateDecayOptimizerConstructor": LearningRateDecayOptimizerConstructor,
-    "SwinOptimWrapperConstructor": SwinOptimWrapperConstructor,
-}
 
 
 def _resolve_constructor(c):
     if c is None:
         return DefaultOptimWrapperConstructor
-    if inspect.isclass(c):
-        return c
-    if isinstance(c, str):
-        if c in _CONSTRUCTORS:
-            return _CONSTRUCTORS[c]
-        obj = _resolve_external(c)
-        if inspect.isclass(obj):
-            return obj
+    ctor = resolve_type(c, key_path="optim_wrapper.constructor")
+    if not inspect.isclass(ctor):
         raise ConfigError(
-            f"optim_wrapper.constructor: unknown constructor {c!r}{_close(c, _CONSTRUCTORS)}"
+            f"optim_wrapper.constructor: {c!r} is not a class (e.g. "
+            "'DefaultOptimWrapperConstructor' or 'TSMOptimWrapperConstructor')"
         )
-    raise ConfigError(f"optim_wrapper.constructor must be a class name, got {c!r}")
-
-
-# --------------------------------------------------------------------------------------------
-# Names of groups and their comparison
-# --------------------------------------------------------------------------------------------
-def _scope(names: list[str]) -> str:
-    tops = []
-    for n in names:
-        top = n.split(".", 1)[0] if "." in n else "(root)"
-        if top not in tops:
-            tops.append(top)
-    return ", ".join(tops)
-
-
-_STD_KEYS = ("lr", "weight_decay")
-
-
-def _group_name(label: str, names: list[str], options: dict) -> str:
-    parts = []
-    if "lr" in options:
-        parts.append(f"lr {_fmt(float(options['lr']))}")
-    if "weight_decay" in options:
-        parts.append(f"wd {_fmt(float(options['weight_decay']))}")
-    for k in sorted(options):
-        if k not in _STD_KEYS:
-            parts.append(f"{k} {_fmt(options[k])}")
-    parts.append(f"{len(names)} params")
-    return f"{label}: {_scope(names)} ({', '.join(parts)})"
-
-
-_NAME_RE = re.compile(
-    r"^(?P<label>[^:]+): (?P<scope>.*) \((?P<opts>[^()]*(?:\([^()]*\)[^()]*)*)\)$"
-)
-
-
-def _parse_name(s: str) -> dict | None:
-    m = _NAME_RE.match(s)
-    if not m:
-        return None
-    opts = {}
-    n = None
-    for part in re.split(r", (?![^(]*\))", m.group("opts")):
-        if part.endswith(" params"):
-            try:
-                n = int(part[: -len(" params")])
-            except ValueError:
-                return None
-        else:
-            k, _, v = part.partition(" ")
-            opts[k] = v
-    return {"label": m.group("label"), "scope": m.group("scope"), "n": n, "opts": opts}
-
-
-def compare_group_layout(
-    saved_names: list[str], current_names: list[str], *, structure_only: bool = False
-) -> list[str]:
-    """What differs between two param-group layouts (``OptimSetup.group_names``).
-
-    Returns one line per difference (an empty list when they are the same): groups only in the
-    checkpoint, groups only in the current model, a different number of parameters or different
-    lr / weight decay / options in a group, and groups in a different order. Torch can restore
-    an optimizer state only when the number of groups and of params per group agree; with
-    ``structure_only=True`` only such differences are reported (not a changed lr or weight
-    decay, e.g. from another ``auto_scale_lr`` factor: the checkpoint's values are restored with
-    the optimizer state anyway).
-    """
-    saved_names, current_names = list(saved_names or []), list(current_names or [])
-    if saved_names == current_names:
-        return []
-    out = []
-    if len(saved_names) != len(current_names):
-        out.append(
-            f"number of param groups: {len(saved_names)} in the checkpoint, {len(current_names)} now"
-        )
-    parsed_s = [_parse_name(s) for s in saved_names]
-    parsed_c = [_parse_name(s) for s in current_names]
-    if any(p is None for p in parsed_s + parsed_c):
-        for i in range(max(len(saved_names), len(current_names))):
-            a = saved_names[i] if i < len(saved_names) else None
-            b = current_names[i] if i < len(current_names) else None
-            if a != b:
-                out.append(f"group {i}: checkpoint {a!r}, now {b!r}")
-        return out
-
-    def key(p):
-        return (p["label"], p["scope"])
-
-    cur_index = {}
-    for i, p in enumerate(parsed_c):
-        cur_index.setdefault(key(p), i)
-    saved_index = {}
-    for i, p in enumerate(parsed_s):
-        saved_index.setdefault(key(p), i)
-    for i, p in enumerate(parsed_s):
-        j = cur_index.get(key(p))
-        if j is None:
-            out.append(f"group {i} '{saved_names[i]}' is only in the checkpoint")
-            continue
-        q = parsed_c[j]
-        diffs = []
-        if p["n"] != q["n"]:
-            diffs.append(f"{p['n']} params in the checkpoint, {q['n']} now")
-        for k in sorted(set(p["opts"]) | set(q["opts"])) if not structure_only else ():
-            a, b = p["opts"].get(k, "-"), q["opts"].get(k, "-")
-            if a != b:
-                diffs.append(f"{k} {a} in the checkpoint, {b} now")
-        if i != j:
-            diffs.append(f"position {i} in the checkpoint, {j} now")
-        if diffs:
-            out.append(f"group '{p['label']}: {p['scope']}': " + "; ".join(diffs))
-    for j, q in enumerate(parsed_c):
-        if key(q) not in saved_index:
-            out.append(f"group {j} '{current_names[j]}' is new (not in the checkpoint)")
-    return out
-
-
-def describe_param_groups(optimizer: torch.optim.Optimizer) -> list[dict]:
-    """One dict per param group: index, name, lr, initial_lr, weight_decay, momentum/betas,
-    number of parameter tensors and of elements."""
-    out = []
-    for i, g in enumerate(optimizer.param_groups):
-        d = {
-            "index": i,
-            "name": g.get("group_name", f"group_{i}"),
-            "lr": g.get("lr"),
-            "initial_lr": g.get("initial_lr", g.get("lr")),
-            "weight_decay": g.get("weight_decay"),
-            "num_params": len(g["params"]),
-            "num_elements": int(sum(p.numel() for p in g["params"])),
-        }
-        if "momentum" in g:
-            d["momentum"] = g["momentum"]
-        if "betas" in g:
-            d["betas"] = tuple(g["betas"])
-        out.append(d)
-    return out
+    return ctor
 
 
 # --------------------------------------------------------------------------------------------
@@ -878,16 +208,13 @@ def build_optimizer(model: nn.Module, optim_wrapper: dict, *, lr_scale: float = 
         )
     cfg = dict(optim_wrapper)
     wtype = cfg.pop("type", "OptimWrapper")
-    wname = _type_name(wtype)
-    if inspect.isclass(wtype) and issubclass(wtype, OptimWrapper):
-        wname = "AmpOptimWrapper" if issubclass(wtype, AmpOptimWrapper) else "OptimWrapper"
-    elif isinstance(wname, str) and wname.rsplit(".", 1)[-1] in _WRAPPER_TYPES:
-        wname = wname.rsplit(".", 1)[-1]  # scoped names such as 'mmengine.OptimWrapper'
-    if wname not in _WRAPPER_TYPES:
+    wrapper_cls = resolve_type(wtype, key_path="optim_wrapper.type")
+    if not (inspect.isclass(wrapper_cls) and issubclass(wrapper_cls, OptimWrapper)):
         raise ConfigError(
-            f"optim_wrapper.type: unknown optimizer wrapper {wname!r}{_close(wname, _WRAPPER_TYPES)} "
-            "(vidlab supports 'OptimWrapper' and 'AmpOptimWrapper')"
+            f"optim_wrapper.type: {_type_name(wtype)!r} is not an optimizer wrapper (vidlab "
+            "supports 'OptimWrapper' and 'AmpOptimWrapper')"
         )
+    wname = "AmpOptimWrapper" if issubclass(wrapper_cls, AmpOptimWrapper) else "OptimWrapper"
     optimizer_cfg = cfg.pop("optimizer", None)
     if not isinstance(optimizer_cfg, dict) or "type" not in optimizer_cfg:
         raise ConfigError(
@@ -922,7 +249,7 @@ def build_optimizer(model: nn.Module, optim_wrapper: dict, *, lr_scale: float = 
                 f"optim_wrapper.loss_scale must be 'dynamic', a number or a dict, got {loss_scale!r}"
             )
     if cfg:
-        allowed = set(inspect.signature(_WRAPPER_TYPES[wname].__init__).parameters) - {"self"}
+        allowed = set(inspect.signature(wrapper_cls.__init__).parameters) - {"self"}
         k = sorted(cfg)[0]
         raise ConfigError(f"optim_wrapper.{k}: unexpected key for {wname}{_close(k, allowed)}")
 
@@ -931,7 +258,7 @@ def build_optimizer(model: nn.Module, optim_wrapper: dict, *, lr_scale: float = 
     ctor_cfg = dict(optim_wrapper)
     ctor_cfg["optimizer"] = dict(optimizer_cfg)
     ctor = ctor_cls(ctor_cfg, paramwise_cfg)
-    groups = ctor.param_groups(_unwrap_model(model))
+    groups = ctor.param_groups(unwrap_model(model))
     if not groups:
         raise ConfigError(
             "the model has no trainable parameter (every parameter has requires_grad=False); "
@@ -951,7 +278,7 @@ def build_optimizer(model: nn.Module, optim_wrapper: dict, *, lr_scale: float = 
             default_lr = inspect.signature(opt_cls.__init__).parameters.get("lr")
             if default_lr is not None and isinstance(default_lr.default, (int, float)):
                 opts["lr"] = default_lr.default * lr_scale
-        name = _group_name(g.label, g.names, opts)
+        name = group_name(g.label, g.names, opts)
         group_names.append(name)
         torch_groups.append({"params": g.params, **opts, "group_name": name.split(" (", 1)[0]})
     try:

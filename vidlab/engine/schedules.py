@@ -57,513 +57,19 @@ from collections.abc import Mapping, Sequence
 
 import torch
 
+from vidlab.config import resolve_type
 from vidlab.config.errors import ConfigError
+from vidlab.engine.param_schedulers import (
+    BaseParamScheduler,
+    LinearParamScheduler,
+    OneCycleParamScheduler,
+)
 
 __all__ = ["build_schedulers", "ParamSchedulers", "INF"]
 
 INF = int(1e9)
 
 
-# --------------------------------------------------------------------------------------------
-# Scheduler specs: config holders with MMEngine's signatures and a closed-form map.
-# --------------------------------------------------------------------------------------------
-class _ParamScheduler:
-    """Base of every scheduler spec. Not bound to an optimizer: ``optimizer`` is accepted (and
-    ignored) so that MMEngine's signature validates; :func:`build_schedulers` supplies it."""
-
-    chainable = True
-    _step_args: tuple[str, ...] = ()  # arguments measured in steps (scaled by conversion)
-
-    def __init__(
-        self,
-        optimizer=None,
-        param_name: str = "lr",
-        begin: float = 0,
-        end: float | None = None,
-        last_step: int = -1,
-        by_epoch: bool = True,
-        verbose: bool = False,
-        convert_to_iter_based: bool = False,
-    ):
-        self.param_name = param_name
-        self.begin = begin
-        self.end = end
-        self.by_epoch = bool(by_epoch)
-        self.convert_to_iter_based = bool(convert_to_iter_based)
-        self.last_step = last_step
-        self.verbose = verbose
-
-    # set by build_schedulers
-    _first: int = 0
-    _last: int = 0
-
-    def _finalize(self) -> None:
-        """Compute quantities that depend on the final begin/end (after defaults/conversion)."""
-
-    def _check(self, key: str) -> None:
-        """Validate arguments; ``key`` is the config path, e.g. ``param_scheduler[1]``."""
-
-    def map(self, value: float, step: int, base: float, group: int) -> float:  # pragma: no cover
-        raise NotImplementedError
-
-    def describe(self) -> dict:
-        d = {"type": type(self).__name__}
-        for k in inspect.signature(type(self).__init__).parameters:
-            if k in ("self", "optimizer", "verbose", "last_step"):
-                continue
-            if hasattr(self, k):
-                v = getattr(self, k)
-                d[k] = list(v) if isinstance(v, tuple) else v
-        return d
-
-
-class ConstantParamScheduler(_ParamScheduler):
-    """Multiplies the value by ``factor`` until ``end`` (the last step restores it)."""
-
-    def __init__(
-        self,
-        optimizer=None,
-        param_name="lr",
-        factor=1.0 / 3,
-        begin=0,
-        end=None,
-        last_step=-1,
-        by_epoch=True,
-        verbose=False,
-        convert_to_iter_based=False,
-    ):
-        super().__init__(
-            optimizer, param_name, begin, end, last_step, by_epoch, verbose, convert_to_iter_based
-        )
-        self.factor = factor
-
-    def _check(self, key):
-        if not 0 <= self.factor <= 1:
-            raise ConfigError(f"{key}.factor must be between 0 and 1, got {self.factor}")
-
-    def _finalize(self):
-        self.total_iters = self.end - self.begin - 1
-
-    def map(self, value, step, base, group):
-        if step == 0 or step < self.total_iters:
-            return value * self.factor
-        return value
-
-
-class LinearParamScheduler(_ParamScheduler):
-    """Multiplies the value by a factor going linearly from ``start_factor`` (at ``begin``) to
-    ``end_factor`` (at ``end - 1``)."""
-
-    def __init__(
-        self,
-        optimizer=None,
-        param_name="lr",
-        start_factor=1.0 / 3,
-        end_factor=1.0,
-        begin=0,
-        end=None,
-        last_step=-1,
-        by_epoch=True,
-        verbose=False,
-        convert_to_iter_based=False,
-    ):
-        super().__init__(
-            optimizer, param_name, begin, end, last_step, by_epoch, verbose, convert_to_iter_based
-        )
-        self.start_factor = start_factor
-        self.end_factor = end_factor
-
-    def _check(self, key):
-        for k in ("start_factor", "end_factor"):
-            v = getattr(self, k)
-            if not 0 <= v <= 1:
-                raise ConfigError(f"{key}.{k} must be between 0 and 1, got {v}")
-
-    def _finalize(self):
-        self.total_iters = self.end - self.begin - 1
-
-    def map(self, value, step, base, group):
-        if self.total_iters <= 0:
-            return value * self.start_factor
-        frac = min(step, self.total_iters) / self.total_iters
-        return value * (self.start_factor + (self.end_factor - self.start_factor) * frac)
-
-
-class StepParamScheduler(_ParamScheduler):
-    """Multiplies the value by ``gamma`` every ``step_size`` steps."""
-
-    _step_args = ("step_size",)
-
-    def __init__(
-        self,
-        optimizer=None,
-        param_name="lr",
-        step_size=1,
-        gamma=0.1,
-        begin=0,
-        end=None,
-        last_step=-1,
-        by_epoch=True,
-        verbose=False,
-        convert_to_iter_based=False,
-    ):
-        super().__init__(
-            optimizer, param_name, begin, end, last_step, by_epoch, verbose, convert_to_iter_based
-        )
-        self.step_size = step_size
-        self.gamma = gamma
-
-    def _check(self, key):
-        if not self.step_size or self.step_size <= 0:
-            raise ConfigError(f"{key}.step_size must be positive, got {self.step_size}")
-
-    def map(self, value, step, base, group):
-        return value * self.gamma ** (step // self.step_size)
-
-
-class MultiStepParamScheduler(_ParamScheduler):
-    """Multiplies the value by ``gamma`` at each milestone (counted from ``begin``, as MMEngine)."""
-
-    _step_args = ("milestones",)
-
-    def __init__(
-        self,
-        optimizer=None,
-        param_name="lr",
-        milestones=(),
-        gamma=0.1,
-        last_step=-1,
-        begin=0,
-        end=None,
-        by_epoch=True,
-        verbose=False,
-        convert_to_iter_based=False,
-    ):
-        super().__init__(
-            optimizer, param_name, begin, end, last_step, by_epoch, verbose, convert_to_iter_based
-        )
-        self.milestones = list(milestones)
-        self.gamma = gamma
-
-    def _check(self, key):
-        if any(not isinstance(m, (int, float)) for m in self.milestones):
-            raise ConfigError(f"{key}.milestones must be a list of numbers, got {self.milestones}")
-
-    def map(self, value, step, base, group):
-        n = sum(1 for m in self.milestones if 0 <= m <= step)
-        return value * self.gamma**n
-
-
-class ExponentialParamScheduler(_ParamScheduler):
-    """Multiplies the value by ``gamma`` every step."""
-
-    def __init__(
-        self,
-        optimizer=None,
-        param_name="lr",
-        gamma=0.1,
-        begin=0,
-        end=None,
-        last_step=-1,
-        by_epoch=True,
-        verbose=False,
-        convert_to_iter_based=False,
-    ):
-        super().__init__(
-            optimizer, param_name, begin, end, last_step, by_epoch, verbose, convert_to_iter_based
-        )
-        self.gamma = gamma
-
-    def map(self, value, step, base, group):
-        return value * self.gamma**step
-
-
-class CosineAnnealingParamScheduler(_ParamScheduler):
-    """Cosine from the incoming value to ``eta_min`` (or ``eta_min_ratio`` x the group's base
-    value) over ``T_max`` steps (default ``end - begin``)."""
-
-    _step_args = ("T_max",)
-
-    def __init__(
-        self,
-        optimizer=None,
-        param_name="lr",
-        T_max=None,
-        eta_min=None,
-        begin=0,
-        end=None,
-        last_step=-1,
-        by_epoch=True,
-        verbose=False,
-        eta_min_ratio=None,
-        convert_to_iter_based=False,
-    ):
-        super().__init__(
-            optimizer, param_name, begin, end, last_step, by_epoch, verbose, convert_to_iter_based
-        )
-        self.T_max = T_max
-        self.eta_min = eta_min
-        self.eta_min_ratio = eta_min_ratio
-
-    def _check(self, key):
-        if self.eta_min is not None and self.eta_min_ratio is not None:
-            raise ConfigError(f"{key}: give either eta_min or eta_min_ratio, not both")
-        if self.T_max is not None and self.T_max <= 0:
-            raise ConfigError(f"{key}.T_max must be positive, got {self.T_max}")
-
-    def _finalize(self):
-        self._T = self.T_max or (self.end - self.begin)
-        if self.eta_min is None and self.eta_min_ratio is None:
-            self.eta_min = 0.0
-
-    def map(self, value, step, base, group):
-        eta = self.eta_min if self.eta_min_ratio is None else base * self.eta_min_ratio
-        return eta + (value - eta) * (1 + math.cos(math.pi * step / self._T)) / 2
-
-
-class PolyParamScheduler(_ParamScheduler):
-    """``eta_min + (v - eta_min) * (1 - s / T) ** power`` with ``T = end - begin - 1``."""
-
-    def __init__(
-        self,
-        optimizer=None,
-        param_name="lr",
-        eta_min=0,
-        power=1.0,
-        begin=0,
-        end=None,
-        last_step=-1,
-        by_epoch=True,
-        verbose=False,
-        convert_to_iter_based=False,
-    ):
-        super().__init__(
-            optimizer, param_name, begin, end, last_step, by_epoch, verbose, convert_to_iter_based
-        )
-        self.eta_min = eta_min
-        self.power = power
-
-    def _finalize(self):
-        self.total_iters = self.end - self.begin - 1
-
-    def map(self, value, step, base, group):
-        if self.total_iters <= 0:
-            return value
-        frac = 1 - min(step, self.total_iters) / self.total_iters
-        return self.eta_min + (value - self.eta_min) * frac**self.power
-
-
-class OneCycleParamScheduler(_ParamScheduler):
-    """The 1cycle policy (MMEngine's ``OneCycleLR``): from ``eta_max / div_factor`` up to
-    ``eta_max`` over ``pct_start`` of ``total_steps`` (default ``end - begin``), then down to
-    ``eta_max / div_factor / final_div_factor``. Absolute values (not chained), and, as in
-    MMEngine, the same for every param group unless ``eta_max`` is a list (one per group)."""
-
-    chainable = False
-    _step_args = ("total_steps",)
-
-    def __init__(
-        self,
-        optimizer=None,
-        param_name="lr",
-        eta_max=0,
-        total_steps=None,
-        pct_start=0.3,
-        anneal_strategy="cos",
-        div_factor=25.0,
-        final_div_factor=1e4,
-        three_phase=False,
-        begin=0,
-        end=None,
-        last_step=-1,
-        by_epoch=True,
-        verbose=False,
-        convert_to_iter_based=False,
-    ):
-        super().__init__(
-            optimizer, param_name, begin, end, last_step, by_epoch, verbose, convert_to_iter_based
-        )
-        self.eta_max = eta_max
-        self.total_steps = total_steps
-        self.pct_start = pct_start
-        self.anneal_strategy = anneal_strategy
-        self.div_factor = div_factor
-        self.final_div_factor = final_div_factor
-        self.three_phase = three_phase
-
-    def _check(self, key):
-        if self.param_name != "lr":
-            raise ConfigError(
-                f"{key}: OneCycle schedules only 'lr', got param_name={self.param_name!r}"
-            )
-        if self.total_steps is not None and (
-            not isinstance(self.total_steps, int) or self.total_steps <= 0
-        ):
-            raise ConfigError(
-                f"{key}.total_steps must be a positive integer, got {self.total_steps}"
-            )
-        if not 0 <= self.pct_start <= 1:
-            raise ConfigError(f"{key}.pct_start must be between 0 and 1, got {self.pct_start}")
-        if self.anneal_strategy not in ("cos", "linear"):
-            raise ConfigError(
-                f"{key}.anneal_strategy must be 'cos' or 'linear', got {self.anneal_strategy!r}"
-            )
-
-    def _finalize(self):
-        total = self.total_steps if self.total_steps is not None else self.end - self.begin
-        self._total = total
-        p = float(self.pct_start)
-        if self.three_phase:
-            self._phases = [
-                (float(p * total) - 1, "initial", "max"),
-                (float(2 * p * total) - 2, "max", "initial"),
-                (total - 1, "initial", "min"),
-            ]
-        else:
-            self._phases = [(float(p * total) - 1, "initial", "max"), (total - 1, "max", "min")]
-
-    def _eta_max(self, group):
-        if isinstance(self.eta_max, (list, tuple)):
-            return self.eta_max[group]
-        return self.eta_max
-
-    def map(self, value, step, base, group):
-        mx = self._eta_max(group)
-        init = mx / self.div_factor
-        vals = {"initial": init, "max": mx, "min": init / self.final_div_factor}
-        start_step = 0
-        for i, (end_step, a, b) in enumerate(self._phases):
-            if step <= end_step or i == len(self._phases) - 1:
-                pct = (step - start_step) / (end_step - start_step)
-                start, end = vals[a], vals[b]
-                if self.anneal_strategy == "cos":
-                    return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
-                return (end - start) * pct + start
-            start_step = end_step
-        return value  # pragma: no cover
-
-
-class CosineRestartParamScheduler(_ParamScheduler):
-    """Cosine annealing with restarts (MMEngine's ``CosineRestartLR``): each period restarts at
-    ``base * restart_weights[i]`` and anneals to ``eta_min`` (or ``eta_min_ratio * base``)."""
-
-    chainable = False
-    _step_args = ("periods",)
-
-    def __init__(
-        self,
-        optimizer=None,
-        param_name="lr",
-        periods=(),
-        restart_weights=(1,),
-        eta_min=None,
-        eta_min_ratio=None,
-        begin=0,
-        end=None,
-        last_step=-1,
-        by_epoch=True,
-        verbose=False,
-        convert_to_iter_based=False,
-    ):
-        super().__init__(
-            optimizer, param_name, begin, end, last_step, by_epoch, verbose, convert_to_iter_based
-        )
-        self.periods = list(periods)
-        self.restart_weights = list(restart_weights)
-        self.eta_min = eta_min
-        self.eta_min_ratio = eta_min_ratio
-
-    def _check(self, key):
-        if (self.eta_min is None) == (self.eta_min_ratio is None):
-            raise ConfigError(f"{key}: give exactly one of eta_min and eta_min_ratio")
-        if len(self.periods) != len(self.restart_weights) or not self.periods:
-            raise ConfigError(
-                f"{key}: periods and restart_weights must be non-empty and of the same length"
-            )
-
-    def map(self, value, step, base, group):
-        cum = 0
-        for period, weight in zip(self.periods, self.restart_weights):  # noqa: B007
-            if step < cum + period:
-                break
-            cum += period
-        else:  # past the last period: the value stays at the last step of the last period
-            period, weight = self.periods[-1], self.restart_weights[-1]
-            cum -= period
-            step = cum + period - 1
-        eta = self.eta_min if self.eta_min_ratio is None else base * self.eta_min_ratio
-        mx = base * weight
-        return eta + (mx - eta) * (1 + math.cos(math.pi * (step - cum) / period)) / 2
-
-
-def _variant(base: type, name: str, param_name: str) -> type:
-    """``base`` with ``param_name`` fixed (``LinearLR`` = ``LinearParamScheduler`` on 'lr')."""
-    sig = inspect.signature(base.__init__)
-    new_sig = sig.replace(parameters=[p for p in sig.parameters.values() if p.name != "param_name"])
-
-    def __init__(self, *args, **kwargs):
-        bound = new_sig.bind(self, *args, **kwargs)
-        args = {k: v for k, v in bound.arguments.items() if k != "self"}
-        base.__init__(self, param_name=param_name, **args)
-
-    __init__.__signature__ = new_sig
-    what = "learning rate" if param_name == "lr" else "momentum (beta1 for Adam-like optimizers)"
-    doc = f"MMEngine's ``{name}``: :class:`{base.__name__}` applied to the {what}."
-    return type(name, (base,), {"__init__": __init__, "__doc__": doc, "__module__": __name__})
-
-
-ConstantLR = _variant(ConstantParamScheduler, "ConstantLR", "lr")
-LinearLR = _variant(LinearParamScheduler, "LinearLR", "lr")
-StepLR = _variant(StepParamScheduler, "StepLR", "lr")
-MultiStepLR = _variant(MultiStepParamScheduler, "MultiStepLR", "lr")
-ExponentialLR = _variant(ExponentialParamScheduler, "ExponentialLR", "lr")
-CosineAnnealingLR = _variant(CosineAnnealingParamScheduler, "CosineAnnealingLR", "lr")
-PolyLR = _variant(PolyParamScheduler, "PolyLR", "lr")
-OneCycleLR = _variant(OneCycleParamScheduler, "OneCycleLR", "lr")
-CosineRestartLR = _variant(CosineRestartParamScheduler, "CosineRestartLR", "lr")
-
-ConstantMomentum = _variant(ConstantParamScheduler, "ConstantMomentum", "momentum")
-LinearMomentum = _variant(LinearParamScheduler, "LinearMomentum", "momentum")
-StepMomentum = _variant(StepParamScheduler, "StepMomentum", "momentum")
-MultiStepMomentum = _variant(MultiStepParamScheduler, "MultiStepMomentum", "momentum")
-ExponentialMomentum = _variant(ExponentialParamScheduler, "ExponentialMomentum", "momentum")
-CosineAnnealingMomentum = _variant(
-    CosineAnnealingParamScheduler, "CosineAnnealingMomentum", "momentum"
-)
-PolyMomentum = _variant(PolyParamScheduler, "PolyMomentum", "momentum")
-CosineRestartMomentum = _variant(CosineRestartParamScheduler, "CosineRestartMomentum", "momentum")
-
-SCHEDULERS: dict[str, type] = {
-    c.__name__: c
-    for c in (
-        ConstantParamScheduler,
-        LinearParamScheduler,
-        StepParamScheduler,
-        MultiStepParamScheduler,
-        ExponentialParamScheduler,
-        CosineAnnealingParamScheduler,
-        PolyParamScheduler,
-        OneCycleParamScheduler,
-        CosineRestartParamScheduler,
-        ConstantLR,
-        LinearLR,
-        StepLR,
-        MultiStepLR,
-        ExponentialLR,
-        CosineAnnealingLR,
-        PolyLR,
-        OneCycleLR,
-        CosineRestartLR,
-        ConstantMomentum,
-        LinearMomentum,
-        StepMomentum,
-        MultiStepMomentum,
-        ExponentialMomentum,
-        CosineAnnealingMomentum,
-        PolyMomentum,
-        CosineRestartMomentum,
-    )
-}
 _UNSUPPORTED = {
     "ReduceOnPlateauLR": "it depends on validation metrics, not on the iteration",
     "ReduceOnPlateauMomentum": "it depends on validation metrics, not on the iteration",
@@ -593,7 +99,7 @@ class ParamSchedulers:
     def __init__(
         self,
         optimizer: torch.optim.Optimizer,
-        schedulers: list[_ParamScheduler],
+        schedulers: list[BaseParamScheduler],
         *,
         max_epochs: int,
         iters_per_epoch: int,
@@ -690,23 +196,16 @@ def _close(name, choices) -> str:
 
 
 def _resolve(t, key):
-    if inspect.isclass(t) and issubclass(t, _ParamScheduler):
-        return t
     name = t if isinstance(t, str) else getattr(t, "__name__", None)
     if name in _UNSUPPORTED:
         raise ConfigError(f"{key}.type: {name} is not supported by vidlab: {_UNSUPPORTED[name]}")
-    if isinstance(name, str) and name in SCHEDULERS:
-        return SCHEDULERS[name]
-    if isinstance(t, str):
-        try:
-            from vidlab.config import resolve_type  # type: ignore[attr-defined]
-
-            obj = resolve_type(t)
-            if inspect.isclass(obj) and issubclass(obj, _ParamScheduler):
-                return obj
-        except Exception:
-            pass
-    raise ConfigError(f"{key}.type: unknown scheduler {name or t!r}{_close(name or t, SCHEDULERS)}")
+    cls = resolve_type(t, key_path=f"{key}.type")
+    if inspect.isclass(cls) and issubclass(cls, BaseParamScheduler):
+        return cls
+    raise ConfigError(
+        f"{key}.type: {name or t!r} is not a parameter scheduler (e.g. 'LinearLR', "
+        "'CosineAnnealingLR', 'MultiStepLR')"
+    )
 
 
 def build_schedulers(
@@ -727,7 +226,7 @@ def build_schedulers(
         raise ConfigError(f"max_epochs must be a positive integer, got {max_epochs!r}")
     if param_scheduler is None:
         cfgs = []
-    elif isinstance(param_scheduler, Mapping) or isinstance(param_scheduler, _ParamScheduler):
+    elif isinstance(param_scheduler, Mapping) or isinstance(param_scheduler, BaseParamScheduler):
         cfgs = [param_scheduler]
     elif isinstance(param_scheduler, Sequence) and not isinstance(param_scheduler, str):
         cfgs = list(param_scheduler)
@@ -743,7 +242,7 @@ def build_schedulers(
             if len(cfgs) > 1 or isinstance(param_scheduler, list)
             else "param_scheduler"
         )
-        if isinstance(cfg, _ParamScheduler):
+        if isinstance(cfg, BaseParamScheduler):
             spec = cfg
         else:
             if not isinstance(cfg, Mapping) or "type" not in cfg:

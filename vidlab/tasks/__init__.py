@@ -1,0 +1,47 @@
+"""Tasks: what differs between recognition, skeleton recognition, detection and localization.
+
+The engine's loop and evaluation are written once; a :class:`~vidlab.tasks.base.Task` supplies
+the per-task parts (batch -> inputs and targets, loss, test-time predictions, default metrics,
+prediction records). :class:`~vidlab.tasks.recognition.RecognitionTask` is the first.
+
+How a config selects its task: an optional top-level ``task`` key, resolved like any other
+``type`` (a short name of :data:`vidlab.config.names.NAMES`, ``'pkg.mod:Class'``, or a class)::
+
+    task = 'RecognitionTask'                        # a name or class: built without arguments
+    task = dict(type='RecognitionTask')             # a node: built with its arguments
+    task = MyTask()                                 # (Python) an object with the methods
+
+Without ``task`` (every MMAction2 config), the task is recognition. A new task is a module
+here, a class with the :class:`~vidlab.tasks.base.Task` methods, and a line in ``NAMES``; where
+MMAction2 configs of that task must run unchanged (they have no ``task`` key), :func:`build_task`
+is the one place to infer it, e.g. from the model's type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vidlab.tasks.base import Task
+from vidlab.tasks.recognition import RecognitionTask
+
+__all__ = ["RecognitionTask", "Task", "build_task"]
+
+
+def build_task(cfg: Any) -> Task:
+    """The task a config asks for with its ``task`` key (default: :class:`RecognitionTask`).
+
+    Raises:
+        ConfigError: ``task`` names an unknown type (the message names the key).
+    """
+    node = cfg.get("task") if isinstance(cfg, dict) else getattr(cfg, "task", None)
+    if node is None:
+        return RecognitionTask()
+    if isinstance(node, dict):
+        from vidlab.config import build
+
+        return build(node, key_path="task")
+    if isinstance(node, str) or isinstance(node, type):
+        from vidlab.config import resolve_type
+
+        return resolve_type(node, key_path="task")()
+    return node  # an object with the Task methods

@@ -1,0 +1,83 @@
+"""Action recognition from RGB clips: one label (or a multi-label vector) per video."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from vidlab.tasks.base import Task
+
+__all__ = ["RecognitionTask"]
+
+
+class RecognitionTask(Task):
+    """Clips in, class scores out; several views of a video are averaged.
+
+    A batch is ``{"clips": uint8 (B, V, C, T, H, W), "label": (B,) or (B, K), "index": (B,)}``.
+    Every view is a training sample; at test time ``model.average_views`` turns the logits of
+    the ``V`` views into one score vector per video. The model provides ``forward(clips) ->
+    logits``, ``loss(logits, labels)``, ``average_views(logits, V)`` and, optionally,
+    ``data_preprocessor.blending`` (mixup / cutmix).
+    """
+
+    name = "recognition"
+    default_evaluator = dict(type="AccMetric")
+
+    def batch_size(self, batch) -> int:
+        return len(batch["clips"])
+
+    def prepare(self, batch, device, *, model: nn.Module, memory_format=None):
+        # uint8 crosses the bus; normalization happens on the device inside the model.
+        clips = batch["clips"].to(device, non_blocking=True)  # (B, V, C, T, H, W)
+        labels = batch["label"].to(device, non_blocking=True)  # (B,) or (B, K)
+        b, v = clips.shape[:2]
+        if memory_format is not None:
+            clips = clips.flatten(0, 1).contiguous(memory_format=memory_format)
+            clips = clips.unflatten(0, (b, v))
+        blending = getattr(getattr(model, "data_preprocessor", None), "blending", None)
+        if blending is not None:  # mixes whole videos: all views of a video get the same mix
+            clips, labels = blending(clips.float(), labels)
+        clips = clips.flatten(0, 1)  # (B*V, C, T, H, W): every view is a sample
+        if v > 1:
+            labels = labels.repeat_interleave(v, dim=0)  # (B*V,) or (B*V, K)
+        return clips, labels
+
+    def loss(self, model: nn.Module, outputs, targets) -> torch.Tensor:
+        loss = model.loss(outputs, targets)
+        if isinstance(loss, dict):  # a model returning several terms: their sum
+            return sum(v for k, v in loss.items() if "loss" in k)
+        return loss
+
+    def predict(self, model: nn.Module, batch, device, max_views: int | None = None):
+        clips = batch["clips"].to(device, non_blocking=True)  # (B, V, C, T, H, W)
+        v = clips.shape[1]
+        flat = clips.flatten(0, 1)  # (B*V, C, T, H, W)
+        chunk = max_views or flat.shape[0]
+        logits = torch.cat([model(x) for x in flat.split(chunk)])  # (B*V, K)
+        scores = model.average_views(logits.float(), v)  # (B, K)
+        return scores, batch["label"]
+
+    def metric_evaluators(self, names):
+        from vidlab.evaluation.metrics import AccMetric
+
+        return [AccMetric(metric_list=tuple(names))]
+
+    def predictions(self, dataset, scores, labels, indices):
+        records = getattr(dataset, "records", None)
+        preds = []
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :5]
+        for row, index in enumerate(indices):
+            record = records[index] if records is not None and index >= 0 else {}
+            label = labels[row]
+            preds.append(
+                {
+                    "index": index,
+                    "filename": record.get("filename", record.get("frame_dir")),
+                    "label": label.tolist() if label.ndim else int(label),
+                    "pred": int(top[row, 0]),
+                    "top5_labels": top[row].tolist(),
+                    "top5_scores": [float(scores[row, k]) for k in top[row]],
+                }
+            )
+        return preds
