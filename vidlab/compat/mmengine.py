@@ -84,6 +84,8 @@ class EpochBasedTrainLoop:
 class ValLoop:
     """``val_cfg=dict(type='ValLoop')``; ``fp16=True`` runs validation under autocast."""
 
+    _accepts_any_kwargs = True  # MMEngine loop arguments vidlab has no use for
+
     def __init__(self, fp16: bool = False, **kwargs):
         self.fp16 = fp16
 
@@ -159,6 +161,8 @@ class AmpOptimWrapper(OptimWrapper):
 class _ConfigOnlyHook(Hook):
     """Accepts any MMEngine arguments; the loop does the work in plain sight."""
 
+    _accepts_any_kwargs = True
+
     def __init__(self, **kwargs):
         self.kwargs = kwargs
 
@@ -191,6 +195,8 @@ class RuntimeInfoHook(_ConfigOnlyHook):
 
 class _ConfigOnly:
     """Accepts any MMEngine arguments; nothing is built from it."""
+
+    _accepts_any_kwargs = True
 
     def __init__(self, **kwargs):
         self.kwargs = kwargs

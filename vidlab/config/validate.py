@@ -42,22 +42,6 @@ __all__ = ["DEFAULT_INJECTED", "ACCEPTS_ANY_KWARGS", "find_problems", "validate"
 # The class attribute that declares "this class accepts any keyword" (see the module docstring).
 ACCEPTS_ANY_KWARGS = "_accepts_any_kwargs"
 
-# Transitional: vidlab classes outside the config package that keep or ignore keywords but do
-# not declare ``_accepts_any_kwargs`` yet (their owners are adding it; until then MMAction2's own
-# configs, e.g. ``log_processor=dict(type='LogProcessor', window_size=20)``, would not validate).
-# Each entry is where the attribute belongs (the class whose ``__init__`` keeps the
-# ``**kwargs``); it counts for subclasses too (PyAVInit, DecordInit, OpenCVInit; TestLoop).
-# Remove an entry once its class has the attribute; then delete this table.
-_UNDECLARED_ANY_KWARGS = frozenset(
-    {
-        "vidlab.engine.hooks:_ConfigOnlyHook",
-        "vidlab.engine.hooks:CheckpointHook",
-        "vidlab.engine.hooks:EMAHook",
-        "vidlab.engine.hooks:LoggerHook",
-        "vidlab.engine.train:ValLoop",
-    }
-)
-
 # Key-path patterns -> constructor arguments the engine supplies (so they are not "missing").
 # ``*`` matches one part of a key path (a key or a list index), ``**`` any number of parts.
 DEFAULT_INJECTED: dict[str, tuple[str, ...]] = {
@@ -150,9 +134,7 @@ def _has_var_keyword(params: list[inspect.Parameter]) -> bool:
 
 
 def _declares_any_kwargs(klass: type) -> bool:
-    if getattr(klass, ACCEPTS_ANY_KWARGS, False):
-        return True
-    return any(f"{k.__module__}:{k.__qualname__}" in _UNDECLARED_ANY_KWARGS for k in klass.__mro__)
+    return bool(getattr(klass, ACCEPTS_ANY_KWARGS, False))
 
 
 @functools.lru_cache(maxsize=512)

@@ -325,8 +325,13 @@ def barrier() -> None:
 
 
 def cleanup() -> None:
-    """Tear the process group down (idempotent)."""
+    """Tear the process group down once every process got here (idempotent).
+
+    Without the barrier a process can destroy its Gloo group while a peer still talks to it,
+    and the peer then aborts at exit ("terminate called without an active exception").
+    """
     if is_distributed():
+        barrier()
         dist.destroy_process_group()
 
 

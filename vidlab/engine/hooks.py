@@ -106,6 +106,8 @@ class CheckpointHook(Hook):
 
     priority = 70
 
+    _accepts_any_kwargs = True  # further MMEngine arguments (config validation)
+
     def __init__(
         self,
         interval: int = -1,
@@ -257,6 +259,8 @@ class LoggerHook(Hook):
     """
 
     priority = 90
+
+    _accepts_any_kwargs = True  # further MMEngine arguments (config validation)
 
     def __init__(
         self,
@@ -415,6 +419,8 @@ class EMAHook(Hook):
         begin_epoch: first epoch that updates the average.
         **kwargs: passed to the average (``momentum``, ``interval``, ``update_buffers``).
     """
+
+    _accepts_any_kwargs = True  # further MMEngine arguments (config validation)
 
     def __init__(
         self,
