@@ -26,8 +26,6 @@ def init_recognizer(config, checkpoint=None, device="cpu"):
     cfg = (
         Config(copy.deepcopy(dict(config))) if isinstance(config, Mapping) else load_config(config)
     )
-    if checkpoint is not None and "pretrained" in cfg.model.get("backbone", {}):
-        cfg.model.backbone.pretrained = None  # the checkpoint has all weights; fetch nothing
     model = build(cfg.model, key_path="model")
     if checkpoint is not None:
         from vidlab.checkpoint import load_weights

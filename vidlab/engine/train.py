@@ -39,6 +39,7 @@ from vidlab.engine.state import (
     set_rng_state,
 )
 from vidlab.engine.state import resume as resume_from
+from vidlab.models.pretrained import init_pretrained
 
 __all__ = ["TrainState", "TrainingError", "evaluate", "test", "train"]
 
@@ -101,6 +102,13 @@ def train(
     runner.has_bn = has_batchnorm(model)
     load_from = cfg_get(cfg, "load_from")
     resume_path = resolve_resume(resume, cfg, work_dir)
+    if resume_path is None:  # pretrained= weights (a resumed checkpoint has them all)
+        if not is_main:
+            dist.barrier()  # the main process fetches any URL first
+        for name, report in init_pretrained(model):
+            runner.log(f"pretrained weights for {name}: {report}")
+        if is_main:
+            dist.barrier()
     if load_from and resume_path is None:
         report = load_weights(model, load_from, strict=False)
         runner.log(f"load_from: {report}")

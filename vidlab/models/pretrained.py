@@ -1,18 +1,31 @@
 """Pretrained weights for a backbone: where the file is, and loading it with a report.
 
-``pretrained=`` of a backbone names a local file, a URL or ``torchvision://name``. URLs and
-torchvision names are looked up in the torch hub cache only; vidlab never downloads weights at
-run time. The file may hold the backbone itself, a whole recognizer (its ``backbone.*`` weights
-are taken) or another zoo's layout, which the family's converter maps onto vidlab's names. What
-did not fit is reported grouped (``vidlab.checkpoint.LoadReport``); a file of which nothing fits
-is an error, never a silent random init.
+``pretrained=`` of a backbone names a local file, an http(s) URL or ``torchvision://name``.
+Nothing is read while a model is built or a config printed: a backbone loads its file in
+``init_weights()``, which the engine calls when training starts (:func:`init_pretrained`) and
+``create_model`` calls for you. A URL is fetched once, as ``torch.hub`` does, into
+``$VIDLAB_HOME/checkpoints`` (default ``~/.cache/vidlab/checkpoints``; files already in the torch
+hub cache are used as they are), and checked against the SHA-256 prefix its name carries
+(``resnet50-0676ba61.pth``, MMAction2's ``..._20220906-cd10898e.pth``). Offline, the error names
+the URL and the path where the file can be put by hand.
+
+The file may hold the backbone itself, a whole recognizer (its ``backbone.*`` weights are
+taken) or another zoo's layout, which the family's converter maps onto vidlab's names. What did
+not fit is reported grouped (``vidlab.checkpoint.LoadReport``); a file of which nothing fits is
+an error, never a silent random init.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
+import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -22,7 +35,10 @@ from vidlab.checkpoint import LoadReport, extract_state_dict, load_checkpoint, l
 
 logger = logging.getLogger(__name__)
 
-# torchvision's ImageNet files (V1 and the older names), for a look-up in the hub cache.
+# Where ``torchvision://name`` files are published; the first file name of each entry is the
+# one fetched (ImageNet V1 weights, as MMCV's ``torchvision://`` names), the others are older
+# names that may already sit in a cache.
+TORCHVISION_URL = "https://download.pytorch.org/models/"
 _TORCHVISION_FILES = {
     "resnet18": ("resnet18-f37072fd.pth", "resnet18-5c106cde.pth"),
     "resnet34": ("resnet34-b627a593.pth", "resnet34-333f7ec4.pth"),
@@ -35,35 +51,109 @@ _TORCHVISION_FILES = {
 Converter = Callable[[Mapping[str, Tensor], nn.Module], "dict[str, Tensor] | None"]
 
 
-def resolve_pretrained(pretrained: str) -> str:
-    """Turn ``pretrained`` into a local file path, or raise a clear error.
+def cache_dir() -> Path:
+    """``$VIDLAB_HOME/checkpoints``, by default ``~/.cache/vidlab/checkpoints``."""
+    home = os.environ.get("VIDLAB_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "vidlab",
+    )
+    return Path(home) / "checkpoints"
 
-    Local paths are returned as they are. ``torchvision://resnetXX`` names and http(s) URLs are
-    looked up by file name in the torch hub cache (``$TORCH_HOME/hub/checkpoints``).
+
+_HASH = re.compile(r"-([a-f0-9]{8,64})\.[A-Za-z0-9]+$")
+
+
+def download(url: str, dst: Path, timeout: float = 60.0) -> Path:
+    """Fetch ``url`` to ``dst`` (through a temporary file, so a broken transfer leaves
+    nothing) and check the SHA-256 prefix in its file name, if any."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.part")
+    digest = hashlib.sha256()
+    print(f"downloading {url} to {dst}", file=sys.stderr)
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as f:
+            while chunk := response.read(1 << 20):
+                f.write(chunk)
+                digest.update(chunk)
+        expected = _HASH.search(dst.name)
+        if expected and not digest.hexdigest().startswith(expected.group(1)):
+            raise ValueError(
+                f"pretrained={url!r}: the downloaded file's SHA-256 {digest.hexdigest()[:16]}... "
+                f"does not start with {expected.group(1)!r}, as its name says: a broken or "
+                "substituted download; nothing was saved"
+            )
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dst
+
+
+def resolve_pretrained(pretrained: str, fetch: bool = True) -> str:
+    """Turn ``pretrained`` into a local file path, fetching a URL if needed, or raise a clear
+    error.
+
+    Args:
+        pretrained: A local path, an http(s) URL or ``torchvision://resnetXX``.
+        fetch: Download a URL that is in no cache; False: only look in the caches.
     """
     if not isinstance(pretrained, str):
         raise TypeError(f"pretrained must be a file path or None, got {type(pretrained).__name__}")
-    is_remote = pretrained.startswith(("torchvision://", "http://", "https://", "open-mmlab://"))
-    if not is_remote:
+    if pretrained.startswith("torchvision://"):
+        arch = pretrained[len("torchvision://") :]
+        if arch not in _TORCHVISION_FILES:
+            raise ValueError(
+                f"pretrained={pretrained!r}: unknown torchvision model; known: "
+                f"{', '.join(sorted(_TORCHVISION_FILES))}, or give a URL or a local file"
+            )
+        names = _TORCHVISION_FILES[arch]
+        url = TORCHVISION_URL + names[0]
+    elif pretrained.startswith(("http://", "https://")):
+        url = pretrained
+        names = (os.path.basename(pretrained.split("?")[0]),)
+    elif "://" in pretrained:
+        raise ValueError(
+            f"pretrained={pretrained!r}: only local files, http(s) URLs and torchvision:// names "
+            "are understood; download the file and pass its path"
+        )
+    else:
         if not os.path.isfile(pretrained):
             raise FileNotFoundError(f"pretrained={pretrained!r}: no such file")
         return pretrained
-    if pretrained.startswith("torchvision://"):
-        names = _TORCHVISION_FILES.get(pretrained[len("torchvision://") :], ())
-    else:
-        names = (os.path.basename(pretrained.split("?")[0]),)
-    cache = os.path.join(torch.hub.get_dir(), "checkpoints")
-    for name in names:
-        path = os.path.join(cache, name)
-        if os.path.isfile(path):
-            return path
-    raise ValueError(
-        f"pretrained={pretrained!r} cannot be downloaded here: vidlab never fetches weights at "
-        f"run time. Download the file yourself and pass its local path (pretrained="
-        f"'/path/to/{names[0] if names else 'weights.pth'}'), put it in {cache}, or set "
-        f"pretrained=None to start from random weights "
-        f"(e.g. --cfg-options model.backbone.pretrained=None)."
-    )
+    hub = Path(torch.hub.get_dir()) / "checkpoints"
+    for folder in (cache_dir(), hub):
+        for name in names:
+            if (folder / name).is_file():
+                return str(folder / name)
+    dst = cache_dir() / names[0]
+    if not fetch:
+        raise FileNotFoundError(f"pretrained={pretrained!r}: not downloaded yet (expected {dst})")
+    try:
+        return str(download(url, dst))
+    except (urllib.error.URLError, OSError) as e:
+        raise ValueError(
+            f"pretrained={pretrained!r}: could not download {url} ({getattr(e, 'reason', e)}). "
+            f"Download it yourself and put it at {dst}, pass its local path instead "
+            f"(--cfg-options model.backbone.pretrained=/path/to/{names[0]}), or set "
+            "pretrained=None to start from random weights"
+        ) from e
+
+
+def init_pretrained(model: nn.Module) -> list[tuple[str, LoadReport]]:
+    """Load the ``pretrained=`` weights of every submodule that has them (``init_weights``).
+
+    The engine calls this when training starts (not when resuming: the checkpoint has every
+    weight); building a model never reads or fetches a file.
+
+    Returns:
+        ``(module name, report)`` for each module that loaded weights.
+    """
+    reports = []
+    for name, module in model.named_modules():
+        if getattr(module, "pretrained", None) is not None and hasattr(module, "init_weights"):
+            report = module.init_weights()
+            if isinstance(report, LoadReport):
+                reports.append((name, report))
+    return reports
 
 
 def _tensors(state: Mapping) -> dict[str, Tensor]:

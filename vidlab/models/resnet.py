@@ -16,6 +16,7 @@ import torch.nn as nn
 from torch import Tensor
 from torch.utils import checkpoint as cp
 
+from vidlab.checkpoint import LoadReport
 from vidlab.models._checks import frozen
 from vidlab.models.layers.conv_module import ConvModule
 from vidlab.models.pretrained import load_pretrained
@@ -181,9 +182,9 @@ class ResNet(nn.Module):
 
     Args:
         depth: 18, 34, 50, 101 or 152.
-        pretrained: A local checkpoint file to initialize from (None: random init). URLs and
-            ``torchvision://`` names are looked up in the torch hub cache only; vidlab never
-            downloads weights.
+        pretrained: Weights to start from, loaded by ``init_weights`` when training starts: a
+            local file, a URL or ``torchvision://resnet50`` (fetched into the cache, see
+            ``vidlab.models.pretrained``); None: random init.
         torchvision_pretrain: Accepted for MMAction2 compatibility; the file's layout
             (torchvision or vidlab/MMAction2, backbone or whole recognizer) is detected from its
             key names.
@@ -302,22 +303,20 @@ class ResNet(nn.Module):
             self.add_module(f"layer{i + 1}", layer)
             self.res_layers.append(f"layer{i + 1}")
         self.feat_dim = inplanes
-
-        if pretrained is not None:
-            self.init_weights()
         self._apply_freezing()
 
-    def init_weights(self) -> None:
-        """Load ``self.pretrained`` (convs and norms are already initialized at construction).
+    def init_weights(self) -> LoadReport | None:
+        """Load ``self.pretrained``: called when training starts (or by ``create_model``),
+        never while building, so a config builds and prints offline. Convs and norms are
+        already initialized at construction.
 
         The file may be a ResNet backbone, a whole recognizer (its ``backbone.*`` weights are
         taken, so a trained model can start another one) or torchvision's ResNet; the layout is
         read off the key names, so ``torchvision_pretrain`` / ``pretrained2d`` need not match it.
         """
-        if self.pretrained is not None:
-            load_pretrained(
-                self, self.pretrained, convert=from_torchvision, look_through=_unwrapped
-            )
+        if self.pretrained is None:
+            return None
+        return load_pretrained(self, self.pretrained, from_torchvision, look_through=_unwrapped)
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, ...]:
         x = self.maxpool(self.conv1(x))  # (N, 64, H/4, W/4)

@@ -56,8 +56,7 @@ class ResNetTSM(ResNet):
         shift_place: ``'blockres'`` (shift before each block's first conv, in the residual
             branch) or ``'block'`` (shift the input of whole blocks).
         temporal_pool: Max-pool time by 2 before ``layer2``.
-        pretrained: A checkpoint to initialize from, as ``ResNet``'s; loaded once the shifts
-            are in place.
+        pretrained: Weights to start from, as ``ResNet``'s (loaded by ``init_weights``).
         pretrained2d: Accepted for MMAction2 compatibility; the file's layout (torchvision or
             vidlab/MMAction2) is detected from its key names.
         **kwargs: ``ResNet`` arguments (``norm_eval``, ``frozen_stages``, ``with_cp``, ...).
@@ -77,7 +76,7 @@ class ResNetTSM(ResNet):
         pretrained2d: bool = True,
         **kwargs,
     ) -> None:
-        super().__init__(depth, **kwargs)  # weights load below, once the shifts are in place
+        super().__init__(depth, pretrained=pretrained, **kwargs)
         if non_local_cfg and _flat_sum(non_local):
             raise NotImplementedError(
                 f"ResNetTSM: non-local blocks (non_local={non_local}) are not implemented in "
@@ -87,7 +86,6 @@ class ResNetTSM(ResNet):
             raise NotImplementedError(
                 f"ResNetTSM: shift_place={shift_place!r} is not supported; use 'blockres' or 'block'"
             )
-        self.pretrained = pretrained
         self.num_segments = num_segments
         self.is_shift = is_shift
         self.non_local = non_local
@@ -101,8 +99,6 @@ class ResNetTSM(ResNet):
             self.make_temporal_shift()
         if temporal_pool:
             self.layer2 = TemporalPool(self.layer2, num_segments)
-        if pretrained is not None:
-            self.init_weights()
         self._apply_freezing()
 
     def make_temporal_shift(self) -> None:

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from vidlab.models.pretrained import init_pretrained
+
 # family key -> module holding its variants
 FAMILIES: dict[str, str] = {
     "tsn": "vidlab.models.tsn",
@@ -101,8 +103,9 @@ def create_model(name: str, num_classes: int | None = None, **kwargs: Any):
     Args:
         name: One of ``list_models()``.
         num_classes: Classes of the head; default the variant's ``default_cfg.num_classes``.
-        **kwargs: The variant's arguments: ``pretrained`` (a local backbone file) and backbone
-            arguments (``frozen_stages``, ``partial_bn``, ``with_cp``, ...).
+        **kwargs: The variant's arguments: ``pretrained`` (backbone weights: a file, a URL or
+            ``torchvision://resnet50``, loaded here) and backbone arguments
+            (``frozen_stages``, ``partial_bn``, ``with_cp``, ...).
     """
     fn = find_variant(name)
     if fn is None:
@@ -111,4 +114,6 @@ def create_model(name: str, num_classes: int | None = None, **kwargs: Any):
         raise ValueError(f"unknown model {name!r}.{hint} Known: {', '.join(list_models())}")
     if num_classes is None:
         num_classes = fn.default_cfg.num_classes
-    return fn(num_classes=num_classes, **kwargs)
+    model = fn(num_classes=num_classes, **kwargs)
+    init_pretrained(model)  # pretrained= given here is meant to be loaded now
+    return model
