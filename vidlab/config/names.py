@@ -27,7 +27,7 @@ NAMES: dict[str, str] = {
     "VideoDataset": "vidlab.data.datasets:VideoDataset",
     "RawframeDataset": "vidlab.data.datasets:RawframeDataset",
     "RepeatAugDataset": "vidlab.data.datasets:RepeatAugDataset",
-    "SyntheticMotionDataset": "vidlab.data.synthetic:SyntheticMotionDataset",
+    "SyntheticMotionDataset": "vidlab.data.synthetic.memory:SyntheticMotionDataset",
     # --- data: loading / decoding ---------------------------------------------------------
     "VideoInit": "vidlab.data.loading:VideoInit",
     "VideoDecode": "vidlab.data.loading:VideoDecode",
