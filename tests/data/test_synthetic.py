@@ -18,8 +18,11 @@ from vidlab.data import synthetic as S
 from vidlab.data.synthetic import (
     DEFAULT_CLASSES,
     SyntheticMotionDataset,
+    cli,
+    files,
     make_synthetic_dataset,
     prepare_synthetic_data,
+    render,
     render_clip,
     sample_clip_spec,
     synth_main,
@@ -116,7 +119,7 @@ def test_pair_clips_are_time_reverses(a, b):
 
 def _pair_specs(cls_name, n=300):
     # independent draws per class, as in the dataset (class-keyed streams)
-    return [sample_clip_spec(cls_name, S._video_rng(0, cls_name, i)) for i in range(n)]
+    return [sample_clip_spec(cls_name, files._video_rng(0, cls_name, i)) for i in range(n)]
 
 
 @pytest.mark.parametrize(
@@ -171,7 +174,7 @@ def test_frames_show_direction_and_reversal_flips_it(cls_name, axis, sign):
 
 
 def _mask_stats(spec):
-    alpha = 1.0 - S._object_weights(spec)[..., 0]  # (T, H, W) object coverage
+    alpha = 1.0 - render._object_weights(spec)[..., 0]  # (T, H, W) object coverage
     ys, xs = np.mgrid[0 : spec.size, 0 : spec.size]
     area = alpha.sum(axis=(1, 2))
     cx = (alpha * xs).sum(axis=(1, 2)) / area
@@ -340,11 +343,11 @@ def test_interrupted_run_leaves_nothing_that_looks_complete(tmp_path, monkeypatc
             boom()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(S, "write_video", flaky)
+    monkeypatch.setattr(files, "write_video", flaky)
     with pytest.raises(KeyboardInterrupt):
         make_synthetic_dataset(root, classes=["grow"], **SMALL)
     assert not root.exists() and os.listdir(tmp_path) == []
-    monkeypatch.setattr(S, "write_video", real)
+    monkeypatch.setattr(files, "write_video", real)
     assert not make_synthetic_dataset(root, classes=["grow"], **SMALL)["reused"]
 
 
@@ -392,7 +395,7 @@ def test_in_memory_dataset_matches_render_clip():
     item = ds[2]
     assert item["clips"].shape == (1, 3, 4, 32, 32) and item["clips"].dtype == torch.uint8
     assert item["label"].dtype == torch.int64 and int(item["label"]) == 1 and item["index"] == 2
-    frames = render_clip("grow", S._video_rng(2, "grow", 3), 12, 32)
+    frames = render_clip("grow", files._video_rng(2, "grow", 3), 12, 32)
     expected = frames[[1, 4, 7, 10]].transpose(3, 0, 1, 2)  # segment centres, (C, T, H, W)
     np.testing.assert_array_equal(item["clips"][0].numpy(), expected)
     train = SyntheticMotionDataset(classes=["grow"], videos_per_class=5, val_fraction=0.4)
@@ -424,7 +427,7 @@ def test_lists_load_with_video_dataset(tmp_path):
 def test_prepare_synthetic_data_from_a_config(tmp_path, monkeypatch):
     assert prepare_synthetic_data({"data_root": "elsewhere"}) is None  # nothing asked for
     calls = []
-    monkeypatch.setattr(S, "make_synthetic_dataset", lambda root, **kw: calls.append((root, kw)))
+    monkeypatch.setattr(cli, "make_synthetic_dataset", lambda root, **kw: calls.append((root, kw)))
     prepare_synthetic_data({"synthetic_data": dict(root=str(tmp_path), size=32, seed=1)})
     assert calls == [(str(tmp_path), {"size": 32, "seed": 1})]
     with pytest.raises(ValueError, match="synthetic_data needs root="):

@@ -4,7 +4,8 @@
   to their 1.x names (used by ``vidlab.config.resolve_type``); :func:`upgrade_config` converts a
   0.x config (``data=``, ``optimizer=``, ``lr_config=``, ``total_epochs``, ...) to the 1.x layout
   and says what it changed (``load_config`` calls it and keeps the notes in
-  ``cfg._upgrade_notes``).
+  ``cfg._upgrade_notes``). The conversions are in ``mmaction0x_data`` and ``mmaction0x_train``,
+  the 0.x name tables in ``mmaction0x_base``.
 
 Importing this package imports none of its modules: each is imported when one of its names is
 first used, so ``import vidlab.compat.<module>`` costs only that module. The config package
@@ -18,9 +19,9 @@ from typing import Any
 
 # Public name -> the submodule that defines it (imported on first use).
 _EXPORTS = {
-    "ALIASES": "vidlab.compat.mmaction0x",
-    "KWARG_RENAMES": "vidlab.compat.mmaction0x",
-    "OLD_KEYS": "vidlab.compat.mmaction0x",
+    "ALIASES": "vidlab.compat.mmaction0x_base",
+    "KWARG_RENAMES": "vidlab.compat.mmaction0x_base",
+    "OLD_KEYS": "vidlab.compat.mmaction0x_base",
     "is_old_style": "vidlab.compat.mmaction0x",
     "upgrade_config": "vidlab.compat.mmaction0x",
 }

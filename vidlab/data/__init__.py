@@ -16,8 +16,8 @@ _WHERE = {
     "VideoDataset": "vidlab.data.datasets",
     "RawframeDataset": "vidlab.data.datasets",
     "RepeatAugDataset": "vidlab.data.datasets",
-    "AnnotationError": "vidlab.data.datasets",
-    "collate_skip_none": "vidlab.data.datasets",
+    "AnnotationError": "vidlab.data.annotations",
+    "collate_skip_none": "vidlab.data.skipped",
     "Compose": "vidlab.data.pipeline",
 }
 

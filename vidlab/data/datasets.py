@@ -1,38 +1,35 @@
 """Datasets of annotation lists: ``VideoDataset``, ``RawframeDataset``, ``RepeatAugDataset``.
 
-Annotation files are MMAction2's: one sample per line, columns split by ``delimiter``
-(whitespace by default). Problems in the file are reported at construction as
-``file:line: <problem> in line '<text>'``, all of them at once.
+The annotation files are parsed by :class:`vidlab.data.annotations.AnnotationList` (a base of
+:class:`BaseActionDataset`); the skip markers and :func:`collate_skip_none` live in
+:mod:`vidlab.data.skipped`. ``AnnotationError``, ``Skipped`` and ``collate_skip_none`` are also
+importable from here.
 
 Each item is the packed sample of the data contract (``clips``, ``label``, ``index``,
 ``meta``); a pipeline that does not end with ``PackActionInputs`` is packed automatically.
 
 Failing samples: with ``on_error='raise'`` (default) the exception propagates with a note naming
 the annotation line; a missing file raises ``FileNotFoundError`` naming the file and the line.
-With ``on_error='skip'`` the item is a :class:`Skipped` marker (never a random other sample):
-small and picklable, it carries the index, path, annotation line and reason out of DataLoader
-workers. :func:`collate_skip_none` drops markers from the batch and lists them in
-``batch["skipped"]`` (a batch whose samples were all skipped has zero clips), so the main
-process learns every skip; the engine logs each bad file once and writes
-``<work_dir>/bad_samples.txt``. Failures are also logged once per file in the process that saw
-them and kept in ``dataset.bad_samples`` (path -> reason) of that process;
-:meth:`BaseActionDataset.write_bad_list` saves those.
+With ``on_error='skip'`` the item is a :class:`Skipped` marker (see :mod:`vidlab.data.skipped`).
+Failures are also logged once per file in the process that saw them and kept in
+``dataset.bad_samples`` (path -> reason) of that process; :meth:`BaseActionDataset.write_bad_list`
+saves those.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from vidlab.data.annotations import AnnotationError, AnnotationList
 from vidlab.data.pipeline import Compose
+from vidlab.data.skipped import Skipped, collate_skip_none
 
 __all__ = [
     "AnnotationError",
@@ -47,27 +44,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Skipped:
-    """What a dataset with ``on_error='skip'`` returns for a sample it could not load.
-
-    Attributes:
-        index: the dataset index.
-        path: the video file or frame folder.
-        reason: ``"<ExceptionType>: <message>"``.
-        where: the annotation ``file:line`` of the sample.
-    """
-
-    index: int
-    path: str
-    reason: str
-    where: str = ""
-
-
-class AnnotationError(ValueError):
-    """Problems in an annotation file; the message lists each as ``file:line: problem``."""
-
-
 def _is_url(path: str) -> bool:
     return bool(re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", path))
 
@@ -76,7 +52,7 @@ def _join(prefix: str | None, path: str) -> str:
     return os.path.join(prefix, path) if prefix else path
 
 
-class BaseActionDataset(Dataset):
+class BaseActionDataset(AnnotationList, Dataset):
     """Common machinery of the annotation-list datasets.
 
     Args:
@@ -94,8 +70,6 @@ class BaseActionDataset(Dataset):
         data_root: MMEngine's root joined to a relative ``ann_file`` and ``data_prefix``.
         indices: keep only the first ``n`` records (an int) or these record indices (a list).
     """
-
-    _prefix_keys: tuple[str, ...] = ("video", "prefix")
 
     def __init__(
         self,
@@ -139,155 +113,6 @@ class BaseActionDataset(Dataset):
             keep = range(min(indices, len(self._records))) if isinstance(indices, int) else indices
             self._records = [self._records[i] for i in keep]
         self._check_labels()
-
-    # -- annotations -------------------------------------------------------------------------
-    def _prefix_of(self, data_prefix) -> str:
-        if data_prefix is None:
-            return ""
-        if isinstance(data_prefix, dict):
-            for key in self._prefix_keys:
-                if data_prefix.get(key):
-                    return os.fspath(data_prefix[key])
-            return ""
-        return os.fspath(data_prefix)
-
-    def _load(self) -> list[dict]:
-        if not os.path.isfile(self.ann_file):
-            raise FileNotFoundError(f"{self.ann_file}: annotation file does not exist")
-        if self.ann_file.endswith(".json"):
-            return self._load_json()
-        records, problems = [], []
-        with open(self.ann_file, encoding="utf-8") as f:
-            for lineno, line in enumerate(f, 1):
-                text = line.rstrip("\r\n")
-                if not text.strip():
-                    continue
-                cols = (
-                    text.split()
-                    if self.delimiter == " "
-                    else [c.strip() for c in text.strip().split(self.delimiter)]
-                )
-                try:
-                    rec = self.parse_line(cols)
-                except ValueError as e:
-                    problems.append(f"{self.ann_file}:{lineno}: {e} in line {text!r}")
-                    continue
-                rec["ann_line"] = f"{self.ann_file}:{lineno}"
-                rec["ann_text"] = text
-                records.append(rec)
-        if problems:
-            raise AnnotationError(self._problem_report(problems))
-        return records
-
-    def _load_json(self) -> list[dict]:
-        with open(self.ann_file, encoding="utf-8") as f:
-            try:
-                items = json.load(f)
-            except json.JSONDecodeError as e:
-                raise AnnotationError(
-                    f"{self.ann_file}:{e.lineno}: invalid JSON ({e.msg})"
-                ) from None
-        if isinstance(items, dict) and "data_list" in items:  # MMEngine's format
-            items = items["data_list"]
-        if not isinstance(items, list):
-            raise AnnotationError(f"{self.ann_file}: expected a JSON list of records")
-        records, problems = [], []
-        for i, item in enumerate(items):
-            try:
-                rec = self.parse_record(dict(item))
-            except (ValueError, TypeError, KeyError) as e:
-                problems.append(f"{self.ann_file}: item {i}: {e} in {item!r}")
-                continue
-            rec["ann_line"] = f"{self.ann_file}: item {i}"
-            records.append(rec)
-        if problems:
-            raise AnnotationError(self._problem_report(problems))
-        return records
-
-    @staticmethod
-    def _problem_report(problems: list[str]) -> str:
-        head = f"{len(problems)} problem(s) in the annotation file:\n" if len(problems) > 1 else ""
-        shown = problems[:50]
-        more = f"\n... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        return head + "\n".join(shown) + more
-
-    @staticmethod
-    def _int_label(s: str) -> int:
-        try:
-            v = int(s)
-        except ValueError:
-            raise ValueError(f"bad label {s!r} (not an integer)") from None
-        if v < 0:
-            raise ValueError(f"bad label {v} (negative)")
-        return v
-
-    def _labels_from(self, cols: Sequence[str], what: str):
-        if not cols:
-            return -1  # a list for inference, without labels
-        if self.multi_class:
-            return [self._int_label(c) for c in cols]
-        if len(cols) > 1:
-            raise ValueError(
-                f"expected {what} but found {len(cols) - 1} extra column(s) "
-                "(several labels need multi_class=True; paths with spaces need another delimiter)"
-            )
-        return self._int_label(cols[0])
-
-    def parse_line(self, cols: list[str]) -> dict:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def parse_record(self, item: dict) -> dict:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _check_labels(self) -> None:
-        top = -1
-        for lab in self.labels:
-            top = max([top, *lab] if isinstance(lab, list) else [top, lab])
-        self._max_label = top
-        k = self._num_classes
-        if k is None:
-            return
-        problems = []
-        for rec in self._records:
-            labels = rec["label"] if isinstance(rec["label"], list) else [rec["label"]]
-            bad = [v for v in labels if v >= k]
-            if bad:
-                where = rec["ann_line"]
-                text = rec.get("ann_text")
-                problems.append(
-                    f"{where}: label {bad[0]} >= num_classes={k}"
-                    + (f" in line {text!r}" if text is not None else "")
-                )
-        if problems:
-            raise AnnotationError(self._problem_report(problems))
-
-    # -- properties ---------------------------------------------------------------------------
-    @property
-    def records(self) -> list[dict]:
-        """The parsed annotation records (paths joined with the prefix)."""
-        return self._records
-
-    @property
-    def labels(self) -> list:
-        """Label of each record: an int (``-1`` when the line has none) or a list (multi-class)."""
-        return [r["label"] for r in self._records]
-
-    @property
-    def num_classes(self) -> int:
-        """The given ``num_classes``, or the largest label + 1."""
-        if self._num_classes is not None:
-            return int(self._num_classes)
-        return self._max_label + 1
-
-    @property
-    def class_counts(self) -> list[int]:
-        """Number of records of each class (a multi-class record counts for each of its labels)."""
-        counts = [0] * self.num_classes
-        for lab in self.labels:
-            for v in lab if isinstance(lab, list) else [lab]:
-                if v >= 0:
-                    counts[v] += 1
-        return counts
 
     def __len__(self) -> int:
         return len(self._records)
@@ -664,36 +489,3 @@ class RepeatAugDataset(VideoDataset):
             if packed is not None:
                 out.append(packed)
         return out
-
-
-def collate_skip_none(batch: list) -> dict:
-    """``default_collate`` of the samples, without the skipped ones, which it lists.
-
-    :class:`Skipped` markers (and ``None``, from datasets of other libraries) are dropped from
-    the batch; the markers go into ``batch["skipped"]`` (a list, empty when nothing was
-    skipped). Items that are lists (``RepeatAugDataset``) are flattened into the batch. When
-    every sample was skipped the batch has zero clips: ``clips``, ``label`` and ``index`` are
-    empty tensors, and ``skipped`` says why; a training or evaluation loop skips it.
-    """
-    flat, skipped, anonymous = [], [], 0
-    for item in batch:
-        for x in item if isinstance(item, list) else [item]:
-            if isinstance(x, Skipped):
-                skipped.append(x)
-            elif x is None:
-                anonymous += 1
-            else:
-                flat.append(x)
-    if anonymous:
-        log.warning("dropped %d sample(s) that the dataset returned as None", anonymous)
-    if not flat:
-        empty = torch.empty(0, dtype=torch.int64)
-        return {
-            "clips": torch.empty(0, dtype=torch.uint8),
-            "label": empty,
-            "index": empty.clone(),
-            "skipped": skipped,
-        }
-    out = torch.utils.data.default_collate(flat)
-    out["skipped"] = skipped
-    return out

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler, get_worker_info
 
-from vidlab.data.datasets import collate_skip_none
+from vidlab.data.skipped import collate_skip_none
 
 __all__ = ["DefaultSampler", "build_dataloader", "collate_skip_none", "sample_seed"]
 

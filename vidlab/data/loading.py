@@ -317,7 +317,7 @@ class VideoDecode:
         # A small shrink: FFmpeg's unscaled RGB conversion plus Resize's own sampling is faster
         # than FFmpeg's scaler (measured, see _SCALER_MIN_RATIO), and gives Resize's pixels.
         from vidlab.data.io.base import output_size
-        from vidlab.data.transforms.spatial import resize_frames
+        from vidlab.data.transforms.resize import resize_frames
 
         imgs = source.read(positions)
         return resize_frames(imgs, output_size(imgs.shape[2], imgs.shape[1], size))

@@ -91,7 +91,7 @@ def _fuse_resize(transforms: list, fused: list) -> list:
     """``transforms`` with each (decode, short-side Resize) pair replaced by one decode step
     that resizes; ``fused`` receives the original pairs."""
     from vidlab.data.loading import VideoDecode
-    from vidlab.data.transforms.spatial import Resize
+    from vidlab.data.transforms.resize import Resize
 
     out = []
     i = 0

@@ -1,4 +1,4 @@
-"""Data transforms: spatial (resize, crops, flip), colour, and formatting.
+"""Data transforms: spatial (resize, crop, flip, on the frame helpers of ``frames``), colour, and
 
 Names are re-exported lazily, so ``import vidlab.data.transforms`` imports no submodule (and no
 torch) until a transform is used.
@@ -7,17 +7,17 @@ torch) until a transform is used.
 from __future__ import annotations
 
 _WHERE = {
-    "Resize": "spatial",
-    "RandomRescale": "spatial",
-    "RandomCrop": "spatial",
-    "RandomResizedCrop": "spatial",
-    "MultiScaleCrop": "spatial",
-    "CenterCrop": "spatial",
-    "ThreeCrop": "spatial",
-    "TenCrop": "spatial",
-    "Flip": "spatial",
-    "resize_frames": "spatial",
-    "rescale_size": "spatial",
+    "Resize": "resize",
+    "RandomRescale": "resize",
+    "RandomCrop": "crop",
+    "RandomResizedCrop": "crop",
+    "MultiScaleCrop": "crop",
+    "CenterCrop": "crop",
+    "ThreeCrop": "crop",
+    "TenCrop": "crop",
+    "Flip": "flip",
+    "resize_frames": "resize",
+    "rescale_size": "resize",
     "ColorJitter": "color",
     "RandomErasing": "color",
     "RandAugment": "color",

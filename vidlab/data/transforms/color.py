@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from vidlab.data.transforms.spatial import frames_array
+from vidlab.data.transforms.frames import frames_array
 
 __all__ = ["ColorJitter", "RandomErasing", "RandAugment", "rgb_to_hsv_u8", "hsv_to_rgb_u8"]
 

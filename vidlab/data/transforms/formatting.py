@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidlab.data.transforms.spatial import frames_array
+from vidlab.data.transforms.frames import frames_array
 
 __all__ = ["FormatShape", "PackActionInputs", "pack_sample"]
 

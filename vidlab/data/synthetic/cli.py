@@ -1,0 +1,75 @@
+"""Entry points of the synthetic dataset: :func:`prepare_synthetic_data` (a config's
+``synthetic_data``) and :func:`synth_main` (``vidlab data synth``)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable
+
+from .files import make_synthetic_dataset
+
+
+def prepare_synthetic_data(cfg) -> dict | None:
+    """Generate the dataset a config asks for with ``synthetic_data=dict(root=..., ...)``.
+
+    ``vidlab train`` / ``vidlab test`` / ``vidlab quickstart`` call it before building the
+    datasets; the other keys of ``synthetic_data`` are arguments of
+    :func:`make_synthetic_dataset`. A complete dataset made with the same arguments is reused;
+    generation is deterministic.
+
+    Returns:
+        What :func:`make_synthetic_dataset` returns, or None for a config without
+        ``synthetic_data`` (left alone).
+    """
+    spec = cfg.get("synthetic_data")
+    if not spec:
+        return None
+    kwargs = dict(spec)
+    if "root" not in kwargs:
+        raise ValueError(
+            "synthetic_data needs root=<directory> (where the dataset is written), got "
+            f"{sorted(kwargs)}"
+        )
+    return make_synthetic_dataset(kwargs.pop("root"), **kwargs)
+
+
+def synth_main(
+    out_dir: str | os.PathLike,
+    classes: str | Iterable[str] | None = None,
+    videos_per_class: int = 50,
+    seed: int = 0,
+    val_fraction: float = 0.2,
+    num_frames: int = 24,
+    size: int = 64,
+    fps: int = 12,
+    overwrite: bool = False,
+) -> dict:
+    """``vidlab data synth``: writes the dataset and prints what it wrote and how to use it.
+
+    Arguments are those of :func:`make_synthetic_dataset`. Returns its result dict.
+    """
+    start = time.perf_counter()
+    info = make_synthetic_dataset(
+        out_dir,
+        classes=classes,
+        videos_per_class=videos_per_class,
+        val_fraction=val_fraction,
+        num_frames=num_frames,
+        size=size,
+        fps=fps,
+        seed=seed,
+        overwrite=overwrite,
+    )
+    seconds = time.perf_counter() - start
+    verb = "reused existing" if info["reused"] else f"wrote in {seconds:.1f} s:"
+    print(
+        f"{verb} {info['num_train'] + info['num_val']} videos ({info['num_train']} train, "
+        f"{info['num_val']} val), {info['num_classes']} classes, {num_frames} frames of "
+        f"{size}x{size} at {fps} fps, seed {seed}\n"
+        f"  root:   {info['root']}\n"
+        f"  lists:  {info['train_list']}, {info['val_list']}\n"
+        f"  labels: {info['labels']} ({', '.join(info['classes'])})\n"
+        f"  config: data_prefix={info['root']!r}, ann_file=<root>/train.txt or val.txt"
+    )
+    return info
