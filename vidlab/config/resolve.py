@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from vidlab.compat.mmaction0x import ALIASES
+from vidlab.compat.mmaction_names import MMACTION2_NAMES
 from vidlab.config.errors import ConfigError, display_path
 from vidlab.config.names import NAMES
 from vidlab.config.types import Config
@@ -203,6 +204,14 @@ def _import_dotted(name: str) -> Any | None:
     return None
 
 
+def _without_scope(name: str) -> str:
+    """``'mmaction.X'`` -> ``'X'``; other names unchanged."""
+    for prefix in SCOPE_PREFIXES:
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return name
+
+
 def resolve(t: Any) -> Any:
     """:func:`resolve_type` without the file/key-path prefix: raises :class:`TypeProblem`."""
     if isinstance(t, str):
@@ -214,6 +223,12 @@ def resolve(t: Any) -> Any:
             return _import_attr(found[1], name)
         if ":" in name:
             return _import_attr(name, name)
+        bare = _without_scope(name)
+        if bare in MMACTION2_NAMES:
+            raise TypeProblem(
+                f"MMAction2's {bare!r} is not implemented in vidlab (yet); `vidlab list-models` "
+                "and the README's table of what works list what is"
+            )
         if "." in name:
             obj = _import_dotted(name)
             if obj is not None:

@@ -1,0 +1,95 @@
+"""Count MMAction2 1.2.0 config files that vidlab loads, validates and builds unmodified.
+
+    PYTHONPATH=. ~/.cache/mmaction2-ref/venv/bin/python tools/parity/build_configs.py \
+        [--dirs recognition recognition_audio] [--verbose]
+
+Run from the repository root with the reference environment's Python only for its copy of
+MMAction2's config files (``mmaction/.mim/configs``); vidlab itself is imported from the
+checkout and MMAction2 is never imported. For each file: ``load_config``, ``validate``, build
+``model`` (nothing is downloaded: ``pretrained=`` is read when training starts) and every
+transform of the train/val/test pipelines. Prints per-directory counts and the failures grouped
+by their first line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import importlib.util
+import re
+import sys
+import warnings
+from pathlib import Path
+
+
+def _config_root() -> Path:
+    spec = importlib.util.find_spec("mmaction")
+    if spec is None or not spec.submodule_search_locations:
+        sys.exit("run with the MMAction2 reference environment's python (see the docstring)")
+    return Path(next(iter(spec.submodule_search_locations))) / ".mim" / "configs"
+
+
+def _pipelines(cfg) -> list[tuple[str, list]]:
+    out = []
+    for key in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        dataset = (cfg.get(key) or {}).get("dataset") or {}
+        while "dataset" in dataset and "pipeline" not in dataset:  # RepeatDataset & co
+            dataset = dataset["dataset"]
+        if dataset.get("pipeline"):
+            out.append((f"{key}.dataset.pipeline", dataset["pipeline"]))
+    return out
+
+
+def check(path: Path) -> str | None:
+    """None when the file builds, else the first line of the problem."""
+    from vidlab.config import build, load_config, validate
+
+    try:
+        cfg = load_config(path)
+        validate(cfg)
+        build(cfg["model"], key_path="model")
+        for key, pipeline in _pipelines(cfg):
+            for i, step in enumerate(pipeline):
+                build(step, key_path=f"{key}[{i}]")
+    except Exception as e:  # report every kind of failure, grouped
+        lines = [ln for ln in str(e).splitlines() if ln.strip()]
+        detail = lines[1].strip() if len(lines) > 1 and "problem" in lines[0] else lines[0]
+        detail = re.sub(r"^\S+\.py: ", "", detail)  # the file is listed with --verbose
+        return f"{type(e).__name__}: {detail[:150]}" if lines else type(e).__name__
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dirs", nargs="*", default=["recognition", "recognition_audio"])
+    parser.add_argument("--verbose", action="store_true", help="list every failing file")
+    args = parser.parse_args()
+    root = _config_root()
+    warnings.simplefilter("ignore")
+    total_ok = total = 0
+    for d in args.dirs:
+        files = sorted(p for p in (root / d).rglob("*.py") if "_base_" not in p.parts)
+        failures = {}
+        for path in files:
+            problem = check(path)
+            if problem:
+                failures[path.relative_to(root)] = problem
+        ok = len(files) - len(failures)
+        total_ok, total = total_ok + ok, total + len(files)
+        print(f"{d}: {ok} of {len(files)} build")
+        by_family = collections.Counter(str(p.parts[1]) for p in failures)
+        for family, n in sorted(by_family.items()):
+            print(f"  {family}: {n} fail")
+        grouped = collections.defaultdict(list)
+        for p, problem in failures.items():
+            grouped[problem].append(p)
+        for problem, paths in sorted(grouped.items(), key=lambda kv: -len(kv[1])):
+            print(f"    {len(paths):3d} x {problem}")
+            if args.verbose:
+                for p in paths:
+                    print(f"          {p}")
+    print(f"total: {total_ok} of {total} build")
+
+
+if __name__ == "__main__":
+    main()
