@@ -161,7 +161,13 @@ def tsm_r18_1x1x8(num_classes: int = 400, **kwargs) -> Recognizer2D:
     return _tsm(depth=18, num_segments=8, num_classes=num_classes, **kwargs)
 
 
-@variant(clip_shape=(3, 8, 224, 224), sampling=(1, 1, 8))
+@variant(
+    clip_shape=(3, 8, 224, 224),
+    sampling=(1, 1, 8),
+    url="https://download.openmmlab.com/mmaction/v1.0/recognition/tsm/"
+    "tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_kinetics400-rgb/"
+    "tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_kinetics400-rgb_20220831-64d69186.pth",
+)
 def tsm_r50_1x1x8(num_classes: int = 400, **kwargs) -> Recognizer2D:
     """TSM with ResNet-50, 8 segments, shift 1/8 of the channels each way (Lin et al., 2019)."""
     return _tsm(depth=50, num_segments=8, num_classes=num_classes, **kwargs)

@@ -33,7 +33,13 @@ def tsn_r18_1x1x8(num_classes: int = 400, **kwargs) -> Recognizer2D:
     return _tsn(depth=18, num_classes=num_classes, **kwargs)
 
 
-@variant(clip_shape=(3, 8, 224, 224), sampling=(1, 1, 8))
+@variant(
+    clip_shape=(3, 8, 224, 224),
+    sampling=(1, 1, 8),
+    url="https://download.openmmlab.com/mmaction/v1.0/recognition/tsn/"
+    "tsn_imagenet-pretrained-r50_8xb32-1x1x8-100e_kinetics400-rgb/"
+    "tsn_imagenet-pretrained-r50_8xb32-1x1x8-100e_kinetics400-rgb_20220906-2692d16c.pth",
+)
 def tsn_r50_1x1x8(num_classes: int = 400, **kwargs) -> Recognizer2D:
     """TSN with ResNet-50, 8 segments of 1 frame (Wang et al., 2016)."""
     return _tsn(depth=50, num_classes=num_classes, **kwargs)

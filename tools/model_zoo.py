@@ -1,0 +1,118 @@
+"""Write docs/model_zoo.md: every variant's parameters and FLOPs, beside MMAction2's numbers.
+
+    python tools/model_zoo.py [--metafiles DIR] [--out docs/model_zoo.md]
+
+Parameters and FLOPs are measured by vidlab: the model is built on the ``meta`` device (no
+memory, no compute) and one view of its test clip (``default_cfg.clip_shape``, batch 1) runs
+under ``torch.utils.flop_counter``. FLOPs are given as multiply-accumulates (G), the unit of
+MMAction2's tables. MMAction2's numbers come from the ``metafile.yml`` files beside its configs
+(``--metafiles``: MMAction2's ``configs`` folder; by default the reference environment's copy),
+matched by the checkpoint URL a variant carries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from vidlab.models import create_model, list_models  # noqa: E402
+from vidlab.models.variants import find_variant  # noqa: E402
+
+_REF = "~/.cache/mmaction2-ref/venv/lib/python3.11/site-packages/mmaction/.mim/configs"
+
+
+def measure(name: str) -> tuple[float, float]:
+    """(parameters in M, GMACs of one test view) of a variant."""
+    cfg = find_variant(name).default_cfg
+    with torch.device("meta"):
+        model = create_model(name).eval()
+        clips = torch.zeros(1, *cfg.clip_shape)
+    with FlopCounterMode(display=False) as counter:
+        model(clips)
+    params = sum(p.numel() for p in model.parameters())
+    return params / 1e6, counter.get_total_flops() / 2e9
+
+
+def mmaction2_entries(root: Path) -> dict[str, dict]:
+    """checkpoint URL -> metafile entry (Name, Metadata, Results)."""
+    import yaml
+
+    by_url = {}
+    for path in glob.glob(str(root / "**" / "metafile.yml"), recursive=True):
+        with open(path, encoding="utf-8") as f:
+            meta = yaml.safe_load(f) or {}
+        for model in meta.get("Models", []):
+            weights = model.get("Weights") or []
+            for url in [weights] if isinstance(weights, str) else weights:
+                by_url[url] = model
+    return by_url
+
+
+def _number(text) -> str:
+    return str(text).rstrip("GM") if text else "-"
+
+
+def _top1(entry: dict) -> str:
+    for result in entry.get("Results") or []:
+        top1 = (result.get("Metrics") or {}).get("Top 1 Accuracy")
+        if top1 is not None:
+            return f"{top1}"
+    return "-"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--metafiles", default=os.path.expanduser(_REF))
+    parser.add_argument("--out", default=str(REPO / "docs" / "model_zoo.md"))
+    args = parser.parse_args()
+    entries = mmaction2_entries(Path(args.metafiles)) if Path(args.metafiles).is_dir() else {}
+    rows = []
+    for name in list_models():
+        cfg = find_variant(name).default_cfg
+        params, gmacs = measure(name)
+        entry = entries.get(cfg.url or "", {})
+        meta = entry.get("Metadata") or {}
+        shape = "x".join(map(str, cfg.clip_shape[1:]))
+        sampling = "x".join(map(str, cfg.sampling))
+        rows.append(
+            f"| `{name}` | {sampling} | {shape} | {params:.2f} | {_number(meta.get('Parameters'))} "
+            f"| {gmacs:.2f} | {_number(meta.get('FLOPs'))} | {_top1(entry)} "
+            f"| {entry.get('Name', '-') if entry else '-'} |"
+        )
+        print(rows[-1], flush=True)
+    text = (
+        """# Model zoo
+
+Every named variant (`vidlab list-models`, `create_model(name)`, or `model=dict(type=name)` in a
+config). Parameters (M) and GMACs of one test view (batch 1, the clip below) are measured by
+vidlab (`python tools/model_zoo.py`, `torch.utils.flop_counter` on the meta device); MMAction2's
+numbers and top-1 are from the `metafile.yml` of the config whose checkpoint the variant names.
+A variant with a checkpoint loads it with `load_from=` or `vidlab test CONFIG CKPT`, 0 missing
+and 0 unexpected keys.
+
+How the numbers can differ: MMAction2's tables were measured with other tools (mmcv's
+`get_model_complexity_info` or fvcore), some of which count only convolutions and linear layers,
+and some of its parameter counts leave out the classifier; the differences below are of that
+size. Sampling is `clip_len x frame_interval x num_clips`; the clip is `T x H x W`.
+
+| variant | sampling | clip | params (M) | MMAction2 params | GMACs | MMAction2 GFLOPs | top-1 | MMAction2 config |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+"""
+        + "\n".join(rows)
+        + "\n"
+    )
+    Path(args.out).write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
