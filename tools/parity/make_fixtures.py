@@ -41,6 +41,10 @@ CASES = {
         "recognition/tsm/tsm_imagenet-pretrained-r101_8xb16-1x1x8-50e_sthv2-rgb.py",
         [(1, 3, 8, 64, 64)],
     ),
+    "mobilenetv2_tsm_1x1x8_k400": (
+        "recognition/tsm/tsm_imagenet-pretrained-mobilenetv2_8xb16-1x1x8-100e_kinetics400-rgb.py",
+        [(2, 3, 8, 64, 64)],
+    ),
 }
 
 
