@@ -24,6 +24,8 @@ FAMILIES: dict[str, str] = {
     "tsn": "vidlab.models.tsn",
     "tsm": "vidlab.models.tsm",
     "mobilenetv2": "vidlab.models.mobilenet_v2",
+    "tin": "vidlab.models.tin",
+    "mobileone": "vidlab.models.mobileone",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
