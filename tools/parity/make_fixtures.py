@@ -108,6 +108,12 @@ CASES = {
         [(1, 3, 16, 64, 64)],
         {"needs": "mmpretrain"},
     ),
+    "resnext_101_32x4d_tsn_1x1x3": (
+        "recognition/tsn/custom_backbones/tsn_imagenet-pretrained-rn101-32x4d_8xb32-1x1x3-100e_"
+        "kinetics400-rgb.py",
+        [(1, 3, 3, 64, 64)],
+        {"needs": "mmpretrain", "reference": {"backbone.type": "mmpretrain.ResNeXt"}},
+    ),
     "mobilenetv2_tsm_1x1x8_k400": (
         "recognition/tsm/tsm_imagenet-pretrained-mobilenetv2_8xb16-1x1x8-100e_kinetics400-rgb.py",
         [(2, 3, 8, 64, 64)],
@@ -170,10 +176,9 @@ def _import_mmpretrain() -> None:
             module = types.ModuleType(name)
             module.load = module.Model = lambda *a, **k: None
             sys.modules[name] = module
-    import mmpretrain.models  # noqa: F401
-
     # mmaction registers MobileOneTSM only if mmpretrain imported when mmaction did
     import mmaction.models.backbones.mobileone_tsm  # noqa: F401
+    import mmpretrain.models  # noqa: F401
 
 
 def _is_download(key: str, value) -> bool:

@@ -26,6 +26,7 @@ FAMILIES: dict[str, str] = {
     "mobilenetv2": "vidlab.models.mobilenet_v2",
     "tin": "vidlab.models.tin",
     "mobileone": "vidlab.models.mobileone",
+    "resnext": "vidlab.models.resnext",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
