@@ -278,36 +278,19 @@ class MobileOne(nn.Module):
     """
 
     arch_zoo = {
-        "s0": dict(
+        name: dict(
             num_blocks=[2, 8, 10, 1],
-            width_factor=[0.75, 1.0, 1.0, 2.0],
-            num_conv_branches=[4, 4, 4, 4],
-            num_se_blocks=[0, 0, 0, 0],
-        ),
-        "s1": dict(
-            num_blocks=[2, 8, 10, 1],
-            width_factor=[1.5, 1.5, 2.0, 2.5],
-            num_conv_branches=[1, 1, 1, 1],
-            num_se_blocks=[0, 0, 0, 0],
-        ),
-        "s2": dict(
-            num_blocks=[2, 8, 10, 1],
-            width_factor=[1.5, 2.0, 2.5, 4.0],
-            num_conv_branches=[1, 1, 1, 1],
-            num_se_blocks=[0, 0, 0, 0],
-        ),
-        "s3": dict(
-            num_blocks=[2, 8, 10, 1],
-            width_factor=[2.0, 2.5, 3.0, 4.0],
-            num_conv_branches=[1, 1, 1, 1],
-            num_se_blocks=[0, 0, 0, 0],
-        ),
-        "s4": dict(
-            num_blocks=[2, 8, 10, 1],
-            width_factor=[3.0, 3.5, 3.5, 4.0],
-            num_conv_branches=[1, 1, 1, 1],
-            num_se_blocks=[0, 0, 5, 1],
-        ),
+            width_factor=width,
+            num_conv_branches=[branches] * 4,
+            num_se_blocks=se,
+        )
+        for name, width, branches, se in (
+            ("s0", [0.75, 1.0, 1.0, 2.0], 4, [0, 0, 0, 0]),
+            ("s1", [1.5, 1.5, 2.0, 2.5], 1, [0, 0, 0, 0]),
+            ("s2", [1.5, 2.0, 2.5, 4.0], 1, [0, 0, 0, 0]),
+            ("s3", [2.0, 2.5, 3.0, 4.0], 1, [0, 0, 0, 0]),
+            ("s4", [3.0, 3.5, 3.5, 4.0], 1, [0, 0, 5, 1]),
+        )
     }
 
     def __init__(
@@ -539,15 +522,13 @@ def fuse_training_weights(
 
 # --- variants -------------------------------------------------------------------------------
 
-_IN1K = (
-    "https://download.openmmlab.com/mmclassification/v0/mobileone/"
-    "mobileone-s4_8xb32_in1k_20221110-28d888cb.pth"
-)
 _MMA = "https://download.openmmlab.com/mmaction/v1.0/recognition/"
 _PRE = ActionDataPreprocessor  # short alias for the variants below
 
 
 def _init_cfg(pretrained: str | None) -> dict | None:
+    """``pretrained`` as MMAction2's configs give it (their ImageNet file is
+    ``mmclassification/v0/mobileone/mobileone-s4_8xb32_in1k_20221110-28d888cb.pth``)."""
     if pretrained is None:
         return None
     return dict(type="Pretrained", checkpoint=pretrained, prefix="backbone")
