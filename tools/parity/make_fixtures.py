@@ -27,7 +27,15 @@ from seeded import digest, seeded_state_dict, spec_of  # noqa: E402
 
 OUT = HERE.parent.parent / "tests" / "fixtures" / "parity"
 
-# name -> (MMAction2 config under configs/, clip shapes (N, C, T, H, W) to run)
+# name -> (MMAction2 config under configs/, clip shapes (N, C, T, H, W) to run[, options])
+# options: "changes": {dotted key in the model dict: value} made for both sides (a structure
+#   that no config of the zoo uses, e.g. ``backbone.temporal_pool``; recorded in the fixture);
+#   "reference": {dotted key: value} made for MMAction2 only (``mmcls.ResNeXt`` is built as
+#   ``mmpretrain.ResNeXt``, mmcls' successor, since mmcls is not installable next to mmcv 2);
+#   "needs": "tin_shift" (mmcv's compiled op, absent here: a literal loop over the kernel's
+#   definition is put in its place) or "mmpretrain" (``pip install --no-deps
+#   mmpretrain==1.2.0`` into a folder on PYTHONPATH; see ``_import_mmpretrain``);
+#   "scale": {key substring: factor} applied to the seeded weights (recorded in "scale").
 CASES = {
     "tsn_r50_1x1x8_k400": (
         "recognition/tsn/tsn_imagenet-pretrained-r50_8xb32-1x1x8-100e_kinetics400-rgb.py",
@@ -41,12 +49,148 @@ CASES = {
         "recognition/tsm/tsm_imagenet-pretrained-r101_8xb16-1x1x8-50e_sthv2-rgb.py",
         [(1, 3, 8, 64, 64)],
     ),
+    "tsm_r50_nl_dot_product_k400": (
+        "recognition/tsm/tsm_imagenet-pretrained-r50-nl-dot-product_8xb16-1x1x8-50e_"
+        "kinetics400-rgb.py",
+        [(1, 3, 8, 64, 64)],
+        {"scale": {f"non_local_block.{m}.": 0.01 for m in ("theta", "phi", "conv_out.conv")}},
+    ),
+    "tsm_r50_nl_embedded_gaussian_k400": (
+        "recognition/tsm/tsm_imagenet-pretrained-r50-nl-embedded-gaussian_8xb16-1x1x8-50e_"
+        "kinetics400-rgb.py",
+        [(1, 3, 8, 64, 64)],
+    ),
+    "tsm_r50_nl_gaussian_k400": (
+        "recognition/tsm/tsm_imagenet-pretrained-r50-nl-gaussian_8xb16-1x1x8-50e_"
+        "kinetics400-rgb.py",
+        [(1, 3, 8, 64, 64)],
+    ),
+    "tsm_r50_temporal_pool": (  # no zoo config pools time: switched on here
+        "recognition/tsm/tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_kinetics400-rgb.py",
+        [(2, 3, 8, 64, 64)],
+        {"changes": {"backbone.temporal_pool": True, "cls_head.num_segments": 4}},
+    ),
+    "tsm_r50_shift_place_block": (  # no zoo config shifts whole blocks: switched on here
+        "recognition/tsm/tsm_imagenet-pretrained-r50_8xb16-1x1x8-50e_kinetics400-rgb.py",
+        [(1, 3, 8, 64, 64)],
+        {"changes": {"backbone.shift_place": "block"}},
+    ),
+    "tin_r50_1x1x8_sthv2": (
+        "recognition/tin/tin_imagenet-pretrained-r50_8xb6-1x1x8-40e_sthv2-rgb.py",
+        [(2, 3, 8, 64, 64)],
+        {"needs": "tin_shift"},
+    ),
+    "tin_r50_1x1x8_k400": (  # TSMHead with is_shift=True
+        "recognition/tin/tin_kinetics400-pretrained-tsm-r50_1x1x8-50e_kinetics400-rgb.py",
+        [(1, 3, 8, 64, 64)],
+        {"needs": "tin_shift"},
+    ),
+    "mobileone_s4_tsn_1x1x8": (
+        "recognition/tsn/custom_backbones/tsn_imagenet-pretrained-mobileone-s4_8xb32-1x1x8-100e_"
+        "kinetics400-rgb.py",
+        [(1, 3, 8, 64, 64)],
+        {"needs": "mmpretrain"},
+    ),
+    "mobileone_s4_tsn_deploy_1x1x8": (
+        "recognition/tsn/custom_backbones/tsn_imagenet-pretrained-mobileone-s4_deploy_8xb32-"
+        "1x1x8-100e_kinetics400-rgb.py",
+        [(1, 3, 8, 64, 64)],
+        {"needs": "mmpretrain"},
+    ),
+    "mobileone_s4_tsm_1x1x16": (
+        "recognition/tsm/tsm_imagenet-pretrained-mobileone-s4_8xb16-1x1x16-50e_kinetics400-rgb.py",
+        [(1, 3, 16, 64, 64)],
+        {"needs": "mmpretrain"},
+    ),
+    "mobileone_s4_tsm_deploy_1x1x16": (
+        "recognition/tsm/tsm_imagenet-pretrained-mobileone-s4_deploy_8xb16-1x1x16-50e_"
+        "kinetics400-rgb.py",
+        [(1, 3, 16, 64, 64)],
+        {"needs": "mmpretrain"},
+    ),
+    "resnext_101_32x4d_tsn_1x1x3": (
+        "recognition/tsn/custom_backbones/tsn_imagenet-pretrained-rn101-32x4d_8xb32-1x1x3-100e_"
+        "kinetics400-rgb.py",
+        [(1, 3, 3, 64, 64)],
+        {"needs": "mmpretrain", "reference": {"backbone.type": "mmpretrain.ResNeXt"}},
+    ),
+    "mobilenetv2_tsm_1x1x8_k400": (
+        "recognition/tsm/tsm_imagenet-pretrained-mobilenetv2_8xb16-1x1x8-100e_kinetics400-rgb.py",
+        [(2, 3, 8, 64, 64)],
+    ),
 }
+
+
+def _set(model_cfg: dict, dotted: str, value) -> None:
+    node = model_cfg
+    *parents, last = dotted.split(".")
+    for key in parents:
+        node = node[key]
+    node[last] = value
+
+
+def tin_shift_loop(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """mmcv's ``tin_shift`` written out as its CUDA kernel reads: ``x`` (N, T, C, HW), ``shift``
+    (N, G) ints; ``out[n, i + s, c] = x[n, i, c]`` for ``s = shift[n, c // (C // G)]`` where
+    ``0 <= i + s < T``; the rest of ``out`` stays zero."""
+    n, t, c, _ = x.shape
+    group_channel = c // shift.shape[1]
+    out = torch.zeros_like(x)
+    for b in range(n):
+        for j in range(c):
+            s = int(shift[b, j // group_channel])
+            for i in range(t):
+                if 0 <= i + s < t:
+                    out[b, i + s, j] = x[b, i, j]
+    return out
+
+
+def _provide_tin_shift() -> None:
+    import types
+
+    try:
+        import mmcv.ops as ops
+    except Exception:  # noqa: BLE001 - mmcv-lite: no compiled ops at all
+        ops = types.ModuleType("mmcv.ops")
+        sys.modules["mmcv.ops"] = ops
+    ops.tin_shift = tin_shift_loop
+
+
+def _import_mmpretrain() -> None:
+    """mmpretrain 1.2.0 (pure Python) needs ``modelindex`` and ``torchvision.ops.boxes`` only
+    for parts these cases never use: empty stand-ins are put in ``sys.modules`` if missing."""
+    import types
+
+    for name in (
+        "modelindex",
+        "modelindex.load_model_index",
+        "modelindex.models",
+        "modelindex.models.Model",
+        "torchvision",
+        "torchvision.ops",
+        "torchvision.ops.boxes",
+    ):
+        try:
+            __import__(name)
+        except ImportError:
+            module = types.ModuleType(name)
+            module.load = module.Model = lambda *a, **k: None
+            sys.modules[name] = module
+    # mmaction registers MobileOneTSM only if mmpretrain imported when mmaction did
+    import mmaction.models.backbones.mobileone_tsm  # noqa: F401
+    import mmpretrain.models  # noqa: F401
+
+
+def _is_download(key: str, value) -> bool:
+    """``pretrained=...`` or ``init_cfg=dict(type='Pretrained', ...)`` (MMPretrain backbones)."""
+    if key == "pretrained":
+        return True
+    return key == "init_cfg" and isinstance(value, dict) and value.get("type") == "Pretrained"
 
 
 def _no_downloads(node):
     if isinstance(node, dict):
-        return {k: (None if k == "pretrained" else _no_downloads(v)) for k, v in node.items()}
+        return {k: (None if _is_download(k, v) else _no_downloads(v)) for k, v in node.items()}
     if isinstance(node, list):
         return [_no_downloads(v) for v in node]
     return node
@@ -57,17 +201,30 @@ def _mm_inputs(clips: torch.Tensor) -> list[torch.Tensor]:
     return [c.transpose(0, 1).contiguous() for c in clips]  # (T, C, H, W) for NCHW
 
 
-def make(name: str, config: str, shapes: list, root: Path) -> dict:
+def make(name: str, config: str, shapes: list, root: Path, options: dict | None = None) -> dict:
     from mmaction.registry import MODELS
     from mmaction.structures import ActionDataSample
     from mmengine.config import Config
 
+    options = options or {}
+    if options.get("needs") == "tin_shift":
+        _provide_tin_shift()
+    elif options.get("needs") == "mmpretrain":
+        _import_mmpretrain()
     cfg = Config.fromfile(str(root / config))
     model_cfg = _no_downloads(cfg.model.to_dict())
-    model = MODELS.build(copy.deepcopy(model_cfg))
+    for key, value in options.get("changes", {}).items():
+        _set(model_cfg, key, value)
+    mm_cfg = copy.deepcopy(model_cfg)
+    for key, value in options.get("reference", {}).items():
+        _set(mm_cfg, key, value)
+    model = MODELS.build(mm_cfg)
     spec = spec_of(model.state_dict())
     seed = sum(map(ord, name))
-    state = seeded_state_dict(spec, seed)
+    # "scale": {key substring: factor} tames weights whose random draw overflows (the
+    # unnormalized dot-product non-local blocks).
+    extra = {k: f for k in spec for part, f in options.get("scale", {}).items() if part in k}
+    state = seeded_state_dict(spec, seed, extra)
     model.load_state_dict(state, strict=True)
     model.eval()
     # Residual sums grow with depth under random weights: scale the classifier so that the
@@ -78,7 +235,7 @@ def make(name: str, config: str, shapes: list, root: Path) -> dict:
         data = model.data_preprocessor(dict(inputs=_mm_inputs(probe), data_samples=None), False)
         peak = model(data["inputs"], mode="tensor", stage="head").abs().max().item()
     fc = [k for k in spec if k.startswith("cls_head.") and k.endswith(("weight", "bias"))]
-    scale = {k: 4.0 / peak for k in fc}
+    scale = {**extra, **{k: 4.0 / peak for k in fc}}
     state = seeded_state_dict(spec, seed, scale)
     model.load_state_dict(state, strict=True)
 
@@ -99,6 +256,8 @@ def make(name: str, config: str, shapes: list, root: Path) -> dict:
         mmaction2="1.2.0",
         torch=str(torch.__version__),
         config=config,
+        changes=options.get("changes", {}),
+        reference_changes=options.get("reference", {}),
         model=model_cfg,
         spec=spec,
         seed=seed,
@@ -118,10 +277,10 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="case names to write")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, (config, shapes) in CASES.items():
+    for name, (config, shapes, *options) in CASES.items():
         if args.only and name not in args.only:
             continue
-        fixture = make(name, config, shapes, root)
+        fixture = make(name, config, shapes, root, *options)
         torch.save(fixture, OUT / f"{name}.pt")
         size = (OUT / f"{name}.pt").stat().st_size
         print(f"{name}: {len(fixture['spec'])} tensors, {size / 1024:.0f} KiB")

@@ -11,6 +11,7 @@ registers itself; the module behind a name is imported when the name is first us
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -154,6 +155,34 @@ def _import_hint(e: BaseException, module: str) -> str:
     return ""
 
 
+# Config types that name a model of another library, as MMAction2's do: prefix -> (package,
+# builder). ``type='timm.swin_base_patch4_window7_224'`` builds
+# ``vidlab.models.external.timm_backbone('swin_base_patch4_window7_224', ...)``.
+EXTERNAL_PREFIXES = {
+    "timm.": ("timm", "vidlab.models.external:timm_backbone"),
+    "torchvision.": ("torchvision", "vidlab.models.external:torchvision_backbone"),
+}
+
+
+def _external(name: str) -> Callable | None:
+    """The builder of a ``timm.``/``torchvision.`` type with the model name bound, or None.
+
+    Raises:
+        TypeProblem: the library is not installed (the message names the package).
+    """
+    for prefix, (package, target) in EXTERNAL_PREFIXES.items():
+        if name.startswith(prefix) and len(name) > len(prefix):
+            try:
+                importlib.import_module(package)
+            except ImportError as e:
+                raise TypeProblem(
+                    f"type {name!r} is a {package} model, and {package} is not installed: "
+                    f"pip install {package}"
+                ) from e
+            return functools.partial(_import_attr(target, name), name[len(prefix) :])
+    return None
+
+
 def _import_attr(target: str, shown: str) -> Any:
     module_name, _, qualname = target.partition(":")
     if not module_name or not qualname:
@@ -221,6 +250,9 @@ def resolve(t: Any) -> Any:
         found = _lookup(name)
         if found is not None:
             return _import_attr(found[1], name)
+        external = _external(name)
+        if external is not None:
+            return external
         if ":" in name:
             return _import_attr(name, name)
         bare = _without_scope(name)

@@ -134,10 +134,44 @@ class Recognizer2D(BaseRecognizer):
         n, c, t, h, w = clips.shape
         x = self.data_preprocessor(clips)  # (N, C, T, H, W) float, normalized
         x = x.transpose(1, 2).reshape(n * t, c, h, w)  # (N*T, C, H, W): one image per frame
-        feats = self.backbone(x)  # (N*T', D, h, w)
+        feats = self._backbone_features(x)  # (N*T', D, h, w)
         if self.neck is not None:
             feats = self.neck(feats)
         return feats.reshape((n, -1) + feats.shape[1:])  # (N, T', D, h, w)
+
+    def _backbone_features(self, x: Tensor) -> Tensor:
+        """The backbone's map of each frame, as MMAction2's ``extract_feat`` takes it.
+
+        MMPretrain/MMCls backbones return a tuple of one map: it is unwrapped. Backbones
+        built from timm or torchvision (``vidlab.models.external``, marked ``backbone_from``)
+        give ``forward_features`` (timm) or ``features`` (torchvision models that have it, else
+        the model without its classifier), pooled here to ``(N*T, D, 1, 1)`` by their
+        ``feature_shape``: ``'NCHW'``, ``'NHWC'`` or ``'NLC'``, read off the rank when unset.
+        """
+        source = getattr(self.backbone, "backbone_from", None)
+        if source == "timm":
+            x = self.backbone.forward_features(x)
+        elif source == "torchvision" and hasattr(self.backbone, "features"):
+            x = self.backbone.features(x)
+        else:
+            x = self.backbone(x)
+        if isinstance(x, tuple) and len(x) == 1:
+            x = x[0]
+        if source not in ("timm", "torchvision"):
+            return x
+        shape = getattr(self.backbone, "feature_shape", None)
+        if not shape:
+            shape = "NLC" if x.dim() == 3 else "NCHW"
+        # the pooling ops MMAction2 uses, so sums round the same way
+        if shape == "NHWC":
+            x = F.adaptive_avg_pool2d(x.permute(0, 3, 1, 2), 1)  # (N*T, D, 1, 1)
+        elif shape == "NCHW":
+            x = F.adaptive_avg_pool2d(x, 1)
+        elif shape == "NLC":
+            x = F.adaptive_avg_pool1d(x.transpose(1, 2), 1)  # (N*T, D, 1)
+        else:
+            raise ValueError(f"feature_shape must be 'NCHW', 'NHWC' or 'NLC', got {shape!r}")
+        return x.reshape(x.shape[0], -1, 1, 1)  # (N*T, D, 1, 1)
 
     def forward_head(self, features: Tensor, pre_logits: bool = False) -> Tensor:
         n, t = features.shape[:2]

@@ -364,8 +364,9 @@ class ResNet(nn.Module):
 
 
 def _unwrapped(name: str) -> str:
-    """Drop wrapper segments (``TemporalShift.net``) so a name matches the plain ResNet's."""
-    return re.sub(r"\.net(?=\.)", "", name)
+    """Drop wrapper segments (``TemporalShift.net``, TIN's ``CombineNet.net2``, the non-local
+    wrapper's ``.block``) so a name matches the plain ResNet's."""
+    return re.sub(r"\.(net|net2|block)(?=\.)", "", name)
 
 
 def _torchvision_name(name: str) -> str:

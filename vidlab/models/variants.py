@@ -23,6 +23,10 @@ from vidlab.models.pretrained import init_pretrained
 FAMILIES: dict[str, str] = {
     "tsn": "vidlab.models.tsn",
     "tsm": "vidlab.models.tsm",
+    "mobilenetv2": "vidlab.models.mobilenet_v2",
+    "tin": "vidlab.models.tin",
+    "mobileone": "vidlab.models.mobileone",
+    "resnext": "vidlab.models.resnext",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
