@@ -17,7 +17,7 @@ Importing this package pulls in no torch and none of the modules the names point
 """
 
 from vidlab.config.build import build
-from vidlab.config.errors import ConfigError
+from vidlab.config.errors import ConfigError, ConfigWarning
 from vidlab.config.load import load_config, merge_configs
 from vidlab.config.names import NAMES
 from vidlab.config.options import apply_options, parse_option_value, parse_options
@@ -28,6 +28,7 @@ from vidlab.config.validate import DEFAULT_INJECTED, find_problems, validate
 __all__ = [
     "Config",
     "ConfigError",
+    "ConfigWarning",
     "NAMES",
     "DEFAULT_INJECTED",
     "LAZY_KEYS",

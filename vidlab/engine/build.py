@@ -140,8 +140,9 @@ def build_optim(model, cfg, lr_scale: float):
     return build_optimizer(model, optim_cfg, lr_scale=lr_scale)
 
 
-def build_schedulers(optimizer, cfg, max_epochs: int, iters_per_epoch: int):
-    """The config's ``param_scheduler`` bound to ``optimizer``."""
+def build_schedulers(optimizer, cfg, max_epochs: int, iters_per_epoch: int, notes=None):
+    """The config's ``param_scheduler`` bound to ``optimizer`` (notes: see the engine's
+    :func:`vidlab.engine.schedules.build_schedulers`)."""
     from vidlab.engine.schedules import build_schedulers as bind
 
     return bind(
@@ -149,6 +150,7 @@ def build_schedulers(optimizer, cfg, max_epochs: int, iters_per_epoch: int):
         cfg_get(cfg, "param_scheduler"),
         max_epochs=max_epochs,
         iters_per_epoch=iters_per_epoch,
+        notes=notes,
     )
 
 

@@ -145,9 +145,12 @@ def train(
     setup = build_optim(model, cfg, _lr_scale(cfg, auto_scale_lr, train_loader, info, runner))
     runner.optimizer = setup.optimizer
     runner.group_names = list(getattr(setup, "group_names", []) or [])
+    notes: list[str] = []
     runner.schedulers = build_schedulers(
-        setup.optimizer, cfg, runner.max_epochs, runner.iters_per_epoch
+        setup.optimizer, cfg, runner.max_epochs, runner.iters_per_epoch, notes
     )
+    for note in notes:
+        runner.log(note)
     amp_dtype, runner.scaler = amp_setup(
         amp or cfg_get(cfg, "amp", False),
         getattr(setup, "amp_dtype", None),
