@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from vidlab.config.load import ENGINE_KEYS
 from vidlab.config.names import DEFAULT_HOOK_TYPES
 from vidlab.config.resolve import TypeProblem, did_you_mean, resolve, type_name
 from vidlab.config.values import NonNegativeInt, PositiveInt, value_problem
@@ -23,53 +24,17 @@ from vidlab.config.values import NonNegativeInt, PositiveInt, value_problem
 __all__ = ["KNOWN_TOP_LEVEL", "check_pipeline", "close_top_level_names", "schema_problems"]
 
 # Top-level names that MMAction2 / MMEngine configs use or vidlab reads.
-KNOWN_TOP_LEVEL = frozenset(
-    {
-        "model",
-        "train_dataloader",
-        "val_dataloader",
-        "test_dataloader",
-        "train_cfg",
-        "val_cfg",
-        "test_cfg",
-        "val_evaluator",
-        "test_evaluator",
-        "optim_wrapper",
-        "param_scheduler",
-        "default_hooks",
-        "custom_hooks",
-        "env_cfg",
-        "randomness",
-        "auto_scale_lr",
-        "log_processor",
-        "vis_backends",
-        "visualizer",
-        "log_level",
-        "load_from",
-        "resume",
-        "work_dir",
-        "default_scope",
-        "launcher",
-        "custom_imports",
-        "train_pipeline",
-        "val_pipeline",
-        "test_pipeline",
-        "dataset_type",
-        "data_root",
-        "data_root_val",
-        "ann_file_train",
-        "ann_file_val",
-        "ann_file_test",
-        "synthetic_data",
-        "compile",
-        "channels_last",
-        "amp",
-        "find_unused_parameters",
-        "sync_bn",
-        "file_client_args",
-        "dist_params",
-    }
-)
+KNOWN_TOP_LEVEL = ENGINE_KEYS | {
+    "train_pipeline",
+    "val_pipeline",
+    "test_pipeline",
+    "dataset_type",
+    "data_root",
+    "data_root_val",
+    "ann_file_train",
+    "ann_file_val",
+    "ann_file_test",
+}
 
 _LOADER = {
     "batch_size": PositiveInt,
