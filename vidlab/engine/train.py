@@ -121,12 +121,28 @@ def train(
     runner.model = model
 
     # data -------------------------------------------------------------------------------
+    num_classes = _num_classes(model)
     train_loader = build_loader(
-        cfg, "train_dataloader", seed=seed, train=True, has_bn=runner.has_bn, runner=runner
+        cfg,
+        "train_dataloader",
+        seed=seed,
+        train=True,
+        has_bn=runner.has_bn,
+        runner=runner,
+        num_classes=num_classes,
+        need_labels=True,
     )
     if train_loader is None:
         raise ConfigError("the config has no 'train_dataloader'")
-    val_loader = build_loader(cfg, "val_dataloader", seed=seed, train=False, has_bn=False)
+    val_loader = build_loader(
+        cfg,
+        "val_dataloader",
+        seed=seed,
+        train=False,
+        has_bn=False,
+        num_classes=num_classes,
+        need_labels=True,
+    )
     if len(train_loader) == 0:
         raise ConfigError(
             f"train_dataloader yields no batches: {len(train_loader.dataset)} samples with "
@@ -247,6 +263,15 @@ def train(
     }
 
 
+def _num_classes(model) -> int | None:
+    """The classes of the model's classifier, when it says (labels are checked against it)."""
+    try:
+        value = getattr(model, "num_classes", None)
+    except AttributeError:
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _lr_scale(cfg, auto_scale_lr: bool, train_loader, info, runner) -> float:
     """``auto_scale_lr``: total batch size / the one the lr was tuned for, else 1."""
     scale_cfg = dict(cfg_get(cfg, "auto_scale_lr") or {})
@@ -330,7 +355,9 @@ def test(
     device = torch.device(info.device)
     model = build_model(cfg, device)
     report = load_weights(model, checkpoint, strict=True)
-    loader = build_loader(cfg, "test_dataloader", seed=0, train=False, has_bn=False)
+    loader = build_loader(
+        cfg, "test_dataloader", seed=0, train=False, has_bn=False, num_classes=_num_classes(model)
+    )
     if loader is None:
         raise ConfigError("the config has no 'test_dataloader'")
     fp16 = _loop_fp16(cfg_get(cfg, "test_cfg"))
