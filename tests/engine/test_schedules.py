@@ -554,7 +554,10 @@ def test_errors():
     assert "param_scheduler.end 500 -> 50" in notes[0]
     notes = []
     bound = build_schedulers(
-        opt, [dict(type="LinearLR", end=2), dict(type="LinearLR", begin=10, end=12)], notes=notes, **kw
+        opt,
+        [dict(type="LinearLR", end=2), dict(type="LinearLR", begin=10, end=12)],
+        notes=notes,
+        **kw,
     )
     assert len(bound.schedulers) == 1 and "param_scheduler[1] (begin 10)" in notes[0]
     with pytest.raises(

@@ -376,9 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = data.add_parser("extract-frames", help="videos -> frame folders + a rawframe list")
     p.add_argument("src", help="a `path label` list or a folder of videos")
     p.add_argument("out_root", help="frame folders and the rawframe list go here")
-    p.add_argument(
-        "--short-side", type=int, default=None, help="scale frames to this short side"
-    )
+    p.add_argument("--short-side", type=int, default=None, help="scale frames to this short side")
     p.add_argument("--tmpl", default="img_{:05d}.jpg", help="frame file names")
     p.add_argument("--start-index", type=int, default=1, help="number of the first frame file")
     p.add_argument("--data-prefix", default="", help="root of the paths in a list")

@@ -92,11 +92,11 @@ def close_top_level_names(cfg: Mapping) -> list[str]:
     for name in cfg:
         if not isinstance(name, str) or name in KNOWN_TOP_LEVEL or name.startswith("_"):
             continue
-        close = [c for c in did_you_mean(name, sorted(KNOWN_TOP_LEVEL), n=1) if _very_close(name, c)]
+        close = [
+            c for c in did_you_mean(name, sorted(KNOWN_TOP_LEVEL), n=1) if _very_close(name, c)
+        ]
         if close:
-            out.append(
-                f"top-level name {name!r} is not read by vidlab; did you mean {close[0]!r}?"
-            )
+            out.append(f"top-level name {name!r} is not read by vidlab; did you mean {close[0]!r}?")
     return out
 
 
@@ -179,6 +179,7 @@ def _at(cfg: Mapping, path: str) -> Any:
 
 
 # --------------------------------------------------------------------------------- pipelines
+
 
 def _kind(cls: Any) -> str | None:
     name = getattr(cls, "__name__", "")

@@ -34,10 +34,8 @@ _SEQUENCES = (
     cabc.Sequence,
     cabc.MutableSequence,
     typing.Sequence,
-    typing.List,
-    typing.Tuple,
 )
-_MAPPINGS = (dict, cabc.Mapping, cabc.MutableMapping, typing.Mapping, typing.Dict)
+_MAPPINGS = (dict, cabc.Mapping, cabc.MutableMapping, typing.Mapping)
 
 
 def describe(value: Any, limit: int = 60) -> str:
