@@ -10,7 +10,8 @@
 Modules, each importing only those above it in this list: ``errors`` (ConfigError, how
 messages name files and key paths), ``names`` (the table), ``format`` (Config -> Python source),
 ``options`` (``--cfg-options``), ``types`` (Config), ``load`` (files, ``_base_``; calls
-:mod:`vidlab.compat.mmaction0x`), ``resolve`` (type names -> objects), ``build``, ``validate``. The one import the other way is inside
+:mod:`vidlab.compat.mmaction0x`), ``resolve`` (type names -> objects), ``values`` (values against annotations), ``schema``
+(dicts without ``type``, top-level names, pipeline order), ``build``, ``validate``. The one import the other way is inside
 :meth:`Config.fromfile`, MMEngine's name for :func:`load_config`.
 
 Importing this package pulls in no torch and none of the modules the names point to.

@@ -331,7 +331,10 @@ def _merge_bases(entries: Any, path: str, stack: tuple[str, ...]) -> Config:
     merged = Config()
     for entry in entries:
         base_path = _resolve_base_path(entry, path)
-        merged = merge_configs(_load_file(base_path, stack), merged, src=base_path)
+        loaded = _load_file(base_path, stack)
+        refs = _merge_refs(merged.__dict__.get("_refs", {}), loaded.__dict__.get("_refs", {}))
+        merged = merge_configs(loaded, merged, src=base_path)
+        merged.__dict__["_refs"] = refs
     return merged
 
 

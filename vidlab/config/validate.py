@@ -18,6 +18,7 @@ signature instead, or ``x`` is reported as unexpected.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import functools
 import inspect
@@ -167,6 +168,32 @@ def _accepted_keywords(target: Any) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(accepted))
 
 
+def _near(a: str, b: str) -> bool:
+    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio() >= 0.85
+
+
+def _all_named(target: Any) -> list[str]:
+    """Every keyword named by ``target``'s signature (for a class: by each ``__init__`` of its
+    MRO below ``object`` / ``nn.Module``)."""
+    if not isinstance(target, type):
+        try:
+            return _keyword_names(list(inspect.signature(target).parameters.values()))
+        except (TypeError, ValueError):
+            return []
+    names: list[str] = []
+    for klass in target.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        if _is_terminal_init(klass):
+            break
+        try:
+            names += _keyword_names(list(inspect.signature(init).parameters.values())[1:])
+        except (TypeError, ValueError):
+            break
+    return list(dict.fromkeys(names))
+
+
 def _check_values(node: Mapping, path: str, target: Any, tname: str, report, skip=()) -> None:
     """Values against the constructor's annotations and known choices (``depth`` of a class
     with ``arch_settings``)."""
@@ -234,6 +261,17 @@ def _check_node(
             else:
                 msg += " (it takes no keyword arguments)"
             report(node, path, msg)
+        elif accepted is None and key not in _all_named(target):
+            # Taken by **kwargs and ignored: a near miss of a named argument is a typo.
+            named = _all_named(target)
+            close = [c for c in did_you_mean(str(key), named, n=1) if _near(str(key), c)]
+            if close:
+                report(
+                    node,
+                    path,
+                    f"{tname}: {key!r} is not one of its arguments (it would be ignored); "
+                    f"did you mean {close[0]!r}?",
+                )
     supplied = _matching(injected, path) | set(getattr(target, "_injected_args", ()) or ())
     for name, p in params.items():
         if p.kind in (kinds.VAR_POSITIONAL, kinds.VAR_KEYWORD) or p.default is not p.empty:

@@ -136,7 +136,7 @@ def _fits(value: Any, ann: Any) -> bool | None:
             cls = _node_class(value)
             if not isinstance(cls, type):
                 return None  # a function builds it: its return type is not checked
-            return issubclass(cls, ann) or None
+            return issubclass(cls, ann)
         if isinstance(value, ann):
             return True
         if isinstance(value, (str, int, float, bool)) or value is None:
