@@ -124,12 +124,15 @@ def cmd_quickstart(args) -> int:
 
 
 def cmd_export(args) -> int:
-    import importlib.util
-
     from vidlab.export import clips_shape_of, export_onnx
     from vidlab.inference import init_recognizer
 
-    missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
+    missing = []
+    for module in ("onnx", "onnxruntime"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
     if missing:
         raise CLIError(
             f"export needs the {' and '.join(missing)} package{'s' if len(missing) > 1 else ''}: "
@@ -426,7 +429,8 @@ def _message(err: BaseException) -> str:
     for name in (f"{cls.__module__}.{cls.__qualname__}", cls.__qualname__):
         at = text.rfind(f"\n{name}: ")
         if at >= 0:
-            return text[at + len(name) + 3 :].strip()
+            first, *rest = text[at + len(name) + 3 :].strip().splitlines()
+            return "\n".join([first, *("  " + line.strip() for line in rest)])
     return text.strip().splitlines()[-1]
 
 
