@@ -140,3 +140,16 @@ def test_print_config_into_a_closed_pipe(env):
 def test_infer_on_an_unsupported_url_scheme(tmp_path, env):
     proc = vidlab_cli("infer", QUICKSTART, tmp_path / "x.pth", "file:///tmp/a.mp4", env=env)
     assert_one_clear_error(proc, "file:///tmp/a.mp4", "'file' scheme is not supported")
+
+
+def test_quickstart_validates_before_rendering_data(tmp_path, env):
+    proc = vidlab_cli(
+        "quickstart",
+        "--work-dir",
+        tmp_path / "w",
+        "--cfg-options",
+        "train_cfg.max_epoch=1",
+        env=env,
+    )
+    assert_one_clear_error(proc, "train_cfg", "did you mean 'max_epochs'")
+    assert not (tmp_path / "cache").exists()

@@ -154,6 +154,12 @@ def train(
     if isinstance(loop, dict):
         from vidlab.compat.mmengine import EpochBasedTrainLoop
 
+        loop = dict(loop)
+        if loop.pop("by_epoch", True) is not True:  # MMEngine's typeless form says by_epoch=True
+            raise ConfigError(
+                "train_cfg.by_epoch=False (an iteration-based loop) is not supported; train by "
+                "epochs (train_cfg=dict(by_epoch=True, max_epochs=...))"
+            )
         loop = EpochBasedTrainLoop(**{k: v for k, v in loop.items() if k != "type"})
     runner.max_epochs = loop.max_epochs
     runner.iters_per_epoch = len(train_loader)
