@@ -39,7 +39,7 @@ from vidlab.config.resolve import (
 )
 from vidlab.config.schema import check_pipeline, close_top_level_names, schema_problems
 from vidlab.config.types import Config
-from vidlab.config.values import annotations_of, value_problem
+from vidlab.config.values import annotations_of, defaults_to_none, value_problem
 
 __all__ = ["DEFAULT_INJECTED", "ACCEPTS_ANY_KWARGS", "find_problems", "validate"]
 
@@ -198,8 +198,11 @@ def _check_values(node: Mapping, path: str, target: Any, tname: str, report, ski
     """Values against the constructor's annotations and known choices (``depth`` of a class
     with ``arch_settings``)."""
     hints = annotations_of(target)
+    none_ok = defaults_to_none(target)
     for key, value in node.items():
         if key in ("type", "_scope_") or key in LAZY_KEYS or key in skip:
+            continue
+        if value is None and key in none_ok:
             continue
         problem = value_problem(value, hints.get(key, Any))
         if problem is None and key == "depth" and isinstance(target, type):

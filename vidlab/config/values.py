@@ -17,7 +17,14 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["NonNegativeInt", "PositiveInt", "annotations_of", "describe", "value_problem"]
+__all__ = [
+    "NonNegativeInt",
+    "PositiveInt",
+    "annotations_of",
+    "defaults_to_none",
+    "describe",
+    "value_problem",
+]
 
 
 class PositiveInt(int):
@@ -149,7 +156,11 @@ def _fits(value: Any, ann: Any) -> bool | None:
 
 def value_problem(value: Any, ann: Any) -> str | None:
     """None when ``value`` fits ``ann`` (or ``ann`` is not understood); else what would work."""
-    if _fits(value, ann) is not False:
+    try:
+        fits = _fits(value, ann)
+    except TypeError:  # issubclass() on a protocol or another class it cannot check
+        fits = None
+    if fits is not False:
         return None
     msg = f"expected {_expected(ann)}"
     if isinstance(value, str):
@@ -186,6 +197,21 @@ def _hints(func: Any) -> dict[str, Any]:
                 continue
         if ann is not inspect.Parameter.empty:
             out[name] = ann
+    return out
+
+
+def defaults_to_none(target: Any) -> set[str]:
+    """Keywords whose default is None (``x: int = None`` accepts None whatever it says)."""
+    funcs = [target]
+    if isinstance(target, type):
+        funcs = [k.__dict__["__init__"] for k in target.__mro__ if "__init__" in k.__dict__]
+    out: set[str] = set()
+    for func in funcs:
+        try:
+            params = inspect.signature(func).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        out.update(p.name for p in params if p.default is None)
     return out
 
 
