@@ -153,3 +153,14 @@ def test_quickstart_validates_before_rendering_data(tmp_path, env):
     )
     assert_one_clear_error(proc, "train_cfg", "did you mean 'max_epochs'")
     assert not (tmp_path / "cache").exists()
+
+
+def test_data_subcommands_describe_every_argument():
+    from vidlab.cli.main import build_parser
+
+    def choices(parser):
+        return parser._subparsers._group_actions[0].choices
+
+    for name, sub in choices(choices(build_parser())["data"]).items():
+        for action in sub._actions:
+            assert action.dest == "help" or action.help, f"vidlab data {name}: {action.dest}"
