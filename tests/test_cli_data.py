@@ -67,7 +67,11 @@ def test_check_lists_the_broken_file_and_keeps_the_rest(synth, tmp_path):
 
 def test_build_list_from_class_folders(synth, tmp_path):
     out = tmp_path / "lists"
-    vidlab("data", "build-list", synth / "videos", "--out-dir", out, "--val-fraction", "0.34")
+    proc = vidlab(
+        "data", "build-list", synth / "videos", "--out-dir", out, "--val-fraction", "0.34"
+    )
+    assert f"wrote {out / 'train.txt'} (4 videos)" in proc.stdout  # says where it wrote
+    assert f"{out / 'labels.txt'} (2 classes)" in proc.stdout
     assert (out / "labels.txt").read_text().split() == ["move_left", "move_right"]
     train = (out / "train.txt").read_text().splitlines()
     val = (out / "val.txt").read_text().splitlines()
@@ -76,7 +80,10 @@ def test_build_list_from_class_folders(synth, tmp_path):
 
 def test_extract_frames_writes_folders_and_a_rawframe_list(synth, tmp_path):
     out = tmp_path / "frames"
-    vidlab("data", "extract-frames", synth / "videos" / "move_left", out, "--short-side", "32")
+    proc = vidlab(
+        "data", "extract-frames", synth / "videos" / "move_left", out, "--short-side", "32"
+    )
+    assert f"of 3 videos under {out} and the list {out}" in proc.stdout
     folders = sorted(p for p in out.iterdir() if p.is_dir())
     assert len(folders) == 3
     info = probe(folders[0])

@@ -63,3 +63,22 @@ def test_missing_onnxruntime_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(ImportError, match=r"pip install 'vidlab\[onnx\]'"):
         export_onnx(TinyRecognizer(), tmp_path / "c.onnx", clips_shape=(1, 3, 2, 4, 4))
+
+
+def test_default_export_shape_comes_from_the_test_pipeline():
+    from pathlib import Path
+
+    import vidlab
+    from vidlab.config import load_config
+    from vidlab.export import clips_shape_of
+
+    cfg = load_config(
+        Path(vidlab.__file__).parent / "configs/quickstart/tsm_r18_synthetic_motion.py"
+    )
+    assert clips_shape_of(cfg) == (1, 3, 8, 32, 32)  # 8 segments of 1 frame, 32 px crops
+    cfg.test_dataloader.dataset.pipeline = [
+        dict(type="SampleFrames", clip_len=16, num_clips=1),
+        dict(type="ThreeCrop", crop_size=(160, 128)),
+        dict(type="FormatShape", input_format="NCTHW"),
+    ]
+    assert clips_shape_of(cfg) == (1, 3, 16, 128, 160)

@@ -24,6 +24,43 @@ def _require(module: str, why: str):
         raise ImportError(f"{why} needs the '{module}' package: {_INSTALL_HINT}") from e
 
 
+def clips_shape_of(cfg) -> tuple[int, int, int, int, int]:
+    """The ``(1, C, T, H, W)`` input of one view as the config's test pipeline makes it.
+
+    T comes from the sampling step (``clip_len * num_clips`` for the 2D ``NCHW`` format, whose
+    frames the model folds into the batch; ``clip_len`` for ``NCTHW``), H and W from the last
+    crop (``crop_size``) or a fixed-size ``Resize``; C is 2 for flow, else 3. Steps the config
+    does not have keep 8 frames and 224 pixels.
+    """
+    from vidlab.inference import _test_pipeline
+
+    try:
+        pipeline = _test_pipeline(cfg)
+    except KeyError:
+        pipeline = []
+    clip_len, num_clips, size, fmt, channels = 8, 1, (224, 224), "NCHW", 3
+    for step in pipeline:
+        if not isinstance(step, dict):
+            continue
+        name = str(step.get("type", "")).split(".")[-1].split(":")[-1]
+        if "clip_len" in step and ("Sample" in name):
+            clip_len = int(step.get("clip_len") or 1)
+            num_clips = int(step.get("num_clips", 1) or 1)
+        crop = step.get("crop_size")
+        if crop is not None and name.endswith("Crop"):
+            size = (crop, crop) if isinstance(crop, int) else (int(crop[1]), int(crop[0]))
+        if name == "Resize" and step.get("keep_ratio") is False:
+            scale = step.get("scale")
+            if isinstance(scale, (list, tuple)) and len(scale) == 2 and min(scale) > 0:
+                size = (int(scale[1]), int(scale[0]))  # MMAction2's scale is (w, h)
+        if name == "FormatShape":
+            fmt = step.get("input_format", fmt)
+        if step.get("modality") == "Flow":
+            channels = 2
+    frames = clip_len * num_clips if fmt == "NCHW" else clip_len
+    return (1, channels, frames, size[0], size[1])
+
+
 def export_onnx(
     model: nn.Module,
     path: str | os.PathLike,

@@ -30,7 +30,7 @@ def _first_val_video(cfg) -> str:
 
 def quickstart(model: str = "tsm", work_dir=None, cfg_options=None) -> dict:
     """Run the embedded default job and return its summary (also written to summary.json)."""
-    from vidlab.config import load_config
+    from vidlab.config import load_config, validate
     from vidlab.data.synthetic import prepare_synthetic_data
     from vidlab.engine.train import test, train
     from vidlab.inference import inference_recognizer, init_recognizer
@@ -38,6 +38,7 @@ def quickstart(model: str = "tsm", work_dir=None, cfg_options=None) -> dict:
     start = time.perf_counter()
     config = CONFIGS[model]
     cfg = load_config(config, cfg_options)
+    validate(cfg)  # every config problem before any data is generated
     work_dir = Path(work_dir or Path("work_dirs") / f"quickstart_{model}")
     work_dir.mkdir(parents=True, exist_ok=True)
 

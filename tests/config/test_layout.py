@@ -78,7 +78,19 @@ def test_module_level_imports_have_no_cycle():
 
 
 # The order of vidlab/config/__init__.py's docstring: each module imports only earlier ones.
-LAYERS = ["errors", "names", "format", "options", "types", "load", "resolve", "build", "validate"]
+LAYERS = [
+    "errors",
+    "names",
+    "format",
+    "options",
+    "types",
+    "load",
+    "resolve",
+    "values",
+    "schema",
+    "build",
+    "validate",
+]
 
 
 def test_config_modules_import_only_lower_layers():

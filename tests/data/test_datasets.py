@@ -355,3 +355,22 @@ def test_unknown_kwarg_is_an_error_and_mmengine_ones_are_ignored(tmp_path):
     VideoDataset(ann, [], serialize_data=False, lazy_init=False)
     with pytest.raises(TypeError, match="multiclass"):  # and config validation catches it first
         VideoDataset(ann, [], multiclass=True)
+
+
+def test_a_line_without_label_among_labelled_lines_is_an_error(tmp_path):
+    ann = write(tmp_path / "l.txt", "a.mp4 1\nb.mp4\nc.mp4 0\n")
+    with pytest.raises(AnnotationError, match=r"l.txt:2: no label in line 'b.mp4'"):
+        VideoDataset(ann, [])
+
+
+def test_labels_checked_against_the_models_classes(tmp_path):
+    ds = VideoDataset(write(tmp_path / "l.txt", "a.mp4 1\nb.mp4 6\nc.mp4 9\n"), [])
+    with pytest.raises(AnnotationError) as info:
+        ds.check_labels_against(6, "train_dataloader", need_labels=True)
+    msg = str(info.value)
+    assert "l.txt:2: label 6 is outside the model's 6 classes (0..5" in msg
+    assert "l.txt:3: label 9" in msg and "l.txt:1" not in msg
+    unlabeled = VideoDataset(write(tmp_path / "u.txt", "a.mp4\n"), [])
+    unlabeled.check_labels_against(6, "test_dataloader", need_labels=False)  # inference lists
+    with pytest.raises(AnnotationError, match=r"u.txt:1: no label .*train_dataloader needs"):
+        unlabeled.check_labels_against(6, "train_dataloader", need_labels=True)

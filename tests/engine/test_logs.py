@@ -199,3 +199,19 @@ def test_writers_from_config(tmp_path, caplog):
         == []
     )
     assert L.writers_from_config({}, tmp_path) == []
+
+
+def test_epoch_axis_has_integer_ticks(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    log = tmp_path / "a.jsonl"
+    log.write_text(
+        "".join(f'{{"mode": "val", "epoch": {e}, "acc/top1": {e / 10}}}\n' for e in (1, 2, 3))
+    )
+    L.analyze_logs(log, keys=("acc/top1",), mode="val", out=tmp_path / "c.png")
+    (ax,) = figures[0].axes
+    ticks = [t for t in ax.get_xticks() if 1 <= t <= 3]
+    assert ticks and all(float(t).is_integer() for t in ticks)

@@ -538,14 +538,16 @@ def test_errors():
         match=r"param_scheduler\[1\]\.type: unknown type 'CosineAnealingLR'.*'CosineAnnealingLR'",
     ):
         build_schedulers(opt, [dict(type="LinearLR"), dict(type="CosineAnealingLR")], **kw)
-    with pytest.raises(ValueError, match=r"param_scheduler\[1\]\.end = 12 .*max_epochs=10"):
-        build_schedulers(
-            opt,
-            [dict(type="LinearLR", end=2), dict(type="MultiStepLR", milestones=[5], end=12)],
-            **kw,
-        )
-    with pytest.raises(ValueError, match=r"param_scheduler\.end = 500 .*50 iterations"):
-        build_schedulers(opt, dict(type="LinearLR", by_epoch=False, end=500), **kw)
+    # Issue 8: an end past the end of training is cut there with one note (it was an error).
+    steps = [dict(type="LinearLR", end=2), dict(type="MultiStepLR", milestones=[5], end=12)]
+    bound = build_schedulers(opt, steps, notes=(notes := []), **kw)
+    assert len(notes) == 1 and "param_scheduler[1].end 12 -> 10" in notes[0]
+    assert bound.schedulers[1].end == 10
+    build_schedulers(opt, dict(type="LinearLR", by_epoch=False, end=500), notes=(notes := []), **kw)
+    assert "param_scheduler.end 500 -> 50" in notes[0]
+    steps = [dict(type="LinearLR", end=2), dict(type="LinearLR", begin=10, end=12)]
+    bound = build_schedulers(opt, steps, notes=(notes := []), **kw)
+    assert len(bound.schedulers) == 1 and "param_scheduler[1] (begin 10)" in notes[0]
     with pytest.raises(
         ValueError, match=r"param_scheduler\[0\]: begin \(5\) must be smaller than end \(5\)"
     ):

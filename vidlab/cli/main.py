@@ -8,7 +8,14 @@ a traceback; `--debug` shows the traceback too.
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
+import warnings
+
+
+class CLIError(Exception):
+    """A user error found by the command line itself (printed as one line, exit code 2)."""
 
 
 def _add_cfg_options(p: argparse.ArgumentParser) -> None:
@@ -38,6 +45,8 @@ def cmd_train(args) -> int:
     from vidlab.engine.train import train
 
     cfg = _load(args)
+    if args.launcher == "none":
+        _fetch_pretrained(cfg.get("model"))  # a URL that cannot be fetched: before any data
     prepare_synthetic_data(cfg)  # configs with a synthetic_data key: render it first
     resume = args.resume
     if resume == "auto":
@@ -55,6 +64,23 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _fetch_pretrained(node) -> None:
+    """Fetch (or find) every ``pretrained=`` file of the model config now, so that a URL
+    that cannot be fetched is reported before data is generated or read. (Under a launcher the
+    engine fetches on the main process first.)"""
+    from vidlab.models.pretrained import resolve_pretrained
+
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pretrained" and isinstance(value, str):
+                resolve_pretrained(value)
+            else:
+                _fetch_pretrained(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _fetch_pretrained(value)
+
+
 def cmd_test(args) -> int:
     from vidlab.data.synthetic import prepare_synthetic_data
     from vidlab.engine.train import test
@@ -66,8 +92,13 @@ def cmd_test(args) -> int:
 
 
 def cmd_infer(args) -> int:
+    from vidlab.data.io import source_kind
     from vidlab.inference import inference_recognizer, init_recognizer
 
+    try:
+        source_kind(args.video)  # a scheme vidlab cannot read: say so before loading a model
+    except (ValueError, TypeError) as err:
+        raise CLIError(str(err)) from None
     model = init_recognizer(_load(args), args.checkpoint, device=args.device)
     results = inference_recognizer(model, args.video, labels=args.labels, top_k=args.top_k)
     print(f"{args.video}:")
@@ -93,14 +124,29 @@ def cmd_quickstart(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from vidlab.export import export_onnx
+    from vidlab.export import clips_shape_of, export_onnx
     from vidlab.inference import init_recognizer
 
-    model = init_recognizer(_load(args), args.checkpoint, device="cpu")
-    shape = tuple(args.shape)
+    missing = []
+    for module in ("onnx", "onnxruntime"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise CLIError(
+            f"export needs the {' and '.join(missing)} package{'s' if len(missing) > 1 else ''}: "
+            "pip install 'vidlab[onnx]'"
+        )
+    cfg = _load(args)
+    model = init_recognizer(cfg, args.checkpoint, device="cpu")
+    if args.shape is not None:
+        shape, origin = tuple(args.shape), "--shape"
+    else:
+        shape, origin = clips_shape_of(cfg), "the config's test pipeline"
     result = export_onnx(model, args.out, clips_shape=shape, opset=args.opset)
     print(
-        f"wrote {result['path']} (input clips {shape}); "
+        f"wrote {result['path']} (input clips {shape}, from {origin}); "
         f"max |onnxruntime - torch| = {result.get('max_abs_diff', float('nan')):.2e}"
     )
     return 0
@@ -153,14 +199,20 @@ def cmd_data_check(args) -> int:
 def cmd_data_build_list(args) -> int:
     from vidlab.data.tools import build_list
 
-    build_list(args.root, out_dir=args.out_dir, val_fraction=args.val_fraction, seed=args.seed)
+    out = build_list(
+        args.root, out_dir=args.out_dir, val_fraction=args.val_fraction, seed=args.seed
+    )
+    print(
+        f"wrote {out['train']} ({out['num_train']} videos), {out['val']} ({out['num_val']} "
+        f"videos) and {out['labels']} ({len(out['classes'])} classes)"
+    )
     return 0
 
 
 def cmd_data_extract_frames(args) -> int:
     from vidlab.data.tools import extract_frames
 
-    extract_frames(
+    out = extract_frames(
         args.src,
         args.out_root,
         short_side=args.short_side,
@@ -169,7 +221,14 @@ def cmd_data_extract_frames(args) -> int:
         data_prefix=args.data_prefix,
         num_workers=args.workers,
     )
-    return 0
+    for failure in out.get("failed") or []:
+        print(f"failed: {failure['path']}: {failure['reason']}", file=sys.stderr)
+    print(
+        f"wrote {out['num_frames']} frames of {out['num_videos']} videos under {args.out_root} "
+        f"and the list {out['list']}"
+        + (f"; {len(out['failed'])} video(s) failed" if out.get("failed") else "")
+    )
+    return 1 if out.get("failed") else 0
 
 
 def cmd_data_resize(args) -> int:
@@ -265,7 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint", nargs="?", default=None)
     p.add_argument("--out", default="model.onnx")
     p.add_argument(
-        "--shape", type=int, nargs=5, default=[1, 3, 8, 224, 224], metavar=("N", "C", "T", "H", "W")
+        "--shape",
+        type=int,
+        nargs=5,
+        default=None,
+        metavar=("N", "C", "T", "H", "W"),
+        help="example input (default: one view as the config's test pipeline makes it)",
     )
     p.add_argument("--opset", type=int, default=17)
     _add_cfg_options(p)
@@ -285,53 +349,61 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="dataset tools").add_subparsers(dest="data_command")
     data.required = True
     p = data.add_parser("synth", help="write the synthetic motion dataset (H.264 MP4 + lists)")
-    p.add_argument("out_dir")
-    p.add_argument("--classes", nargs="+", default=None)
-    p.add_argument("--videos-per-class", type=int, default=50)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("out_dir", help="folder to write videos/, train.txt, val.txt, labels.txt")
+    p.add_argument(
+        "--classes", nargs="+", default=None, help="class names to render (default: all)"
+    )
+    p.add_argument("--videos-per-class", type=int, default=50, help="videos of each class")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
     p.set_defaults(func=cmd_data_synth)
 
     p = data.add_parser("check", help="open and decode every video of a list, report bad ones")
-    p.add_argument("list")
-    p.add_argument("--data-prefix", default="")
+    p.add_argument("list", help="a `path label` list (MMAction2's video list)")
+    p.add_argument("--data-prefix", default="", help="folder the list's paths are relative to")
     p.add_argument("--out", help="write the bad lines with reasons here")
     p.add_argument("--clean", help="write the good lines here")
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=int, default=2, help="decoding processes")
     p.set_defaults(func=cmd_data_check)
 
     p = data.add_parser("build-list", help="class-per-folder tree -> train/val lists + label map")
-    p.add_argument("root")
-    p.add_argument("--out-dir", default=None)
-    p.add_argument("--val-fraction", type=float, default=0.2)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("root", help="a folder with one subfolder of videos per class")
+    p.add_argument(
+        "--out-dir", default=None, help="where train.txt, val.txt, labels.txt go (default: ROOT)"
+    )
+    p.add_argument(
+        "--val-fraction", type=float, default=0.2, help="share of each class put in val.txt"
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the train/val split")
     p.set_defaults(func=cmd_data_build_list)
 
     p = data.add_parser("extract-frames", help="videos -> frame folders + a rawframe list")
     p.add_argument("src", help="a `path label` list or a folder of videos")
-    p.add_argument("out_root")
-    p.add_argument("--short-side", type=int, default=None)
+    p.add_argument("out_root", help="frame folders and the rawframe list go here")
+    p.add_argument("--short-side", type=int, default=None, help="scale frames to this short side")
     p.add_argument("--tmpl", default="img_{:05d}.jpg", help="frame file names")
     p.add_argument("--start-index", type=int, default=1, help="number of the first frame file")
     p.add_argument("--data-prefix", default="", help="root of the paths in a list")
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1, help="decoding processes")
     p.set_defaults(func=cmd_data_extract_frames)
 
     p = data.add_parser("resize", help="re-encode videos to a short side and keyframe interval")
-    p.add_argument("src")
-    p.add_argument("dst")
-    p.add_argument("--short-side", type=int, default=256)
+    p.add_argument("src", help="a video, a folder of videos or a `path label` list")
+    p.add_argument("dst", help="output folder (the same relative paths)")
+    p.add_argument("--short-side", type=int, default=256, help="short side in pixels")
     p.add_argument("--gop", type=int, default=16, help="keyframe interval in frames")
     p.add_argument("--crf", type=int, default=23, help="x264 quality (lower is better)")
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int, default=1, help="encoding processes")
     p.set_defaults(func=cmd_data_resize)
     return parser
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Errors about the user's input: printed as one message, no traceback."""
-    errors: list[type[BaseException]] = [FileNotFoundError]
+    errors: list[type[BaseException]] = [FileNotFoundError, CLIError]
     for module, name in (
         ("vidlab.config", "ConfigError"),
+        ("vidlab.data.annotations", "AnnotationError"),
+        ("vidlab.models.pretrained", "PretrainedError"),
         ("vidlab.data.io", "DecodeError"),
         ("vidlab.checkpoint", "CheckpointError"),
         ("vidlab.engine.distributed", "LaunchError"),
@@ -344,18 +416,58 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
+_WORKER_HEAD = re.compile(r"^Caught \w+ in DataLoader worker process \d+\.\n", re.M)
+
+
+def _message(err: BaseException) -> str:
+    """The error's own message: a DataLoader worker's re-raised error carries the worker's
+    whole traceback in its text; only the original message is for the user."""
+    text = str(err)
+    if not _WORKER_HEAD.match(text):
+        return text
+    cls = type(err)
+    for name in (f"{cls.__module__}.{cls.__qualname__}", cls.__qualname__):
+        at = text.rfind(f"\n{name}: ")
+        if at >= 0:
+            first, *rest = text[at + len(name) + 3 :].strip().splitlines()
+            return "\n".join([first, *("  " + line.strip() for line in rest)])
+    return text.strip().splitlines()[-1]
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    from vidlab.config import ConfigWarning
+
+    if issubclass(category, ConfigWarning):
+        print(f"vidlab: warning: {message}", file=sys.stderr)
+    else:
+        _default_showwarning(message, category, filename, lineno, file, line)
+
+
+_default_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    warnings.showwarning = _show_warning
     try:
-        return args.func(args) or 0
+        code = args.func(args) or 0
+        sys.stdout.flush()  # a closed pipe shows here, inside the handlers below
+        return code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `vidlab print-config ... | head`: the reader has gone; no traceback, and no flush of
+        # the rest of the output at exit (which would raise again).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        print(f"vidlab {args.command}: output closed early (broken pipe)", file=sys.stderr)
+        return 2
     except Exception as err:
         if args.debug or not isinstance(err, _user_errors()):
             raise
-        print(f"vidlab {args.command}: error: {err}", file=sys.stderr)
+        print(f"vidlab {args.command}: error: {_message(err)}", file=sys.stderr)
         for note in getattr(err, "__notes__", []):
             print(f"  {note}", file=sys.stderr)
         return 2

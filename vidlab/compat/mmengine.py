@@ -21,6 +21,7 @@ Their short names are listed in :data:`vidlab.config.names.NAMES`.
 from __future__ import annotations
 
 from vidlab.config.errors import ConfigError
+from vidlab.config.names import DEFAULT_HOOK_TYPES
 from vidlab.engine.hooks import Hook
 
 __all__ = [
@@ -40,17 +41,6 @@ __all__ = [
     "TestLoop",
     "ValLoop",
 ]
-
-# MMEngine's ``default_hooks`` keys and their types, for entries written without ``type``.
-DEFAULT_HOOK_TYPES = {
-    "runtime_info": "RuntimeInfoHook",
-    "timer": "IterTimerHook",
-    "logger": "LoggerHook",
-    "param_scheduler": "ParamSchedulerHook",
-    "checkpoint": "CheckpointHook",
-    "sampler_seed": "DistSamplerSeedHook",
-    "sync_buffers": "SyncBuffersHook",
-}
 
 
 # --------------------------------------------------------------------------------------------

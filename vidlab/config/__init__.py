@@ -10,14 +10,15 @@
 Modules, each importing only those above it in this list: ``errors`` (ConfigError, how
 messages name files and key paths), ``names`` (the table), ``format`` (Config -> Python source),
 ``options`` (``--cfg-options``), ``types`` (Config), ``load`` (files, ``_base_``; calls
-:mod:`vidlab.compat.mmaction0x`), ``resolve`` (type names -> objects), ``build``, ``validate``. The one import the other way is inside
+:mod:`vidlab.compat.mmaction0x`), ``resolve`` (type names -> objects), ``values`` (values against annotations), ``schema``
+(dicts without ``type``, top-level names, pipeline order), ``build``, ``validate``. The one import the other way is inside
 :meth:`Config.fromfile`, MMEngine's name for :func:`load_config`.
 
 Importing this package pulls in no torch and none of the modules the names point to.
 """
 
 from vidlab.config.build import build
-from vidlab.config.errors import ConfigError
+from vidlab.config.errors import ConfigError, ConfigWarning
 from vidlab.config.load import load_config, merge_configs
 from vidlab.config.names import NAMES
 from vidlab.config.options import apply_options, parse_option_value, parse_options
@@ -28,6 +29,7 @@ from vidlab.config.validate import DEFAULT_INJECTED, find_problems, validate
 __all__ = [
     "Config",
     "ConfigError",
+    "ConfigWarning",
     "NAMES",
     "DEFAULT_INJECTED",
     "LAZY_KEYS",

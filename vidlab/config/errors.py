@@ -24,6 +24,11 @@ class ConfigError(ValueError):
         self.problems: list[str] = list(problems or [])
 
 
+class ConfigWarning(UserWarning):
+    """A likely mistake that is not an error (a top-level name close to a known one); the CLI
+    prints it as one ``warning:`` line."""
+
+
 def display_path(path: str | os.PathLike | None) -> str:
     """A file path as messages show it: relative to the working folder when it lies below it.
 

@@ -44,6 +44,21 @@ _PACKAGE_CONFIG_ROOT = Path(__file__).resolve().parent.parent / "configs"
 # Scope prefixes of MMEngine's ``pkg::path`` form that map onto vidlab's shipped configs.
 _PACKAGE_SCOPES = ("vidlab", "mmaction", "mmaction2")
 
+# Top-level names the engine reads. A ``--cfg-options`` on any other top-level name that the
+# config file used to build another value (``train_pipeline`` inside ``train_dataloader``)
+# changes nothing: it is an error that names the key to set instead.
+ENGINE_KEYS = frozenset(
+    {
+        "model", "train_dataloader", "val_dataloader", "test_dataloader", "train_cfg", "val_cfg",
+        "test_cfg", "val_evaluator", "test_evaluator", "optim_wrapper", "param_scheduler",
+        "default_hooks", "custom_hooks", "env_cfg", "randomness", "auto_scale_lr",
+        "log_processor", "vis_backends", "visualizer", "log_level", "load_from", "resume",
+        "work_dir", "default_scope", "launcher", "custom_imports", "synthetic_data", "compile",
+        "channels_last", "amp", "find_unused_parameters", "sync_bn", "file_client_args",
+        "dist_params",
+    }
+)  # fmt: skip
+
 _OPENMMLAB = frozenset({"mmaction", "mmengine", "mmcv", "mmdet", "mmpose", "mmpretrain", "mmcls"})
 _PLAIN_SCALARS = (str, int, float, bool, complex, bytes, type(None))
 _PLAIN_DATA = (dict, list, tuple, set, frozenset, *_PLAIN_SCALARS)
@@ -316,7 +331,10 @@ def _merge_bases(entries: Any, path: str, stack: tuple[str, ...]) -> Config:
     merged = Config()
     for entry in entries:
         base_path = _resolve_base_path(entry, path)
-        merged = merge_configs(_load_file(base_path, stack), merged, src=base_path)
+        loaded = _load_file(base_path, stack)
+        refs = _merge_refs(merged.__dict__.get("_refs", {}), loaded.__dict__.get("_refs", {}))
+        merged = merge_configs(loaded, merged, src=base_path)
+        merged.__dict__["_refs"] = refs
     return merged
 
 
@@ -370,7 +388,69 @@ def _load_py(path: str, stack: tuple[str, ...]) -> Config:
         own[k] = copy.deepcopy(v)
     own.__dict__["_source"] = path
     _stamp_source(own, path)
-    return merge_configs(own, base, src=path)
+    merged = merge_configs(own, base, src=path)
+    merged.__dict__["_refs"] = _merge_refs(base.__dict__.get("_refs", {}), _references(tree))
+    return merged
+
+
+def _references(tree: ast.Module) -> dict[str, list[str]]:
+    """Top-level name -> the top-level names whose values were computed from it."""
+    refs: dict[str, list[str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        names = [t.id for t in targets if isinstance(t, ast.Name)]
+        used = {n.id for n in ast.walk(value) if isinstance(n, ast.Name)}
+        for u in used:
+            for t in names:
+                if t != u and t not in refs.setdefault(u, []):
+                    refs[u].append(t)
+    return refs
+
+
+def _merge_refs(a: Mapping, b: Mapping) -> dict[str, list[str]]:
+    out = {k: list(v) for k, v in a.items()}
+    for k, v in b.items():
+        out.setdefault(k, [])
+        out[k] += [t for t in v if t not in out[k]]
+    return out
+
+
+def _paths_of(value: Any, target: Any, path: str, out: list[str]) -> None:
+    """Key paths below ``path`` whose value equals ``target``."""
+    if value == target and path:
+        out.append(path)
+        return
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            _paths_of(v, target, f"{path}.{k}" if path else str(k), out)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _paths_of(v, target, f"{path}.{i}", out)
+
+
+def _check_no_op_option(cfg: Config, key: str) -> None:
+    """A ``--cfg-options`` key on a helper variable already used by other keys: an error."""
+    top, _, rest = key.partition(".")
+    users = cfg.__dict__.get("_refs", {}).get(top)
+    if not users or top in ENGINE_KEYS or top not in cfg:
+        return
+    paths: list[str] = []
+    for user in users:
+        if user in cfg and user != top:
+            _paths_of(cfg[user], cfg[top], user, paths)
+    if not paths:
+        return
+    instead = " and ".join(f"{p}.{rest}" if rest else p for p in paths)
+    raise ConfigError(
+        f"config option {key}=... changes nothing: {top!r} is a variable of the config file, "
+        f"and its value was already copied into {', '.join(paths)} when the file ran (vidlab "
+        f"reads those keys, not {top!r}); set {instead} instead"
+    )
 
 
 _PLACEHOLDER = "__vidlab_base_ref__:"
@@ -498,6 +578,8 @@ def load_config(
         cfg.__dict__["filename"] = abspath
 
     options = parse_options(cfg_options)
+    for k, _ in options:
+        _check_no_op_option(cfg, k)
     # Options that address 0.x keys (data.videos_per_gpu=...) apply before the upgrade.
     early = [k.split(".")[0] in OLD_KEYS and k.split(".")[0] in cfg for k, _ in options]
     for (k, v), first in zip(options, early):

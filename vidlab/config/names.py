@@ -120,3 +120,15 @@ NAMES: dict[str, str] = {
     "LogProcessor": "vidlab.compat.mmengine:LogProcessor",
     "RecognitionTask": "vidlab.tasks.recognition:RecognitionTask",
 }
+
+# MMEngine's ``default_hooks`` keys and their types, for entries written without ``type``
+# (validate checks such entries as nodes of these types; the engine builds them so).
+DEFAULT_HOOK_TYPES = {
+    "runtime_info": "RuntimeInfoHook",
+    "timer": "IterTimerHook",
+    "logger": "LoggerHook",
+    "param_scheduler": "ParamSchedulerHook",
+    "checkpoint": "CheckpointHook",
+    "sampler_seed": "DistSamplerSeedHook",
+    "sync_buffers": "SyncBuffersHook",
+}

@@ -62,6 +62,30 @@ def _parse_scalar(s: str) -> Any:
     return s
 
 
+def _unbalanced(s: str) -> str | None:
+    """What is wrong with the brackets or quotes of ``s``, or None."""
+    stack: list[str] = []
+    quote = None
+    pairs = {")": "(", "]": "[", "}": "{"}
+    for ch in s:
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            stack.append(ch)
+        elif ch in pairs:
+            if not stack or stack[-1] != pairs[ch]:
+                return f"{ch!r} closes nothing"
+            stack.pop()
+    if quote and s.strip()[:1] in "'\"":
+        return f"the quote {quote} is not closed"
+    if stack:
+        return f"{stack[-1]!r} is not closed"
+    return None
+
+
 def _matching_close(s: str) -> bool:
     """True if the bracket at s[0] closes at s[-1] (so ``[1],[2]`` is not one list)."""
     depth, quote = 0, None
@@ -142,6 +166,13 @@ def parse_options(options: Mapping[str, Any] | list[str] | tuple | None) -> list
             )
         key, _, raw = opt.partition("=")
         key = key.strip()
+        unbalanced = _unbalanced(raw)
+        if unbalanced:
+            raise ConfigError(
+                f"config option {opt!r}: cannot parse the value {raw!r}: {unbalanced}; a list "
+                f"or tuple is written whole, e.g. '{key}=[1,2]' or '{key}=(128,128)' (quoted for "
+                "the shell)"
+            )
         if not key or any(not seg for seg in key.split(".")):
             raise ConfigError(
                 f"config option {opt!r}: the key {key!r} is empty or has an empty part"

@@ -18,14 +18,16 @@ signature instead, or ``x`` is reported as unexpected.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import functools
 import inspect
 import re
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from vidlab.config.errors import ConfigError, display_path, join_key
+from vidlab.config.errors import ConfigError, ConfigWarning, display_path, join_key
 from vidlab.config.resolve import (
     LAZY_KEYS,
     TypeProblem,
@@ -35,7 +37,9 @@ from vidlab.config.resolve import (
     source_of,
     type_name,
 )
+from vidlab.config.schema import check_pipeline, close_top_level_names, schema_problems
 from vidlab.config.types import Config
+from vidlab.config.values import annotations_of, defaults_to_none, value_problem
 
 __all__ = ["DEFAULT_INJECTED", "ACCEPTS_ANY_KWARGS", "find_problems", "validate"]
 
@@ -164,7 +168,54 @@ def _accepted_keywords(target: Any) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(accepted))
 
 
-def _check_node(node: Mapping, path: str, injected: Mapping, report) -> None:
+def _near(a: str, b: str) -> bool:
+    return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio() >= 0.85
+
+
+def _all_named(target: Any) -> list[str]:
+    """Every keyword named by ``target``'s signature (for a class: by each ``__init__`` of its
+    MRO below ``object`` / ``nn.Module``)."""
+    if not isinstance(target, type):
+        try:
+            return _keyword_names(list(inspect.signature(target).parameters.values()))
+        except (TypeError, ValueError):
+            return []
+    names: list[str] = []
+    for klass in target.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        if _is_terminal_init(klass):
+            break
+        try:
+            names += _keyword_names(list(inspect.signature(init).parameters.values())[1:])
+        except (TypeError, ValueError):
+            break
+    return list(dict.fromkeys(names))
+
+
+def _check_values(node: Mapping, path: str, target: Any, tname: str, report, skip=()) -> None:
+    """Values against the constructor's annotations and known choices (``depth`` of a class
+    with ``arch_settings``)."""
+    hints = annotations_of(target)
+    none_ok = defaults_to_none(target)
+    for key, value in node.items():
+        if key in ("type", "_scope_") or key in LAZY_KEYS or key in skip:
+            continue
+        if value is None and key in none_ok:
+            continue
+        problem = value_problem(value, hints.get(key, Any))
+        if problem is None and key == "depth" and isinstance(target, type):
+            arch = getattr(target, "arch_settings", None)
+            if isinstance(arch, Mapping) and value not in arch:
+                problem = f"choose from {', '.join(str(k) for k in sorted(arch))}"
+        if problem:
+            report(node, path, f"{tname}: {key}={_short(value)}: {problem}")
+
+
+def _check_node(
+    node: Mapping, path: str, injected: Mapping, report, extra: tuple[str, ...] = ()
+) -> None:
     t = node["type"]
     tname = type_name(t)
     try:
@@ -192,7 +243,7 @@ def _check_node(node: Mapping, path: str, injected: Mapping, report) -> None:
         accepted = None
     if accepted is not None:
         accepted = tuple(dict.fromkeys([*by_keyword, *accepted]))
-    consumed = {"type", "_scope_"} | _matching(_ENGINE_CONSUMED, path)
+    consumed = {"type", "_scope_", *extra} | _matching(_ENGINE_CONSUMED, path)
     for key in node:
         if key in consumed or key in by_keyword:
             continue
@@ -213,6 +264,17 @@ def _check_node(node: Mapping, path: str, injected: Mapping, report) -> None:
             else:
                 msg += " (it takes no keyword arguments)"
             report(node, path, msg)
+        elif accepted is None and key not in _all_named(target):
+            # Taken by **kwargs and ignored: a near miss of a named argument is a typo.
+            named = _all_named(target)
+            close = [c for c in did_you_mean(str(key), named, n=1) if _near(str(key), c)]
+            if close:
+                report(
+                    node,
+                    path,
+                    f"{tname}: {key!r} is not one of its arguments (it would be ignored); "
+                    f"did you mean {close[0]!r}?",
+                )
     supplied = _matching(injected, path) | set(getattr(target, "_injected_args", ()) or ())
     for name, p in params.items():
         if p.kind in (kinds.VAR_POSITIONAL, kinds.VAR_KEYWORD) or p.default is not p.empty:
@@ -220,6 +282,7 @@ def _check_node(node: Mapping, path: str, injected: Mapping, report) -> None:
         if name in node or name in supplied:
             continue
         report(node, path, f"{tname} is missing required argument {name!r}")
+    _check_values(node, path, target, tname, report, skip=consumed)
 
 
 def find_problems(cfg: Mapping, injected: Mapping[str, Any] | None = None) -> list[str]:
@@ -246,10 +309,18 @@ def find_problems(cfg: Mapping, injected: Mapping[str, Any] | None = None) -> li
         key = (src, message, _short(dict(node) if isinstance(node, Mapping) else node, 10_000))
         found.setdefault(key, []).append(path)
 
+    def check_as(node: Mapping, path: str, extra: tuple[str, ...] = (), source=None) -> None:
+        def report_at(_node, p, message):
+            report(source if source is not None else _node, p, message)
+
+        _check_node(node, path, table, report_at, extra)
+
     def walk(value: Any, path: str) -> None:
         if isinstance(value, Mapping):
             if is_node(value):
                 _check_node(value, path, table, report)
+                if isinstance(value.get("pipeline"), (list, tuple)):
+                    check_pipeline(value["pipeline"], join_key(path, "pipeline"), report)
             for k, v in value.items():
                 if k in ("type", "_scope_") or k in LAZY_KEYS or (not path and k in _SKIP_TOP):
                     continue
@@ -259,6 +330,7 @@ def find_problems(cfg: Mapping, injected: Mapping[str, Any] | None = None) -> li
                 walk(v, join_key(path, i))
 
     walk(cfg, "")
+    schema_problems(cfg, report, check_as)
     lines = []
     for (src, message, _), paths in found.items():
         line = f"{display_path(src) if src else '<config>'}: {paths[0] or '<top level>'}: {message}"
@@ -286,9 +358,12 @@ def validate(cfg: Mapping, injected: Mapping[str, Any] | None = None) -> None:
     Raises:
         ConfigError: Listing every problem, one per line; ``err.problems`` holds the lines.
     """
+    filename = getattr(cfg, "filename", None) if isinstance(cfg, Config) else None
+    for message in close_top_level_names(cfg):
+        shown = display_path(filename) if filename else "<config>"
+        warnings.warn(ConfigWarning(f"{shown}: {message}"), stacklevel=2)
     problems = find_problems(cfg, injected)
     if problems:
-        filename = getattr(cfg, "filename", None) if isinstance(cfg, Config) else None
         n = len(problems)
         header = f"{n} problem{'s' if n != 1 else ''} in config {display_path(filename) if filename else '<config>'}:"
         raise ConfigError("\n".join([header, *("  " + p for p in problems)]), problems=problems)

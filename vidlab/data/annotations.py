@@ -67,6 +67,15 @@ class AnnotationList:
                 rec["ann_line"] = f"{self.ann_file}:{lineno}"
                 rec["ann_text"] = text
                 records.append(rec)
+        labeled = [r for r in records if r.get("label") != -1]
+        if labeled and len(labeled) < len(records):
+            # Some lines have a label and some not: a line lost its label (an unlabeled list,
+            # for inference, has none at all).
+            problems += [
+                f"{r['ann_line']}: no label in line {r['ann_text']!r} (the other lines have one)"
+                for r in records
+                if r.get("label") == -1
+            ]
         if problems:
             raise AnnotationError(self._problem_report(problems))
         return records
@@ -149,6 +158,26 @@ class AnnotationList:
                 problems.append(
                     f"{where}: label {bad[0]} >= num_classes={k}"
                     + (f" in line {text!r}" if text is not None else "")
+                )
+        if problems:
+            raise AnnotationError(self._problem_report(problems))
+
+    def check_labels_against(self, num_classes: int | None, key: str, need_labels: bool) -> None:
+        """Check the labels against the model's ``num_classes`` (and, when ``need_labels``,
+        that every record has one): every bad line, ``file:line``, in one AnnotationError."""
+        problems = []
+        for rec in self._records:
+            labels = rec["label"] if isinstance(rec["label"], list) else [rec["label"]]
+            where = rec["ann_line"]
+            text = rec.get("ann_text")
+            shown = f" in line {text!r}" if text is not None else ""
+            if need_labels and (labels == [-1] or not labels):
+                problems.append(f"{where}: no label{shown} ({key} needs labels)")
+            elif num_classes is not None and any(v >= num_classes for v in labels):
+                bad = max(labels)
+                problems.append(
+                    f"{where}: label {bad} is outside the model's {num_classes} classes "
+                    f"(0..{num_classes - 1}, model.cls_head.num_classes){shown}"
                 )
         if problems:
             raise AnnotationError(self._problem_report(problems))

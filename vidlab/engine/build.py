@@ -78,8 +78,21 @@ def set_memory_format(model: nn.Module) -> str | None:
 # --------------------------------------------------------------------------------------------
 
 
-def build_loader(cfg, key: str, *, seed: int, train: bool, has_bn: bool, runner=None):
+def build_loader(
+    cfg,
+    key: str,
+    *,
+    seed: int,
+    train: bool,
+    has_bn: bool,
+    runner=None,
+    num_classes: int | None = None,
+    need_labels: bool = False,
+):
     """The loader of ``cfg[key]`` (``train_dataloader``, ...), or None when it is not set.
+
+    The dataset's labels are checked against the model's ``num_classes`` when it is given
+    (and that every record has one, with ``need_labels``), with ``file:line`` of each bad line.
 
     A training loader of a model with BatchNorm drops an incomplete last batch unless the
     config says otherwise (``drop_last``), and says so in the log.
@@ -92,6 +105,8 @@ def build_loader(cfg, key: str, *, seed: int, train: bool, has_bn: bool, runner=
     if "dataset" not in loader_cfg:
         raise ConfigError(f"{key} has no 'dataset'")
     dataset = build_node(loader_cfg["dataset"], key_path=f"{key}.dataset")
+    if hasattr(dataset, "check_labels_against"):
+        dataset.check_labels_against(num_classes, key, need_labels)
     batch_size = int(loader_cfg.get("batch_size", 1))
     sampler = loader_cfg.get("sampler") or dict(type="DefaultSampler", shuffle=train)
     drop_last = loader_cfg.get("drop_last")
@@ -140,8 +155,9 @@ def build_optim(model, cfg, lr_scale: float):
     return build_optimizer(model, optim_cfg, lr_scale=lr_scale)
 
 
-def build_schedulers(optimizer, cfg, max_epochs: int, iters_per_epoch: int):
-    """The config's ``param_scheduler`` bound to ``optimizer``."""
+def build_schedulers(optimizer, cfg, max_epochs: int, iters_per_epoch: int, notes=None):
+    """The config's ``param_scheduler`` bound to ``optimizer`` (notes: see the engine's
+    :func:`vidlab.engine.schedules.build_schedulers`)."""
     from vidlab.engine.schedules import build_schedulers as bind
 
     return bind(
@@ -149,6 +165,7 @@ def build_schedulers(optimizer, cfg, max_epochs: int, iters_per_epoch: int):
         cfg_get(cfg, "param_scheduler"),
         max_epochs=max_epochs,
         iters_per_epoch=iters_per_epoch,
+        notes=notes,
     )
 
 

@@ -306,6 +306,7 @@ def _plot(curves: list[tuple[str, str, dict]], keys: list[str], out, title: str 
         ) from None
     matplotlib.use("Agg")  # files only; no display needed
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     out = Path(out)
     if out.parent and not out.parent.exists():
@@ -319,6 +320,8 @@ def _plot(curves: list[tuple[str, str, dict]], keys: list[str], out, title: str 
             marker = "o" if s["xlabel"] == "epoch" else None
             ax.plot(s["x"], s["y"], label=label, marker=marker, linewidth=1.2)
             ax.set_xlabel(s["xlabel"])
+            if s["xlabel"] in ("epoch", "iteration"):
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no epoch 1.5
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
         if len({c[0] for c in curves}) > 1:

@@ -43,7 +43,8 @@ Defaults and checks follow MMEngine's runner: ``by_epoch=True``; ``end`` default
 training (``max_epochs``, or total iterations when ``by_epoch=False``); ``convert_to_iter_based``
 turns an epoch schedule into an iteration one (``begin``/``end`` become ``int(x *
 iters_per_epoch)``, and ``T_max``/``milestones``/``step_size``/``total_steps``/``periods`` are
-multiplied by it). vidlab rejects an ``end`` past the end of training and ``begin >= end``.
+multiplied by it). An ``end`` past the end of training is cut there with a note (MMEngine
+tolerates it: a run shortened with ``train_cfg.max_epochs``); ``begin >= end`` is an error.
 """
 
 from __future__ import annotations
@@ -214,11 +215,16 @@ def build_schedulers(
     *,
     max_epochs: int,
     iters_per_epoch: int,
+    notes: list[str] | None = None,
 ) -> ParamSchedulers:
     """Bind the ``param_scheduler`` config (a dict, a list of dicts, or None) to ``optimizer``.
 
-    Raises ValueError naming ``param_scheduler[i].<key>`` for an unknown type or argument, an
-    ``end`` past the end of training, ``begin >= end``, and the like.
+    A schedule whose ``end`` lies past the end of training is cut there (one left to begin
+    after it is left out), as MMEngine tolerates; one note says which: appended to ``notes``
+    when given, else printed.
+
+    Raises ValueError naming ``param_scheduler[i].<key>`` for an unknown type or argument,
+    ``begin >= end``, and the like.
     """
     if not isinstance(iters_per_epoch, int) or iters_per_epoch < 1:
         raise ConfigError(f"iters_per_epoch must be a positive integer, got {iters_per_epoch!r}")
@@ -236,6 +242,7 @@ def build_schedulers(
         )
     total_iters = max_epochs * iters_per_epoch
     specs = []
+    clamped: list[str] = []
     for i, cfg in enumerate(cfgs):
         key = (
             f"param_scheduler[{i}]"
@@ -257,11 +264,24 @@ def build_schedulers(
                     )
             kwargs.pop("optimizer", None)
             spec = cls(**kwargs)
-        specs.append(_resolve_spec(spec, key, optimizer, max_epochs, iters_per_epoch, total_iters))
+        spec = _resolve_spec(
+            spec, key, optimizer, max_epochs, iters_per_epoch, total_iters, clamped
+        )
+        if spec is not None:
+            specs.append(spec)
+    if clamped:
+        note = (
+            f"note: training ends after {max_epochs} epochs (train_cfg.max_epochs), before the end "
+            f"of these schedules, which were cut there: {'; '.join(clamped)}"
+        )
+        if notes is None:
+            print(note, flush=True)
+        else:
+            notes.append(note)
     return ParamSchedulers(optimizer, specs, max_epochs=max_epochs, iters_per_epoch=iters_per_epoch)
 
 
-def _resolve_spec(spec, key, optimizer, max_epochs, ipe, total_iters):
+def _resolve_spec(spec, key, optimizer, max_epochs, ipe, total_iters, notes):
     spec = copy.copy(spec)  # never convert a caller's object in place
     spec._check(key)
     name = spec.param_name
@@ -281,27 +301,19 @@ def _resolve_spec(spec, key, optimizer, max_epochs, ipe, total_iters):
         raise ConfigError(
             f"{key}.convert_to_iter_based=True needs by_epoch=True (it converts epochs to iterations)"
         )
-    unit, limit = ("epochs", max_epochs) if spec.by_epoch else ("iterations", total_iters)
+    limit = max_epochs if spec.by_epoch else total_iters
     if spec.end is None or spec.end == INF:
         spec.end = limit
-    where = (
-        f"train_cfg.max_epochs={max_epochs}"
-        if spec.by_epoch
-        else f"{total_iters} iterations = {max_epochs} epochs x {ipe} iterations per epoch"
-    )
     if spec.begin < 0:
         raise ConfigError(f"{key}.begin must be >= 0, got {spec.begin}")
     if spec.end > limit:
-        raise ConfigError(
-            f"{key}.end = {spec.end} is past the end of training ({where}): lower "
-            f"{key}.end to at most {limit} {unit} or raise the number of epochs"
-            + (
-                ""
-                if spec.by_epoch
-                else "; an epoch-based schedule (by_epoch=True, "
-                "convert_to_iter_based=True) scales with the dataset"
-            )
-        )
+        # As MMEngine tolerates (a run shortened with --cfg-options train_cfg.max_epochs=N):
+        # the schedule stops where training does; the caller prints the notes once.
+        if spec.begin >= limit:
+            notes.append(f"{key} (begin {spec.begin}) starts after the end of training: left out")
+            return None
+        notes.append(f"{key}.end {spec.end} -> {limit}")
+        spec.end = limit
     if spec.begin >= spec.end:
         raise ConfigError(f"{key}: begin ({spec.begin}) must be smaller than end ({spec.end})")
     if spec.convert_to_iter_based:

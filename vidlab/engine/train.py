@@ -121,12 +121,28 @@ def train(
     runner.model = model
 
     # data -------------------------------------------------------------------------------
+    num_classes = _num_classes(model)
     train_loader = build_loader(
-        cfg, "train_dataloader", seed=seed, train=True, has_bn=runner.has_bn, runner=runner
+        cfg,
+        "train_dataloader",
+        seed=seed,
+        train=True,
+        has_bn=runner.has_bn,
+        runner=runner,
+        num_classes=num_classes,
+        need_labels=True,
     )
     if train_loader is None:
         raise ConfigError("the config has no 'train_dataloader'")
-    val_loader = build_loader(cfg, "val_dataloader", seed=seed, train=False, has_bn=False)
+    val_loader = build_loader(
+        cfg,
+        "val_dataloader",
+        seed=seed,
+        train=False,
+        has_bn=False,
+        num_classes=num_classes,
+        need_labels=True,
+    )
     if len(train_loader) == 0:
         raise ConfigError(
             f"train_dataloader yields no batches: {len(train_loader.dataset)} samples with "
@@ -138,6 +154,12 @@ def train(
     if isinstance(loop, dict):
         from vidlab.compat.mmengine import EpochBasedTrainLoop
 
+        loop = dict(loop)
+        if loop.pop("by_epoch", True) is not True:  # MMEngine's typeless form says by_epoch=True
+            raise ConfigError(
+                "train_cfg.by_epoch=False (an iteration-based loop) is not supported; train by "
+                "epochs (train_cfg=dict(by_epoch=True, max_epochs=...))"
+            )
         loop = EpochBasedTrainLoop(**{k: v for k, v in loop.items() if k != "type"})
     runner.max_epochs = loop.max_epochs
     runner.iters_per_epoch = len(train_loader)
@@ -145,9 +167,12 @@ def train(
     setup = build_optim(model, cfg, _lr_scale(cfg, auto_scale_lr, train_loader, info, runner))
     runner.optimizer = setup.optimizer
     runner.group_names = list(getattr(setup, "group_names", []) or [])
+    notes: list[str] = []
     runner.schedulers = build_schedulers(
-        setup.optimizer, cfg, runner.max_epochs, runner.iters_per_epoch
+        setup.optimizer, cfg, runner.max_epochs, runner.iters_per_epoch, notes
     )
+    for note in notes:
+        runner.log(note)
     amp_dtype, runner.scaler = amp_setup(
         amp or cfg_get(cfg, "amp", False),
         getattr(setup, "amp_dtype", None),
@@ -244,6 +269,15 @@ def train(
     }
 
 
+def _num_classes(model) -> int | None:
+    """The classes of the model's classifier, when it says (labels are checked against it)."""
+    try:
+        value = getattr(model, "num_classes", None)
+    except AttributeError:
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _lr_scale(cfg, auto_scale_lr: bool, train_loader, info, runner) -> float:
     """``auto_scale_lr``: total batch size / the one the lr was tuned for, else 1."""
     scale_cfg = dict(cfg_get(cfg, "auto_scale_lr") or {})
@@ -327,7 +361,9 @@ def test(
     device = torch.device(info.device)
     model = build_model(cfg, device)
     report = load_weights(model, checkpoint, strict=True)
-    loader = build_loader(cfg, "test_dataloader", seed=0, train=False, has_bn=False)
+    loader = build_loader(
+        cfg, "test_dataloader", seed=0, train=False, has_bn=False, num_classes=_num_classes(model)
+    )
     if loader is None:
         raise ConfigError("the config has no 'test_dataloader'")
     fp16 = _loop_fp16(cfg_get(cfg, "test_cfg"))

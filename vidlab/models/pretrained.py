@@ -51,6 +51,11 @@ _TORCHVISION_FILES = {
 Converter = Callable[[Mapping[str, Tensor], nn.Module], "dict[str, Tensor] | None"]
 
 
+class PretrainedError(ValueError):
+    """A ``pretrained=`` that cannot be used (an unknown name, a URL that cannot be fetched, a
+    file whose weights do not fit); the message names it and what would work."""
+
+
 def cache_dir() -> Path:
     """``$VIDLAB_HOME/checkpoints``, by default ``~/.cache/vidlab/checkpoints``."""
     home = os.environ.get("VIDLAB_HOME") or os.path.join(
@@ -77,7 +82,7 @@ def download(url: str, dst: Path, timeout: float = 60.0) -> Path:
                 digest.update(chunk)
         expected = _HASH.search(dst.name)
         if expected and not digest.hexdigest().startswith(expected.group(1)):
-            raise ValueError(
+            raise PretrainedError(
                 f"pretrained={url!r}: the downloaded file's SHA-256 {digest.hexdigest()[:16]}... "
                 f"does not start with {expected.group(1)!r}, as its name says: a broken or "
                 "substituted download; nothing was saved"
@@ -101,7 +106,7 @@ def resolve_pretrained(pretrained: str, fetch: bool = True) -> str:
     if pretrained.startswith("torchvision://"):
         arch = pretrained[len("torchvision://") :]
         if arch not in _TORCHVISION_FILES:
-            raise ValueError(
+            raise PretrainedError(
                 f"pretrained={pretrained!r}: unknown torchvision model; known: "
                 f"{', '.join(sorted(_TORCHVISION_FILES))}, or give a URL or a local file"
             )
@@ -111,7 +116,7 @@ def resolve_pretrained(pretrained: str, fetch: bool = True) -> str:
         url = pretrained
         names = (os.path.basename(pretrained.split("?")[0]),)
     elif "://" in pretrained:
-        raise ValueError(
+        raise PretrainedError(
             f"pretrained={pretrained!r}: only local files, http(s) URLs and torchvision:// names "
             "are understood; download the file and pass its path"
         )
@@ -130,7 +135,7 @@ def resolve_pretrained(pretrained: str, fetch: bool = True) -> str:
     try:
         return str(download(url, dst))
     except (urllib.error.URLError, OSError) as e:
-        raise ValueError(
+        raise PretrainedError(
             f"pretrained={pretrained!r}: could not download {url} ({getattr(e, 'reason', e)}). "
             f"Download it yourself and put it at {dst}, pass its local path instead "
             f"(--cfg-options model.backbone.pretrained=/path/to/{names[0]}), or set "
@@ -205,7 +210,7 @@ def load_pretrained(
     # Older files have no BatchNorm step counters; they are not weights.
     report.missing = [k for k in report.missing if not k.endswith("num_batches_tracked")]
     if not report.loaded:
-        raise ValueError(
+        raise PretrainedError(
             f"pretrained={src if isinstance(src, str) else '<state dict>'!r}: none of the "
             f"{len(state)} tensors in {source} fit this {type(module).__name__} (first keys: "
             f"{sorted(state)[:3]}); expected a {type(module).__name__} backbone, a recognizer "
