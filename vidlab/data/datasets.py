@@ -63,7 +63,10 @@ class BaseActionDataset(AnnotationList, Dataset):
         test_mode: evaluation dataset (informational; samplers have their own test_mode).
         multi_class: several labels per line; the label becomes a multi-hot float vector.
         num_classes: number of classes; default: largest label + 1.
-        start_index: number of the first frame (0 for videos; frame folders: read off files).
+        start_index: number of the first frame. Left out (None): read off the files (0 for
+            videos, a frame folder's lowest file number). Given: honoured as in MMAction2 (the
+            clip starts at frame/file number ``start_index``); an error for a source whose
+            first frame has a higher number.
         modality: ``'RGB'`` or ``'Flow'``.
         on_error: ``'raise'`` or ``'skip'`` (see the module docstring).
         delimiter: column separator; ``' '`` splits on any whitespace.
@@ -79,7 +82,7 @@ class BaseActionDataset(AnnotationList, Dataset):
         test_mode: bool = False,
         multi_class: bool = False,
         num_classes: int | None = None,
-        start_index: int = 0,
+        start_index: int | None = None,
         modality: str = "RGB",
         on_error: str = "raise",
         delimiter: str = " ",
@@ -129,6 +132,8 @@ class BaseActionDataset(AnnotationList, Dataset):
         }
         info["modality"] = self.modality
         info["start_index"] = self.start_index
+        if self.start_index is not None:  # the user's: honoured, and checked against the files
+            info["explicit_start_index"] = True
         info["index"] = idx
         info["sample_idx"] = idx
         if self.multi_class and isinstance(info["label"], list):
@@ -227,7 +232,7 @@ class VideoDataset(BaseActionDataset):
         data_prefix: str | dict | None = "",
         multi_class: bool = False,
         num_classes: int | None = None,
-        start_index: int = 0,
+        start_index: int | None = None,
         modality: str = "RGB",
         test_mode: bool = False,
         delimiter: str = " ",
@@ -271,14 +276,16 @@ class RawframeDataset(BaseActionDataset):
     """Frame folders listed as ``frame_dir total_frames label`` lines
     (``frame_dir offset total_frames label`` with ``with_offset``).
 
-    The folder's own file names win over ``filename_tmpl`` and ``start_index`` when they
-    disagree, and its file count over ``total_frames`` (except with ``with_offset``, where the
-    clip is checked to fit in the folder).
+    The folder's own file names win over ``filename_tmpl`` when they disagree, and its file
+    count over ``total_frames`` (except with ``with_offset``, where the clip is checked to fit
+    in the folder). ``start_index`` left out is read off the files; given, it is honoured.
 
     Args:
         filename_tmpl: image name template, ``'img_{:05}.jpg'`` (flow: ``'{}_{:05d}.jpg'``).
         with_offset: lines carry the offset of the clip's first frame in its folder.
-        start_index: number of the first image file (MMAction2's default 1).
+        start_index: number of the clip's first image file; None (default): the folder's
+            lowest number (MMAction2's default is 1, which loses a frame of folders numbered
+            from 0; given explicitly it is honoured as in MMAction2).
         sample_by_class, power, dynamic_length: MMAction2 0.x's, accepted and without effect.
         Other arguments as :class:`VideoDataset`; ``data_prefix`` may be ``dict(img=folder)``.
     """
@@ -294,7 +301,7 @@ class RawframeDataset(BaseActionDataset):
         with_offset: bool = False,
         multi_class: bool = False,
         num_classes: int | None = None,
-        start_index: int = 1,
+        start_index: int | None = None,
         modality: str = "RGB",
         test_mode: bool = False,
         delimiter: str = " ",
@@ -394,7 +401,7 @@ class RepeatAugDataset(VideoDataset):
         sample_once: bool = False,
         multi_class: bool = False,
         num_classes: int | None = None,
-        start_index: int = 0,
+        start_index: int | None = None,
         modality: str = "RGB",
         test_mode: bool = False,
         delimiter: str = " ",
