@@ -55,6 +55,9 @@ def _join(prefix: str | None, path: str) -> str:
 class BaseActionDataset(AnnotationList, Dataset):
     """Common machinery of the annotation-list datasets.
 
+    ``log_skips`` (True): log each skipped file once here; the engine sets it False on the
+    datasets it loads, since it logs every skipped file itself, once, in the main process.
+
     Args:
         ann_file: annotation file (text, or ``.json`` with a list of records).
         pipeline: transforms (objects, callables or config dicts), or a ``Compose``.
@@ -73,6 +76,8 @@ class BaseActionDataset(AnnotationList, Dataset):
         data_root: MMEngine's root joined to a relative ``ann_file`` and ``data_prefix``.
         indices: keep only the first ``n`` records (an int) or these record indices (a list).
     """
+
+    log_skips = True
 
     def __init__(
         self,
@@ -177,7 +182,7 @@ class BaseActionDataset(AnnotationList, Dataset):
             raise e
         reason = f"{type(e).__name__}: {e}".replace("\n", " ")
         self.bad_samples[path] = reason
-        if path not in self._reported:
+        if self.log_skips and path not in self._reported:
             self._reported.add(path)
             log.warning(
                 "skipped sample %d %s (listed at %s): %s", idx, path, rec["ann_line"], reason

@@ -92,6 +92,8 @@ def build_loader(cfg, key: str, *, seed: int, train: bool, has_bn: bool, runner=
     if "dataset" not in loader_cfg:
         raise ConfigError(f"{key} has no 'dataset'")
     dataset = build_node(loader_cfg["dataset"], key_path=f"{key}.dataset")
+    if getattr(dataset, "log_skips", False):
+        dataset.log_skips = False  # the loop logs each skipped file once (record_skipped)
     batch_size = int(loader_cfg.get("batch_size", 1))
     sampler = loader_cfg.get("sampler") or dict(type="DefaultSampler", shuffle=train)
     drop_last = loader_cfg.get("drop_last")
