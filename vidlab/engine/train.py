@@ -189,6 +189,13 @@ def train(
             f"resumed from {resume_path} at epoch {runner.state.epoch}, "
             f"iteration {runner.state.iter}"
         )
+        if runner.state.epoch >= runner.max_epochs:
+            runner.log(
+                f"already finished at epoch {runner.state.epoch} (train_cfg.max_epochs="
+                f"{runner.max_epochs}); nothing to train. To train longer, raise "
+                "train_cfg.max_epochs (and the schedules' end) and resume again"
+            )
+            return _result(runner, work_dir, {}, model)
     runner.start_timer()
     runner.call("before_train")
     if ckpt is not None and "rng" in ckpt:
