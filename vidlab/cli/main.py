@@ -345,6 +345,9 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from vidlab.threads import configure_wait_policy
+
+    configure_wait_policy()  # before torch is imported: OpenMP reads it once (vidlab.threads)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -40,6 +40,7 @@ from vidlab.engine.state import (
 )
 from vidlab.engine.state import resume as resume_from
 from vidlab.models.pretrained import init_pretrained
+from vidlab.threads import configure_num_threads
 
 __all__ = ["TrainState", "TrainingError", "evaluate", "test", "train"]
 
@@ -74,6 +75,7 @@ def train(
     from vidlab.engine import distributed as dist
     from vidlab.tasks import build_task
 
+    configure_num_threads()  # the CPUs of this process's affinity, unless the user chose
     info = dist.init_distributed(launcher)
     device = torch.device(info.device)
     is_main = info.rank == 0
