@@ -130,8 +130,9 @@ def cmd_data_synth(args) -> int:
             classes=args.classes,
             videos_per_class=args.videos_per_class,
             seed=args.seed,
+            overwrite=args.overwrite,
         )
-    except ValueError as err:  # an unknown class name: the message lists the valid ones
+    except (ValueError, FileExistsError) as err:  # a bad name; a folder holding other data
         print(f"vidlab data synth: error: {err}", file=sys.stderr)
         return 2
     return 0
@@ -289,6 +290,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", nargs="+", default=None)
     p.add_argument("--videos-per-class", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a dataset made with other arguments (never done without this flag)",
+    )
     p.set_defaults(func=cmd_data_synth)
 
     p = data.add_parser("check", help="open and decode every video of a list, report bad ones")
