@@ -139,7 +139,7 @@ def cmd_data_synth(args) -> int:
 
 
 def cmd_data_check(args) -> int:
-    from vidlab.data.tools import check_videos
+    from vidlab.data.tools import check_videos, format_check_summary
 
     report = check_videos(
         args.list,
@@ -148,6 +148,7 @@ def cmd_data_check(args) -> int:
         clean=args.clean,
         num_workers=args.workers,
     )
+    print(format_check_summary(report, args.list))
     return 1 if report.get("bad") else 0
 
 
