@@ -153,11 +153,11 @@ def _decode_all(path: str, num_frames: int) -> int:
     import av
 
     from vidlab.data.io import DecodeError
-    from vidlab.data.io.pyav import reason_of
+    from vidlab.data.io.pyav import av_open, reason_of
 
     count = 0
     try:
-        with av.open(path, metadata_errors="ignore") as container:
+        with av_open(path) as container:
             stream = container.streams.video[0]
             stream.codec_context.thread_count = 1
             for _ in container.decode(stream):

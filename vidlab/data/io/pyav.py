@@ -26,6 +26,7 @@ exact by construction and only slower.
 from __future__ import annotations
 
 import os
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from fractions import Fraction
@@ -115,6 +116,54 @@ class FrameIndex:
         )
 
 
+#: The only protocols FFmpeg may use: a local file reads ``file`` alone, so that a playlist
+#: (HLS ``.m3u8``) or concat list inside it cannot make FFmpeg fetch from other hosts or
+#: paths; a URL reads over http(s).
+LOCAL_PROTOCOLS = "file"
+URL_PROTOCOLS = "http,https,tcp,tls"
+
+
+def av_open(src: str, options: dict | None = None, **kwargs):
+    """`av.open` for reading, restricted to :data:`LOCAL_PROTOCOLS` (a local file) or
+    :data:`URL_PROTOCOLS` (an http(s) URL).
+
+    Raises:
+        DecodeError: the file asks FFmpeg for another protocol (a playlist or concat list
+            pointing elsewhere); other FFmpeg errors propagate.
+    """
+    is_url = bool(re.match(r"^https?://", src, re.IGNORECASE))
+    allowed = URL_PROTOCOLS if is_url else LOCAL_PROTOCOLS
+    opts = {**(options or {}), "protocol_whitelist": allowed}
+    try:
+        return av.open(src, metadata_errors="ignore", options=opts, **kwargs)
+    except (av.error.FFmpegError, OSError) as e:
+        kind = None if is_url else _list_kind(src)
+        if kind is None and "whitelist" not in str(e):
+            raise
+        kind = kind or "a file that refers to other media"
+        raise DecodeError(
+            f"{src}: is {kind}, not a video: FFmpeg would open the files or URLs it lists, "
+            f"and vidlab lets FFmpeg read {'a URL' if is_url else 'a local file'} with the "
+            f"{allowed.replace(',', ', ')} protocol{'s' if ',' in allowed else ''} only. "
+            "Download the media and list the video files themselves",
+            src,
+        ) from e
+
+
+def _list_kind(path: str) -> str | None:
+    """'an HLS playlist' / 'a concat list' when the file starts like one, else None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError:
+        return None
+    if head.startswith(b"#EXTM3U"):
+        return "an HLS playlist"
+    if head.startswith(b"ffconcat"):
+        return "a concat list"
+    return None
+
+
 def open_container(src: str, *, timeout: float | None = None):
     """`av.open` with errors turned into `DecodeError`s that name the file and the cause."""
     is_url = "://" in src
@@ -127,7 +176,7 @@ def open_container(src: str, *, timeout: float | None = None):
             raise DecodeError(f"{src}: the file is empty (0 bytes)", src)
     try:
         if is_url:
-            container = av.open(src, metadata_errors="ignore", timeout=timeout)
+            container = av_open(src, timeout=timeout)
         else:
             container = _open_fast(src)
     except PermissionError as e:
@@ -158,11 +207,11 @@ def _open_fast(src: str):
     different one, which learns the pixel format from the stream); where the header then leaves
     the frame size unknown, the file is opened again with full probing.
     """
-    container = av.open(src, metadata_errors="ignore", options={"skip_frame": "all"})
+    container = av_open(src, options={"skip_frame": "all"})
     video = container.streams.video
     if video and not (video[0].codec_context.width and video[0].codec_context.height):
         container.close()
-        container = av.open(src, metadata_errors="ignore")
+        container = av_open(src)
     return container
 
 
@@ -594,7 +643,7 @@ def count_decodable(src: str) -> int:
     """Frames decoded from the start of `src` before the first error (no conversion)."""
     count = 0
     try:
-        with av.open(src, metadata_errors="ignore") as container:
+        with av_open(src) as container:
             for _ in container.decode(container.streams.video[0]):
                 count += 1
     except (av.error.FFmpegError, OSError, EOFError, IndexError):
