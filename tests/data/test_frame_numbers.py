@@ -104,3 +104,13 @@ def test_gap_outside_an_offset_clip_is_fine(tmp_path):
     ann.write_text("long 1 4 0\n")  # offset 1, 4 frames: files 2..5
     ds = RawframeDataset(str(ann), PIPE, data_prefix=str(tmp_path), with_offset=True)
     assert levels(ds[0]) == [2, 3, 4, 5]
+
+
+def test_offset_clip_after_a_gap_is_fine(tmp_path):
+    write_frames(tmp_path / "long", [1, 2, 3, 4, 5, 6, 9, 10, 11, 12])
+    ann = tmp_path / "list.txt"
+    ann.write_text("long 8 4 0\nlong 4 4 0\n")  # files 9..12 (fine); files 5..8 (7, 8 missing)
+    ds = RawframeDataset(str(ann), PIPE, data_prefix=str(tmp_path), with_offset=True)
+    assert levels(ds[0]) == [9, 10, 11, 12]
+    with pytest.raises(DecodeError, match=r"missing for numbers 7-8 "):
+        ds[1]

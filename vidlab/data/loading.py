@@ -212,11 +212,11 @@ def _set_info(results: dict, source: _Source) -> None:
         if results.get("offset") is not None and given is not None:
             # a clip of a longer folder (with_offset annotations): check that it fits
             offset = int(results["offset"])
-            available = source.total_frames - shift
+            available = source.total_frames - shift if last is None else last - first + 1
             if offset + int(given) > available:
                 raise ValueError(
                     f"{source.path}: the annotation says {given} frames from offset {offset}, but "
-                    f"the folder has {available} contiguous frames numbered from {first}"
+                    f"the folder has {available} frames numbered from {first}"
                 )
             _check_gaps(source, first + offset, first + offset + int(given) - 1)
         else:
