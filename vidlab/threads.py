@@ -15,9 +15,8 @@ first thing; a Python program that wants the same must set them before ``import 
 :func:`configure_num_threads` uses the cores this process may run on (its CPU affinity, which
 a container or ``taskset`` narrows) rather than every core of the machine.
 
-A variable or thread count the user set is never changed: ``OMP_WAIT_POLICY=ACTIVE`` or
-``OMP_NUM_THREADS=4`` in the environment win (that is the opt-out), and so does a
-``torch.set_num_threads`` made before. ``benchmarks/contention.py`` measures the effect.
+A variable the user set is never changed: ``OMP_WAIT_POLICY=ACTIVE`` or ``OMP_NUM_THREADS=4``
+in the environment win (that is the opt-out). ``benchmarks/contention.py`` measures the effect.
 """
 
 from __future__ import annotations
@@ -56,11 +55,14 @@ def configure_wait_policy(environ: dict | None = None) -> dict[str, str]:
 
 
 def configure_num_threads() -> int | None:
-    """Use as many intra-op threads as this process has CPUs, unless the user chose.
+    """At most as many intra-op threads as this process has CPUs (its affinity mask), unless
+    ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` says otherwise.
+
+    Some builds count the machine's cores whatever the affinity (a container, ``taskset``);
+    more threads than CPUs only wait for each other. A count at or below the CPUs is kept.
 
     Returns:
-        The count set, or None when the user's choice (``OMP_NUM_THREADS``,
-        ``MKL_NUM_THREADS``, or an earlier ``torch.set_num_threads``) was kept.
+        The count set, or None when nothing changed.
     """
     if any(v in os.environ for v in _THREAD_VARS):
         return None
