@@ -153,7 +153,8 @@ def _decode_all(path: str, num_frames: int) -> int:
     import av
 
     from vidlab.data.io import DecodeError
-    from vidlab.data.io.pyav import av_open, reason_of
+    from vidlab.data.io.protocols import av_open
+    from vidlab.data.io.pyav import reason_of
 
     count = 0
     try:
