@@ -58,7 +58,9 @@ def trained(env, tmp_path_factory):
 
 
 def data_root(env) -> Path:
-    return Path(env["VIDLAB_CACHE"]) / "synthetic_motion"
+    # issue 8: the dataset lives beside the cache root, keyed by its arguments (one here)
+    (root,) = Path(env["VIDLAB_CACHE"]).glob("synthetic_motion-*")
+    return root
 
 
 def test_train_writes_checkpoints_log_and_config(trained):

@@ -391,12 +391,20 @@ def load_weights(
 
 def find_last_checkpoint(work_dir: str | os.PathLike) -> Path | None:
     """The checkpoint to resume from in ``work_dir``: ``last_checkpoint``, else the newest
-    ``epoch_N.pth``; ``None`` when there is none."""
+    ``epoch_N.pth``; ``None`` when there is none.
+
+    ``last_checkpoint`` holds a path relative to ``work_dir``; an absolute one (written by
+    older versions) is read too, the file of that name in ``work_dir`` first, so that a copied
+    work dir resumes from its own files."""
     work_dir = Path(work_dir)
     marker = work_dir / "last_checkpoint"
     if marker.is_file():
         recorded = Path(marker.read_text().strip())
-        for candidate in (recorded, work_dir / recorded.name):
+        if recorded.is_absolute():
+            candidates = (work_dir / recorded.name, recorded)
+        else:
+            candidates = (work_dir / recorded,)
+        for candidate in candidates:
             if candidate.is_file():
                 return candidate
     epochs = []

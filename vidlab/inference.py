@@ -58,7 +58,12 @@ def _test_pipeline(cfg):
 
 
 def load_label_names(labels, num_classes: int) -> list[str]:
-    """Label names from a file (one per line), a sequence, or None (`"0"`, `"1"`, ...)."""
+    """Label names from a file (one per line), a sequence, or None (`"0"`, `"1"`, ...).
+
+    Raises:
+        ConfigError: the file or sequence does not name exactly `num_classes` classes (a label
+            map of another dataset would put wrong names on the scores).
+    """
     if labels is None:
         return [str(i) for i in range(num_classes)]
     if isinstance(labels, (str, Path)):
@@ -66,10 +71,13 @@ def load_label_names(labels, num_classes: int) -> list[str]:
         source = str(labels)
     else:
         names, source = [str(x) for x in labels], "labels"
-    if len(names) < num_classes:
-        raise ValueError(
+    if len(names) != num_classes:
+        from vidlab.config.errors import ConfigError  # a user error: one line, exit code 2
+
+        raise ConfigError(
             f"{source} names {len(names)} classes but the model predicts {num_classes}; "
-            "give one class name per line, line i for label i"
+            f"give exactly {num_classes} class names, one per line (line i names label i), "
+            "or the label file of the dataset the checkpoint was trained on"
         )
     return names
 

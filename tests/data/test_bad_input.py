@@ -71,6 +71,7 @@ def bad(tmp_path_factory):
     (root / "noise.mp4").write_bytes(np.random.default_rng(2).bytes(5000))
     (root / "text.mp4").write_text("not a video at all\n" * 40)
     write_frames(root / "gap", [1, 2, 3, 5, 6])
+    write_frames(root / "ok", [1, 2, 3])
     (root / "empty_dir").mkdir()
     return root
 
@@ -107,7 +108,7 @@ def lists(bad, tmp_path, kind, name):
         ann.write_text(f"good.mp4 0\n{name} 1\n")
         return VideoDataset, str(ann), VIDEO_PIPE
     ann = tmp_path / "frames.txt"
-    ann.write_text(f"gap 3 0\n{name} 5 1\n")
+    ann.write_text(f"ok 3 0\n{name} 5 1\n")  # issue 8: a folder with a gap is an error now
     return RawframeDataset, str(ann), FRAME_PIPE
 
 
@@ -136,14 +137,15 @@ def test_dataset_skip_reports_and_never_replaces(bad, tmp_path, kind, name):
     assert bounded(ds.__getitem__, 0)["index"] == 0
 
 
-def test_gap_folder_in_a_dataset_reads_the_contiguous_run(bad, tmp_path):
+def test_gap_folder_in_a_dataset_is_an_error_or_skipped(bad, tmp_path):
+    # issue 8: the clip used the contiguous run 1-3 of the 5 listed frames with a warning only
     ann = tmp_path / "l.txt"
-    ann.write_text("gap 5 0\n")  # the annotation claims 5 frames; 1-3 are contiguous
-    ds = RawframeDataset(
-        str(ann), FRAME_PIPE + [dict(type="PackActionInputs")], data_prefix=str(bad)
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        clips = ds[0]["clips"]
-    levels = clips[0, 0, :, 0, 0].tolist()  # (V, C, T, H, W): file k holds level k
-    assert all(1 <= v <= 3 for v in levels)
+    ann.write_text("gap 5 0\n")
+    pipe = FRAME_PIPE + [dict(type="PackActionInputs")]
+    ds = RawframeDataset(str(ann), pipe, data_prefix=str(bad))
+    with pytest.raises(DecodeError, match=r"gap: frame files missing for numbers 4 ") as e:
+        ds[0]
+    assert f"{ann}:1" in message(e.value)
+    ds = RawframeDataset(str(ann), pipe, data_prefix=str(bad), on_error="skip")
+    item = ds[0]
+    assert isinstance(item, Skipped) and "missing for numbers 4" in item.reason

@@ -156,8 +156,9 @@ def test_missing_frame_names_the_folder_and_number(tmp_path):
         RawFrameDecode()(
             dict(frame_dir=f, frame_inds=np.array([1, 4, 5]), start_index=1, modality="RGB")
         )
-    # Init counts the contiguous run only
-    assert VideoInit()(dict(frame_dir=f))["total_frames"] == 3
+    # issue 8: Init no longer uses the contiguous run (1-3) quietly: a gap is an error
+    with pytest.raises(DecodeError, match=r"gap: frame files missing for numbers 4 .*on_error"):
+        VideoInit()(dict(frame_dir=f))
 
 
 def test_flow_folder_reads_xy_pairs(tmp_path):

@@ -315,8 +315,11 @@ def test_reuse_and_regenerate(tmp_path):
     again = make_synthetic_dataset(root, **args)
     assert again["reused"] and again["root"] == first["root"]
     assert video.stat().st_mtime_ns == stamp
-    # different arguments: regenerated in place
-    other = make_synthetic_dataset(root, **{**args, "seed": 1})
+    # different arguments: issue 8: never re-rendered in place (was: regenerated in place)
+    with pytest.raises(FileExistsError, match=r"other arguments \(seed=0 there, 1 asked\)"):
+        make_synthetic_dataset(root, **{**args, "seed": 1})
+    assert video.stat().st_mtime_ns == stamp
+    other = make_synthetic_dataset(root, overwrite=True, **{**args, "seed": 1})
     assert not other["reused"]
     assert json.loads((root / "meta.json").read_text())["args"]["seed"] == 1
     # a partial dataset (a video lost) is regenerated
@@ -427,8 +430,47 @@ def test_lists_load_with_video_dataset(tmp_path):
 def test_prepare_synthetic_data_from_a_config(tmp_path, monkeypatch):
     assert prepare_synthetic_data({"data_root": "elsewhere"}) is None  # nothing asked for
     calls = []
-    monkeypatch.setattr(cli, "make_synthetic_dataset", lambda root, **kw: calls.append((root, kw)))
+
+    def fake(root, **kw):
+        calls.append((root, kw))
+        return dict(root=root, reused=True, num_train=1, num_val=1)
+
+    monkeypatch.setattr(cli, "make_synthetic_dataset", fake)
     prepare_synthetic_data({"synthetic_data": dict(root=str(tmp_path), size=32, seed=1)})
-    assert calls == [(str(tmp_path), {"size": 32, "seed": 1})]
+    # issue 8: the root names a cache; the dataset goes to a sibling keyed by its arguments
+    key = cli.cache_key(cli.dataset_args(size=32, seed=1))
+    assert calls == [(f"{tmp_path}-{key}", {"overwrite": False, "size": 32, "seed": 1})]
     with pytest.raises(ValueError, match="synthetic_data needs root="):
         prepare_synthetic_data({"synthetic_data": dict(size=32)})
+
+
+def test_config_cache_is_keyed_by_the_arguments(tmp_path, capsys):
+    root = str(tmp_path / "cache" / "motion")
+    args = dict(classes=["grow", "shrink"], **SMALL)
+
+    def config(**over):
+        return {
+            "synthetic_data": dict(root=root, **{**args, **over}),
+            "data_root": root,
+            "train_dataloader": {"dataset": {"ann_file": os.path.join(root, "train.txt")}},
+            "label_file": root + os.sep + "labels.txt",
+            "unrelated": root + "_other/x.txt",
+        }
+
+    a = config()
+    first = prepare_synthetic_data(a)
+    out = capsys.readouterr().out
+    assert first["root"] in out and "wrote" in out  # says where it is
+    assert a["data_root"] == first["root"] != root and a["synthetic_data"]["root"] == root
+    assert a["train_dataloader"]["dataset"]["ann_file"] == first["train_list"]
+    assert a["label_file"] == first["labels"] and a["unrelated"] == root + "_other/x.txt"
+    video = Path(first["root"]) / "videos/grow/grow_0000.mp4"
+    stamp = video.stat().st_mtime_ns
+    # other arguments: another folder; the first dataset is untouched and still reused
+    b = config(videos_per_class=2)
+    second = prepare_synthetic_data(b)
+    assert second["root"] != first["root"] and b["data_root"] == second["root"]
+    again = prepare_synthetic_data(config())
+    assert again["reused"] and again["root"] == first["root"]
+    assert video.stat().st_mtime_ns == stamp
+    assert "reused" in capsys.readouterr().out

@@ -158,7 +158,8 @@ def test_checkpoint_contents_and_keep(tmp_path):
     names = sorted(p.name for p in work.glob("*.pth"))
     assert [n for n in names if n.startswith("epoch_")] == ["epoch_2.pth", "epoch_3.pth"]
     assert len([n for n in names if n.startswith("best_acc_top1_epoch_")]) == 1
-    assert (work / "last_checkpoint").read_text() == str((work / "epoch_3.pth").resolve())
+    # issue 8: relative to the work dir (was the absolute path), so a copied work dir resumes
+    assert (work / "last_checkpoint").read_text() == "epoch_3.pth"
     ckpt = load_checkpoint(work / "epoch_3.pth")
     assert ckpt["meta"]["epoch"] == 3 and ckpt["meta"]["iter"] == 9
     assert set(ckpt) >= {"meta", "state_dict", "optimizer", "rng", "train_state", "schedulers"}

@@ -34,7 +34,8 @@ def test_best_checkpoint_keeps_one_file(tmp_path):
     hook = CheckpointHook(interval=2, save_best="auto")
     for top1 in (0.2, 0.5, 0.4):
         _epoch(hook, runner, {"acc/top1": top1, "acc/top5": 0.9})
-    assert runner.saved == ["best_acc_top1_epoch_1.pth", "epoch_2.pth", "best_acc_top1_epoch_2.pth"]
+    # issue 8: the best file of an epoch is written before its epoch_N.pth (one resumable step)
+    assert runner.saved == ["best_acc_top1_epoch_1.pth", "best_acc_top1_epoch_2.pth", "epoch_2.pth"]
     assert sorted(p.name for p in tmp_path.glob("best_*")) == ["best_acc_top1_epoch_2.pth"]
     assert runner.state.best == {"acc/top1": 0.5}
     assert (tmp_path / "last_checkpoint").read_text().endswith("epoch_2.pth")

@@ -176,15 +176,16 @@ def cmd_data_synth(args) -> int:
             classes=args.classes,
             videos_per_class=args.videos_per_class,
             seed=args.seed,
+            overwrite=args.overwrite,
         )
-    except ValueError as err:  # an unknown class name: the message lists the valid ones
+    except (ValueError, FileExistsError) as err:  # a bad name; a folder holding other data
         print(f"vidlab data synth: error: {err}", file=sys.stderr)
         return 2
     return 0
 
 
 def cmd_data_check(args) -> int:
-    from vidlab.data.tools import check_videos
+    from vidlab.data.tools import check_videos, format_check_summary
 
     report = check_videos(
         args.list,
@@ -193,6 +194,7 @@ def cmd_data_check(args) -> int:
         clean=args.clean,
         num_workers=args.workers,
     )
+    print(format_check_summary(report, args.list))
     return 1 if report.get("bad") else 0
 
 
@@ -355,6 +357,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--videos-per-class", type=int, default=50, help="videos of each class")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a dataset made with other arguments (never done without this flag)",
+    )
     p.set_defaults(func=cmd_data_synth)
 
     p = data.add_parser("check", help="open and decode every video of a list, report bad ones")
@@ -447,6 +454,9 @@ _default_showwarning = warnings.showwarning
 
 
 def main(argv: list[str] | None = None) -> int:
+    from vidlab.threads import configure_wait_policy
+
+    configure_wait_policy()  # before torch is imported: OpenMP reads it once (vidlab.threads)
     parser = build_parser()
     args = parser.parse_args(argv)
     warnings.showwarning = _show_warning

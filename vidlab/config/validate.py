@@ -83,6 +83,7 @@ _SKIP_TOP = frozenset(
         "launcher",
         "work_dir",
         "load_from",
+        "load_from_strict",
         "resume",
         "dist_params",
         "file_client_args",

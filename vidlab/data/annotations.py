@@ -1,7 +1,8 @@
 """Annotation lists: parsing MMAction2's text and JSON annotation files into records.
 
 Annotation files are MMAction2's: one sample per line, columns split by ``delimiter``
-(whitespace by default). Problems in the file are reported at construction as
+(whitespace by default); a path with spaces is quoted (``"my video.mp4" 3``, see
+:func:`split_list_line`). Problems in the file are reported at construction as
 ``file:line: <problem> in line '<text>'``, all of them at once.
 
 :class:`AnnotationList` is the parsing half of :class:`vidlab.data.datasets.BaseActionDataset`:
@@ -15,11 +16,44 @@ import json
 import os
 from collections.abc import Sequence
 
-__all__ = ["AnnotationError", "AnnotationList"]
+__all__ = ["AnnotationError", "AnnotationList", "split_list_line"]
 
 
 class AnnotationError(ValueError):
     """Problems in an annotation file; the message lists each as ``file:line: problem``."""
+
+
+_QUOTES = ('"', "'")
+
+
+def split_list_line(text: str, delimiter: str = " ") -> list[str]:
+    """The columns of one list line.
+
+    As in MMAction2, columns are split on whitespace (``delimiter=' '``) or on ``delimiter``.
+    A path with spaces is written in quotes: ``"my video.mp4" 3`` (single quotes too); only a
+    line that *starts* with a quote is read this way, so every MMAction2 line reads as before.
+
+    Raises:
+        ValueError: an unclosed quote, or text glued to the closing quote.
+    """
+    stripped = text.strip()
+    if stripped[:1] in _QUOTES:
+        quote = stripped[0]
+        end = stripped.find(quote, 1)
+        if end < 0:
+            raise ValueError(f"the path's opening {quote} has no closing {quote}")
+        rest = stripped[end + 1 :]
+        if delimiter == " ":
+            if rest and not rest[0].isspace():
+                raise ValueError(f"text right after the closing {quote} (add a space)")
+            return [stripped[1:end], *rest.split()]
+        if rest and not rest.startswith(delimiter):
+            raise ValueError(f"text right after the closing {quote} (expected {delimiter!r})")
+        tail = rest[len(delimiter) :]
+        return [stripped[1:end], *([c.strip() for c in tail.split(delimiter)] if rest else [])]
+    if delimiter == " ":
+        return stripped.split()
+    return [c.strip() for c in stripped.split(delimiter)]
 
 
 class AnnotationList:
@@ -54,13 +88,8 @@ class AnnotationList:
                 text = line.rstrip("\r\n")
                 if not text.strip():
                     continue
-                cols = (
-                    text.split()
-                    if self.delimiter == " "
-                    else [c.strip() for c in text.strip().split(self.delimiter)]
-                )
                 try:
-                    rec = self.parse_line(cols)
+                    rec = self.parse_line(split_list_line(text, self.delimiter))
                 except ValueError as e:
                     problems.append(f"{self.ann_file}:{lineno}: {e} in line {text!r}")
                     continue
@@ -130,7 +159,8 @@ class AnnotationList:
         if len(cols) > 1:
             raise ValueError(
                 f"expected {what} but found {len(cols) - 1} extra column(s) "
-                "(several labels need multi_class=True; paths with spaces need another delimiter)"
+                "(several labels need multi_class=True; a path with spaces needs quotes: "
+                '"my video.mp4" 3)'
             )
         return self._int_label(cols[0])
 

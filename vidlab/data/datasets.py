@@ -55,6 +55,9 @@ def _join(prefix: str | None, path: str) -> str:
 class BaseActionDataset(AnnotationList, Dataset):
     """Common machinery of the annotation-list datasets.
 
+    ``log_skips`` (True): log each skipped file once here; the engine sets it False on the
+    datasets it loads, since it logs every skipped file itself, once, in the main process.
+
     Args:
         ann_file: annotation file (text, or ``.json`` with a list of records).
         pipeline: transforms (objects, callables or config dicts), or a ``Compose``.
@@ -63,13 +66,18 @@ class BaseActionDataset(AnnotationList, Dataset):
         test_mode: evaluation dataset (informational; samplers have their own test_mode).
         multi_class: several labels per line; the label becomes a multi-hot float vector.
         num_classes: number of classes; default: largest label + 1.
-        start_index: number of the first frame (0 for videos; frame folders: read off files).
+        start_index: number of the first frame. Left out (None): read off the files (0 for
+            videos, a frame folder's lowest file number). Given: honoured as in MMAction2 (the
+            clip starts at frame/file number ``start_index``); an error for a source whose
+            first frame has a higher number.
         modality: ``'RGB'`` or ``'Flow'``.
         on_error: ``'raise'`` or ``'skip'`` (see the module docstring).
         delimiter: column separator; ``' '`` splits on any whitespace.
         data_root: MMEngine's root joined to a relative ``ann_file`` and ``data_prefix``.
         indices: keep only the first ``n`` records (an int) or these record indices (a list).
     """
+
+    log_skips = True
 
     def __init__(
         self,
@@ -79,7 +87,7 @@ class BaseActionDataset(AnnotationList, Dataset):
         test_mode: bool = False,
         multi_class: bool = False,
         num_classes: int | None = None,
-        start_index: int = 0,
+        start_index: int | None = None,
         modality: str = "RGB",
         on_error: str = "raise",
         delimiter: str = " ",
@@ -129,6 +137,8 @@ class BaseActionDataset(AnnotationList, Dataset):
         }
         info["modality"] = self.modality
         info["start_index"] = self.start_index
+        if self.start_index is not None:  # the user's: honoured, and checked against the files
+            info["explicit_start_index"] = True
         info["index"] = idx
         info["sample_idx"] = idx
         if self.multi_class and isinstance(info["label"], list):
@@ -172,7 +182,7 @@ class BaseActionDataset(AnnotationList, Dataset):
             raise e
         reason = f"{type(e).__name__}: {e}".replace("\n", " ")
         self.bad_samples[path] = reason
-        if path not in self._reported:
+        if self.log_skips and path not in self._reported:
             self._reported.add(path)
             log.warning(
                 "skipped sample %d %s (listed at %s): %s", idx, path, rec["ann_line"], reason
@@ -227,7 +237,7 @@ class VideoDataset(BaseActionDataset):
         data_prefix: str | dict | None = "",
         multi_class: bool = False,
         num_classes: int | None = None,
-        start_index: int = 0,
+        start_index: int | None = None,
         modality: str = "RGB",
         test_mode: bool = False,
         delimiter: str = " ",
@@ -271,14 +281,16 @@ class RawframeDataset(BaseActionDataset):
     """Frame folders listed as ``frame_dir total_frames label`` lines
     (``frame_dir offset total_frames label`` with ``with_offset``).
 
-    The folder's own file names win over ``filename_tmpl`` and ``start_index`` when they
-    disagree, and its file count over ``total_frames`` (except with ``with_offset``, where the
-    clip is checked to fit in the folder).
+    The folder's own file names win over ``filename_tmpl`` when they disagree, and its file
+    count over ``total_frames`` (except with ``with_offset``, where the clip is checked to fit
+    in the folder). ``start_index`` left out is read off the files; given, it is honoured.
 
     Args:
         filename_tmpl: image name template, ``'img_{:05}.jpg'`` (flow: ``'{}_{:05d}.jpg'``).
         with_offset: lines carry the offset of the clip's first frame in its folder.
-        start_index: number of the first image file (MMAction2's default 1).
+        start_index: number of the clip's first image file; None (default): the folder's
+            lowest number (MMAction2's default is 1, which loses a frame of folders numbered
+            from 0; given explicitly it is honoured as in MMAction2).
         sample_by_class, power, dynamic_length: MMAction2 0.x's, accepted and without effect.
         Other arguments as :class:`VideoDataset`; ``data_prefix`` may be ``dict(img=folder)``.
     """
@@ -294,7 +306,7 @@ class RawframeDataset(BaseActionDataset):
         with_offset: bool = False,
         multi_class: bool = False,
         num_classes: int | None = None,
-        start_index: int = 1,
+        start_index: int | None = None,
         modality: str = "RGB",
         test_mode: bool = False,
         delimiter: str = " ",
@@ -394,7 +406,7 @@ class RepeatAugDataset(VideoDataset):
         sample_once: bool = False,
         multi_class: bool = False,
         num_classes: int | None = None,
-        start_index: int = 0,
+        start_index: int | None = None,
         modality: str = "RGB",
         test_mode: bool = False,
         delimiter: str = " ",

@@ -5,10 +5,14 @@ The kind of input is detected from the results dict, not configured:
 - ``filename`` (or ``frame_dir``) naming a video file or an http(s) URL: read frame-exactly
   (``total_frames`` counted from the stream, not the header);
 - ``frame_dir`` (or ``filename``) naming a folder of images: the number of the first file is
-  read off the folder's files, whatever ``start_index`` says, so a wrong ``start_index`` cannot
-  make a frame go missing; ``filename_tmpl`` picks the series of images where it names one (a
-  folder holding ``img_``, ``x_`` and ``y_`` images), else the images that are there are read;
-  ``modality='Flow'`` reads x/y image pairs into ``(H, W, 2)`` frames;
+  read off the folder's files, so MMAction2's default ``start_index`` cannot make a frame go
+  missing; a ``start_index`` the user gave the dataset (``explicit_start_index`` in the
+  results) is honoured as in MMAction2 (the clip starts at file number ``start_index``), and is
+  an error when no such file exists. A folder with numbers missing in the frames it would use
+  is an error naming the folder and the numbers (``on_error='skip'`` skips and lists it).
+  ``filename_tmpl`` picks the series of images where it names one (a folder holding ``img_``,
+  ``x_`` and ``y_`` images), else the images that are there are read; ``modality='Flow'``
+  reads x/y image pairs into ``(H, W, 2)`` frames;
 - a NumPy array ``(T, H, W, 3)`` uint8 in ``filename``, ``frame_dir`` or ``array``.
 
 Every kind is read by ``vidlab.data.io`` (``open_video``); this module only maps MMAction2's
@@ -19,9 +23,10 @@ folder, and one written for frame folders (``SampleFrames, RawFrameDecode``) run
 samplers open the source themselves when no Init step set ``total_frames``.
 
 Index convention: ``frame_inds`` (from a sampler) count from ``start_index``; the frame read for
-index ``i`` is position ``i - start_index + offset`` of the source (``offset`` from
-``with_offset`` annotations, 0 otherwise), position 0 being the first frame of the video or the
-first file of the folder.
+index ``i`` is position ``i - start_index + offset + frame_shift`` of the source (``offset``
+from ``with_offset`` annotations, 0 otherwise; ``frame_shift`` = an explicit ``start_index``
+minus the number of the source's first frame, 0 otherwise), position 0 being the first frame of
+the video or the first file of the folder.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import importlib.util
 import logging
 import os
 import re
+import warnings
 
 import numpy as np
 
@@ -86,6 +92,7 @@ class _Source:
         self.avg_fps = info.fps
         self.start_index = int(info.start_index)
         self.height, self.width = int(info.height), int(info.width)
+        self.layout = getattr(reader, "layout", None)  # a frame folder's files
 
     def read(self, positions: np.ndarray, short_side: int | None = None) -> np.ndarray:
         """Frames at 0-based ``positions`` of the source, (T, H, W, C) uint8."""
@@ -105,20 +112,30 @@ class _Source:
 def _open_folder(path: str, modality: str, filename_tmpl: str | None):
     """A folder reader; ``filename_tmpl`` picks the series when it names one, else the files
     that are there are read (a template left at its default must not lose a dataset)."""
-    from vidlab.data.io import DecodeError, open_video
+    from vidlab.data.io import DecodeError
 
     try:
-        return open_video(path, modality=modality, filename_tmpl=filename_tmpl)
+        return _open_quietly(path, modality=modality, filename_tmpl=filename_tmpl)
     except DecodeError:
         if filename_tmpl is None:
             raise
-    reader = open_video(path, modality=modality)  # an error here says what the folder holds
+    reader = _open_quietly(path, modality=modality)  # an error here says what the folder holds
     _note_once(
         ("tmpl", path),
         f"{path}: no files named like {filename_tmpl!r}; reading the series "
         f"{reader.layout.filename_tmpl!r} that is there",
     )
     return reader
+
+
+def _open_quietly(path: str, **kwargs):
+    """A folder reader without the reader's warning about missing numbers: `_set_info` makes
+    those an error where the clip would use them."""
+    from vidlab.data.io import open_video
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*frame numbers missing")
+        return open_video(path, **kwargs)
 
 
 def _source_ref(results: dict):
@@ -186,32 +203,107 @@ def ensure_source_info(results: dict, **open_kwargs) -> dict:
 
 
 def _set_info(results: dict, source: _Source) -> None:
+    shift = _frame_shift(results, source)
+    results["frame_shift"] = shift
     if source.kind == "frames":
         given = results.get("total_frames")
+        first = source.start_index + shift  # number of the clip's first file
+        last = max(source.layout.files) if source.layout is not None else None
         if results.get("offset") is not None and given is not None:
             # a clip of a longer folder (with_offset annotations): check that it fits
             offset = int(results["offset"])
-            if offset + int(given) > source.total_frames:
+            available = source.total_frames - shift if last is None else last - first + 1
+            if offset + int(given) > available:
                 raise ValueError(
                     f"{source.path}: the annotation says {given} frames from offset {offset}, but "
-                    f"the folder has {source.total_frames} contiguous frames numbered from "
-                    f"{source.start_index}"
+                    f"the folder has {available} frames numbered from {first}"
                 )
+            _check_gaps(source, first + offset, first + offset + int(given) - 1)
         else:
-            if given is not None and int(given) != source.total_frames:
+            if last is not None:
+                _check_gaps(source, first, last)
+                total = last - first + 1
+            else:
+                total = source.total_frames - shift
+            if given is not None and int(given) != total:
                 _note_once(
                     ("count", source.path),
                     f"{source.path}: the annotation says {given} frames, the folder has "
-                    f"{source.total_frames}; using {source.total_frames}",
+                    f"{total} from number {first}; using {total}",
                     logging.WARNING,
                 )
-            results["total_frames"] = source.total_frames
+            results["total_frames"] = total
     else:
-        results["total_frames"] = source.total_frames
+        results["total_frames"] = source.total_frames - shift
     if results.get("start_index") is None:
         results["start_index"] = source.start_index
     if source.avg_fps:
         results["avg_fps"] = source.avg_fps
+
+
+def _frame_shift(results: dict, source: _Source) -> int:
+    """An explicit ``start_index`` minus the number of the source's first frame (0 if none).
+
+    The dataset marks a ``start_index`` the user gave with ``explicit_start_index``; MMAction2
+    reads file number ``start_index`` as the clip's first frame, and so does vidlab. A number
+    below the first file contradicts the files: an error, not a silent correction.
+    """
+    if not results.get("explicit_start_index") or results.get("start_index") is None:
+        return 0
+    wanted = int(results["start_index"])
+    shift = wanted - source.start_index
+    if shift < 0:
+        from vidlab.data.io import DecodeError
+
+        if source.kind == "frames":
+            name = source.layout.files[source.start_index] if source.layout else "?"
+            have = f"its first frame file is number {source.start_index} ({name})"
+        else:
+            have = f"a {source.kind}'s frames are numbered from {source.start_index}"
+        raise DecodeError(
+            f"{source.path}: start_index={wanted} (set on the dataset) contradicts the files: "
+            f"{have}. Set start_index={source.start_index}, or leave start_index out and "
+            "vidlab reads it off the files",
+            None if source.kind == "array" else source.path,
+        )
+    if shift >= source.total_frames and source.kind != "frames":
+        from vidlab.data.io import DecodeError
+
+        raise DecodeError(
+            f"{source.path}: start_index={wanted} (set on the dataset) is past the last frame "
+            f"({source.total_frames} frames numbered from {source.start_index})",
+            None if source.kind == "array" else source.path,
+        )
+    return shift
+
+
+def _check_gaps(source: _Source, first: int, last: int) -> None:
+    """A frame folder must hold every number from ``first`` to ``last``: a clip never quietly
+    uses fewer frames than the folder claims."""
+    layout = source.layout
+    if layout is None:
+        return
+    from vidlab.data.io import DecodeError
+    from vidlab.data.io.frames import _ranges
+
+    if first not in layout.files:
+        raise DecodeError(
+            f"{source.path}: no frame file number {first} "
+            f"({layout.filename_tmpl.format(first)}); the folder's files are numbered "
+            f"{min(layout.files)}..{max(layout.files)}",
+            source.path,
+        )
+    missing = [n for n in layout.missing if first <= n <= last]
+    if missing:
+        raise DecodeError(
+            f"{source.path}: frame files missing for numbers {_ranges(missing)} "
+            f"({layout.filename_tmpl.format(missing[0])}{', ...' if len(missing) > 1 else ''}; "
+            f"template {layout.filename_tmpl!r}, files numbered "
+            f"{min(layout.files)}..{max(layout.files)}); "
+            "re-extract the frames of this folder, or set on_error='skip' on the dataset to skip "
+            "it and list it in bad_samples.txt",
+            source.path,
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,7 +382,14 @@ class VideoDecode:
             frame_inds = np.asarray(results["frame_inds"]).reshape(-1)
             start = results.get("start_index")
             start = source.start_index if start is None else int(start)
-            positions = frame_inds.astype(np.int64) - start + int(results.get("offset") or 0)
+            shift = _frame_shift(results, source)
+            offset = int(results.get("offset") or 0)
+            if source.kind == "frames" and source.layout is not None:
+                first = source.start_index + shift + offset
+                total = results.get("total_frames")
+                last = max(source.layout.files) if total is None else first + int(total) - 1
+                _check_gaps(source, first, last)
+            positions = frame_inds.astype(np.int64) - start + offset + shift
             imgs = self._read(source, positions)
         finally:
             source.close()

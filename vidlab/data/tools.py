@@ -24,7 +24,15 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["VIDEO_EXTS", "build_list", "check_videos", "extract_frames", "resize_videos"]
+__all__ = [
+    "VIDEO_EXTS",
+    "build_list",
+    "check_videos",
+    "extract_frames",
+    "format_check_summary",
+    "quote_path",
+    "resize_videos",
+]
 
 VIDEO_EXTS = (
     ".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp",
@@ -36,15 +44,46 @@ VIDEO_EXTS = (
 
 
 def _read_list(list_file: str | os.PathLike) -> list[tuple[int, str, list[str], str]]:
-    """(line number, path, other fields, the line) for each non-blank, non-comment line."""
+    """(line number, path, other fields, the line) for each non-blank, non-comment line.
+
+    Columns as the datasets read them (:func:`vidlab.data.annotations.split_list_line`: a path
+    with spaces is quoted); a line that cannot be split has the problem as its path's reason
+    (``fields`` is then ``None``).
+    """
+    from vidlab.data.annotations import split_list_line
+
     entries = []
     with open(list_file, encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
-            fields = line.split()
-            if not fields or fields[0].startswith("#"):
+            text = line.rstrip("\r\n")
+            if not text.strip() or text.lstrip().startswith("#"):
                 continue
-            entries.append((lineno, fields[0], fields[1:], line.rstrip("\r\n")))
+            try:
+                fields = split_list_line(text)
+            except ValueError as e:
+                entries.append((lineno, str(e), None, text))
+                continue
+            entries.append((lineno, fields[0], fields[1:], text))
     return entries
+
+
+def quote_path(path: str) -> str:
+    """``path`` as a list line writes it: in quotes when it holds whitespace."""
+    return f'"{path}"' if any(c.isspace() for c in path) else path
+
+
+def _space_reason(data_prefix, path: str, fields: list[str]) -> str | None:
+    """The real reason a line's path is missing when the path has unquoted spaces: the
+    leading columns joined with spaces name a file that exists."""
+    for k in range(1, len(fields) + 1):
+        candidate = " ".join([path, *fields[:k]])
+        if os.path.exists(_join(data_prefix, candidate)):
+            return (
+                f"{_join(data_prefix, candidate)}: the path has spaces, so the line splits "
+                f"into {len(fields) + 1} columns; quote it: {quote_path(candidate)} "
+                f"{' '.join(fields[k:])}".rstrip()
+            )
+    return None
 
 
 def _join(prefix: str | os.PathLike, path: str) -> str:
@@ -114,11 +153,12 @@ def _decode_all(path: str, num_frames: int) -> int:
     import av
 
     from vidlab.data.io import DecodeError
+    from vidlab.data.io.protocols import av_open
     from vidlab.data.io.pyav import reason_of
 
     count = 0
     try:
-        with av.open(path, metadata_errors="ignore") as container:
+        with av_open(path) as container:
             stream = container.streams.video[0]
             stream.codec_context.thread_count = 1
             for _ in container.decode(stream):
@@ -152,18 +192,29 @@ def check_videos(
         out, clean)``.
     """
     entries = _read_list(list_file)
-    jobs = []
-    for _, path, fields, _ in entries:
+    jobs, known = [], {}  # known: entry -> a reason found without opening anything
+    for i, (lineno, path, fields, _) in enumerate(entries):
         full = _join(data_prefix, path)
+        if fields is None:
+            known[i] = f"{list_file}:{lineno}: cannot read the line: {path}"
+        elif not os.path.exists(full) and "://" not in path:
+            known[i] = _space_reason(data_prefix, path, fields)
+        if i in known and known[i] is not None:
+            jobs.append(None)
+            continue
+        known.pop(i, None)
         expected = (
             int(fields[0])
             if len(fields) >= 2 and os.path.isdir(full) and fields[0].isdigit()
             else None
         )
         jobs.append((full, expected))
-    results = _run(_check_one, jobs, num_workers, desc="check")
+    todo = [job for job in jobs if job is not None]
+    done = iter(_run(_check_one, todo, num_workers, desc="check"))
+    results = [(known[i], []) if job is None else next(done) for i, job in enumerate(jobs)]
     bad, good_lines, notes = [], [], []
-    for (lineno, _, _, line), (full, _), (reason, issues) in zip(entries, jobs, results):
+    for i, ((lineno, path, _, line), (reason, issues)) in enumerate(zip(entries, results)):
+        full = jobs[i][0] if jobs[i] is not None else _join(data_prefix, path)
         if reason is None:
             good_lines.append(line)
             notes += [f"{full}: {issue}" for issue in issues]
@@ -182,6 +233,26 @@ def check_videos(
         "out": None if out is None else str(out),
         "clean": None if clean is None else str(clean),
     }
+
+
+def format_check_summary(report: dict, list_file, limit: int = 20) -> str:
+    """What ``vidlab data check`` prints: the counts, each bad file with its reason, and
+    where the lists were written."""
+    lines = [
+        f"{list_file}: {report['total']} entries, {report['num_good']} good, "
+        f"{report['num_bad']} bad"
+    ]
+    for b in report["bad"][:limit]:
+        lines.append(f"  line {b['line']}: {b['reason']}")
+    if report["num_bad"] > limit:
+        lines.append(f"  ... and {report['num_bad'] - limit} more (all in --out FILE)")
+    for w in report["warnings"][:limit]:
+        lines.append(f"  note: {w}")
+    if report.get("out"):
+        lines.append(f"bad lines with reasons: {report['out']}")
+    if report.get("clean"):
+        lines.append(f"good lines: {report['clean']}")
+    return "\n".join(lines)
 
 
 # -- build-list ------------------------------------------------------------------------------
@@ -282,9 +353,11 @@ def _videos_of(list_or_dir, data_prefix, exts) -> tuple[list[tuple[str, str, str
         return items, "rawframes"
     if src.suffix.lower() in exts:
         return [(str(src), src.name, "")], "rawframes"
-    items = [
-        (_join(data_prefix, path), path, " ".join(fields)) for _, path, fields, _ in _read_list(src)
-    ]
+    items = []
+    for lineno, path, fields, _ in _read_list(src):
+        if fields is None:
+            raise ValueError(f"{src}:{lineno}: cannot read the line: {path}")
+        items.append((_join(data_prefix, path), path, " ".join(fields)))
     return items, f"{src.stem}_rawframes"
 
 
@@ -387,7 +460,8 @@ def extract_frames(
             failed.append({"path": full, "reason": error})
             continue
         total += count
-        lines.append(" ".join(x for x in (os.path.splitext(rel)[0], str(count), label) if x))
+        frame_dir = quote_path(os.path.splitext(rel)[0])
+        lines.append(" ".join(x for x in (frame_dir, str(count), label) if x))
     list_path = out_root / f"{list_name}.txt"
     list_path.write_text("".join(f"{line}\n" for line in lines))
     return {

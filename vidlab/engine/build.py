@@ -107,6 +107,8 @@ def build_loader(
     dataset = build_node(loader_cfg["dataset"], key_path=f"{key}.dataset")
     if hasattr(dataset, "check_labels_against"):
         dataset.check_labels_against(num_classes, key, need_labels)
+    if getattr(dataset, "log_skips", False):
+        dataset.log_skips = False  # the loop logs each skipped file once (record_skipped)
     batch_size = int(loader_cfg.get("batch_size", 1))
     sampler = loader_cfg.get("sampler") or dict(type="DefaultSampler", shuffle=train)
     drop_last = loader_cfg.get("drop_last")

@@ -185,15 +185,49 @@ class CheckpointHook(Hook):
 
     def _save(self, runner, path: Path) -> None:
         runner.save_checkpoint(path)
-        (self._dir(runner) / "last_checkpoint").write_text(str(path.resolve()))
+        write_last_checkpoint(self._dir(runner), path)
 
     # -- events -------------------------------------------------------------------------
+    def before_train(self, runner) -> None:
+        if runner.is_main:
+            self._clean(runner)
+
+    def _clean(self, runner) -> None:
+        """Remove what a run killed at the end of an epoch may have left: temp files of
+        unfinished writes, and best checkpoints that the resumed state does not know (written
+        before the epoch's checkpoint; the resumed run redoes that epoch and writes them
+        again)."""
+        out = self._dir(runner)
+        if not out.is_dir():
+            return
+        for tmp in out.glob("*.tmp"):
+            if tmp.name.endswith(".pth.tmp") or tmp.name == "last_checkpoint.tmp":
+                tmp.unlink(missing_ok=True)
+                runner.log(f"removed {tmp.name}, left by an interrupted write")
+        known = {v["path"] for v in self.best.values()}
+        prefix, _, suffix = self.filename_tmpl.partition("{}")
+        for key in self.save_best:
+            if key == "auto" and not self.best:
+                continue
+            keys = list(self.best) if key == "auto" else [key]
+            for k in keys:
+                pattern = f"best_{k.replace('/', '_')}_{prefix}*{suffix}"
+                for stale in out.glob(pattern):
+                    if stale.name not in known:
+                        stale.unlink(missing_ok=True)
+                        runner.log(f"removed {stale.name}: written by an interrupted epoch end")
+
     def after_val_epoch(self, runner, metrics: dict) -> None:
         if not self.save_best or not metrics:
             return
         self._pending_metrics = dict(metrics)
 
     def after_train_epoch(self, runner) -> None:
+        """The epoch's end in an order that a kill at any point leaves resumable: the best
+        checkpoints first, then ``epoch_N.pth`` (whose hook state knows them), then
+        ``last_checkpoint``, then the deletion of the files they replace. Killed before
+        ``last_checkpoint`` changes, a resumed run redoes the epoch from the previous one and
+        writes the same files; ``before_train`` removes the leftovers."""
         epoch = runner.state.epoch  # 1-based: epochs completed
         out = self._dir(runner)
         due = self.interval > 0 and epoch >= self.save_begin and epoch % self.interval == 0
@@ -201,18 +235,23 @@ class CheckpointHook(Hook):
         metrics, self._pending_metrics = self._pending_metrics, None
         if not runner.is_main:
             return
-        if due or last:
-            path = out / self.filename_tmpl.format(epoch)
+        path = out / self.filename_tmpl.format(epoch) if due or last else None
+        if path is not None:
+            runner.state.last_checkpoint = str(path)  # also in the state the best files hold
+        replaced = self._save_best(runner, metrics, epoch, out) if metrics else []
+        if path is not None:
             self._save(runner, path)
             # File names only: a run resumed in another directory never deletes the old files.
             if path.name not in self.saved:
                 self.saved.append(path.name)
             while self.max_keep_ckpts > 0 and len(self.saved) > self.max_keep_ckpts:
                 (out / self.saved.pop(0)).unlink(missing_ok=True)
-        if metrics:
-            self._save_best(runner, metrics, epoch, out)
+        for old in replaced:
+            old.unlink(missing_ok=True)
 
-    def _save_best(self, runner, metrics: dict, epoch: int, out: Path) -> None:
+    def _save_best(self, runner, metrics: dict, epoch: int, out: Path) -> list[Path]:
+        """Write the best checkpoints this epoch improves; returns the files they replace."""
+        replaced = []
         for key, rule in zip(self.save_best, self.rules):
             if key == "auto":
                 key = next(iter(metrics))
@@ -234,8 +273,9 @@ class CheckpointHook(Hook):
             runner.state.best[key] = score
             runner.save_checkpoint(path, record=False)
             if previous and previous["path"] != path.name:
-                (out / Path(previous["path"]).name).unlink(missing_ok=True)
+                replaced.append(out / Path(previous["path"]).name)
             runner.log(f"best {key} = {score:.4f} at epoch {epoch}: saved {path.name}")
+        return replaced
 
 
 # --------------------------------------------------------------------------------------------
@@ -392,6 +432,20 @@ class LoggerHook(Hook):
     def after_train(self, runner) -> None:
         for w in self._writers:
             w.close()
+
+
+def write_last_checkpoint(directory: Path, path: Path) -> None:
+    """Record ``path`` in ``directory/last_checkpoint``, relative to ``directory`` (so that a
+    copied or moved work dir resumes from its own files), atomically."""
+    directory = Path(directory)
+    try:
+        recorded = os.path.relpath(Path(path).resolve(), directory.resolve())
+    except ValueError:  # another drive (Windows)
+        recorded = str(Path(path).resolve())
+    marker = directory / "last_checkpoint"
+    tmp = marker.with_name("last_checkpoint.tmp")
+    tmp.write_text(recorded)
+    os.replace(tmp, marker)
 
 
 def _fmt_eta(seconds: float | None) -> str:

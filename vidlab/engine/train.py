@@ -40,6 +40,7 @@ from vidlab.engine.state import (
 )
 from vidlab.engine.state import resume as resume_from
 from vidlab.models.pretrained import init_pretrained
+from vidlab.threads import configure_num_threads
 
 __all__ = ["TrainState", "TrainingError", "evaluate", "test", "train"]
 
@@ -74,6 +75,7 @@ def train(
     from vidlab.engine import distributed as dist
     from vidlab.tasks import build_task
 
+    configure_num_threads()  # the CPUs of this process's affinity, unless the user chose
     info = dist.init_distributed(launcher)
     device = torch.device(info.device)
     is_main = info.rank == 0
@@ -110,7 +112,9 @@ def train(
         if is_main:
             dist.barrier()
     if load_from and resume_path is None:
-        report = load_weights(model, load_from, strict=False)
+        strict = cfg_get(cfg, "load_from_strict", "backbone")
+        report = load_weights(model, load_from, strict=strict is True)
+        check_load_from(report, model, strict)
         runner.log(f"load_from: {report}")
     memory_format = None
     if cfg_get(cfg, "channels_last", False):
@@ -212,6 +216,13 @@ def train(
             f"resumed from {resume_path} at epoch {runner.state.epoch}, "
             f"iteration {runner.state.iter}"
         )
+        if runner.state.epoch >= runner.max_epochs:
+            runner.log(
+                f"already finished at epoch {runner.state.epoch} (train_cfg.max_epochs="
+                f"{runner.max_epochs}); nothing to train. To train longer, raise "
+                "train_cfg.max_epochs (and the schedules' end) and resume again"
+            )
+            return _result(runner, work_dir, {}, model)
     runner.start_timer()
     runner.call("before_train")
     if ckpt is not None and "rng" in ckpt:
@@ -256,7 +267,10 @@ def train(
         runner.call("after_train_epoch")
         dist.barrier()
     runner.call("after_train")
+    return _result(runner, work_dir, metrics, model)
 
+
+def _result(runner, work_dir: Path, metrics: dict, model) -> dict:
     return {
         "work_dir": str(work_dir),
         "epoch": runner.state.epoch,
@@ -276,6 +290,37 @@ def _num_classes(model) -> int | None:
     except AttributeError:
         return None
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def check_load_from(report, model, strict) -> None:
+    """``load_from`` must have loaded something: by default (``load_from_strict='backbone'``)
+    at least one tensor of the model's backbone (of the model, if it has none), so that a file
+    of another model does not train from scratch with exit code 0.
+
+    ``load_from_strict=True``: every key must match (checked by ``load_weights``);
+    ``load_from_strict=False``: load what fits, whatever that is (the explicit opt-out).
+    """
+    if strict not in (True, False, "backbone"):
+        raise ConfigError(
+            f"load_from_strict={strict!r} is not valid; use 'backbone' (default: the file must "
+            "fill some of the backbone), True (every key must match) or False (load what fits)"
+        )
+    if strict is not True and strict:
+        keys = list(model.state_dict())
+        part = [k for k in keys if k.startswith("backbone.")]
+        what = "backbone" if part else "model"
+        part = part or keys
+        loaded = set(report.loaded)
+        if part and not any(k in loaded for k in part):
+            from vidlab.checkpoint import CheckpointError
+
+            summary = "\n".join(str(report).splitlines()[:12])
+            raise CheckpointError(
+                f"load_from={report.source}: none of the {len(part)} {what} tensors of the "
+                f"model is in the file (a checkpoint of another model?), so training would "
+                f"start from scratch:\n{summary}\nUse a checkpoint of this model, or set "
+                "load_from_strict=False to train with whatever fits"
+            )
 
 
 def _lr_scale(cfg, auto_scale_lr: bool, train_loader, info, runner) -> float:

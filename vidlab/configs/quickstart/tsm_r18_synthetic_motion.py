@@ -121,8 +121,17 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=20, norm_type=2),
 )
 param_scheduler = [
-    dict(type="LinearLR", start_factor=0.1, by_epoch=True, begin=0, end=1, convert_to_iter_based=True),
-    dict(type="CosineAnnealingLR", T_max=max_epochs - 1, eta_min=0, by_epoch=True, begin=1, end=max_epochs),
+    dict(
+        type="LinearLR", start_factor=0.1, by_epoch=True, begin=0, end=1, convert_to_iter_based=True
+    ),
+    dict(
+        type="CosineAnnealingLR",
+        T_max=max_epochs - 1,
+        eta_min=0,
+        by_epoch=True,
+        begin=1,
+        end=max_epochs,
+    ),
 ]
 
 default_hooks = dict(

@@ -42,6 +42,7 @@ from vidlab.data.io.base import (
     output_size,
 )
 from vidlab.data.io.convert import RGBConverter
+from vidlab.data.io.protocols import av_open
 
 __all__ = ["FrameIndex", "PyAVReader", "build_index", "clear_index_cache", "get_index"]
 
@@ -127,7 +128,7 @@ def open_container(src: str, *, timeout: float | None = None):
             raise DecodeError(f"{src}: the file is empty (0 bytes)", src)
     try:
         if is_url:
-            container = av.open(src, metadata_errors="ignore", timeout=timeout)
+            container = av_open(src, timeout=timeout)
         else:
             container = _open_fast(src)
     except PermissionError as e:
@@ -158,11 +159,11 @@ def _open_fast(src: str):
     different one, which learns the pixel format from the stream); where the header then leaves
     the frame size unknown, the file is opened again with full probing.
     """
-    container = av.open(src, metadata_errors="ignore", options={"skip_frame": "all"})
+    container = av_open(src, options={"skip_frame": "all"})
     video = container.streams.video
     if video and not (video[0].codec_context.width and video[0].codec_context.height):
         container.close()
-        container = av.open(src, metadata_errors="ignore")
+        container = av_open(src)
     return container
 
 
@@ -594,7 +595,7 @@ def count_decodable(src: str) -> int:
     """Frames decoded from the start of `src` before the first error (no conversion)."""
     count = 0
     try:
-        with av.open(src, metadata_errors="ignore") as container:
+        with av_open(src) as container:
             for _ in container.decode(container.streams.video[0]):
                 count += 1
     except (av.error.FFmpegError, OSError, EOFError, IndexError):

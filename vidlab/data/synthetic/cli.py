@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Iterable
 
-from .files import make_synthetic_dataset
+from .files import cache_key, dataset_args, make_synthetic_dataset
 
 
 def prepare_synthetic_data(cfg) -> dict | None:
@@ -15,7 +15,12 @@ def prepare_synthetic_data(cfg) -> dict | None:
 
     ``vidlab train`` / ``vidlab test`` / ``vidlab quickstart`` call it before building the
     datasets; the other keys of ``synthetic_data`` are arguments of
-    :func:`make_synthetic_dataset`. A complete dataset made with the same arguments is reused;
+    :func:`make_synthetic_dataset`. ``root`` names a cache: the dataset is written to the
+    sibling folder ``<root>-<key>``, the key naming its arguments (``v150-32px-s0-1a2b3c4d``),
+    so datasets made with other arguments (``--cfg-options synthetic_data.videos_per_class=3``)
+    live side by side and none is ever re-rendered in place; the config's paths below ``root``
+    (``data_root``, ``ann_file``, ``data_prefix``, ``label_file``...) are pointed there, and
+    the folder is printed. A complete dataset made with the same arguments is reused;
     generation is deterministic.
 
     Returns:
@@ -31,7 +36,36 @@ def prepare_synthetic_data(cfg) -> dict | None:
             "synthetic_data needs root=<directory> (where the dataset is written), got "
             f"{sorted(kwargs)}"
         )
-    return make_synthetic_dataset(kwargs.pop("root"), **kwargs)
+    root = os.path.normpath(os.fspath(kwargs.pop("root")))
+    overwrite = bool(kwargs.pop("overwrite", False))
+    key = cache_key(dataset_args(**kwargs))
+    keyed = f"{root}-{key}"
+    start = time.perf_counter()
+    info = make_synthetic_dataset(keyed, overwrite=overwrite, **kwargs)
+    _point_paths(cfg, root, keyed)
+    verb = "reused" if info["reused"] else f"wrote ({time.perf_counter() - start:.1f} s)"
+    print(
+        f"synthetic data: {verb} {info['root']} ({info['num_train']} train, "
+        f"{info['num_val']} val videos)",
+        flush=True,
+    )
+    return info
+
+
+def _point_paths(node, old: str, new: str, key_path: str = "") -> None:
+    """Replace the path prefix ``old`` by ``new`` in every string of the config (in place),
+    except ``synthetic_data.root`` itself."""
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for k, v in list(items):
+        path = f"{key_path}.{k}" if key_path else str(k)
+        if path == "synthetic_data.root":
+            continue
+        if isinstance(v, str):
+            norm = os.path.normpath(v) if v else v
+            if norm == old or norm.startswith(old + os.sep):
+                node[k] = new + norm[len(old) :]
+        elif isinstance(v, (dict, list)):
+            _point_paths(v, old, new, path)
 
 
 def synth_main(

@@ -5,6 +5,7 @@ MMAction2 video lists, ``labels.txt`` and ``meta.json``, and reuses a complete m
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -116,9 +117,11 @@ def make_synthetic_dataset(
 
     The split is stratified: the last ``round(videos_per_class * val_fraction)`` videos of
     each class are the validation set. A complete dataset written with the same arguments is
-    reused unless ``overwrite``; an incomplete or different one is regenerated. The data is
-    built in a temporary sibling folder and renamed into place at the end, so an interrupted
-    run never leaves a half dataset that looks complete.
+    reused unless ``overwrite``; an incomplete one is regenerated; a complete one made with
+    other arguments (or by another generator version) is never replaced in place without
+    ``overwrite``: a checkpoint scored on it would silently score on other videos. The data
+    is built in a temporary sibling folder and renamed into place at the end, so an
+    interrupted run never leaves a half dataset that looks complete.
 
     Args:
         out_dir: Dataset root.
@@ -139,8 +142,8 @@ def make_synthetic_dataset(
 
     Raises:
         ValueError: A bad argument or an unknown class name (the message lists valid names).
-        FileExistsError: ``out_dir`` holds files that are not a synthetic dataset and
-            ``overwrite`` is False.
+        FileExistsError: ``out_dir`` holds files that are not a synthetic dataset, or a
+            complete synthetic dataset made with other arguments, and ``overwrite`` is False.
     """
     classes = _resolve_classes(classes)
     _check_args(videos_per_class, val_fraction, num_frames, size, fps, seed)
@@ -151,6 +154,14 @@ def make_synthetic_dataset(
         existing = _load_complete(root, args)
         if existing is not None:
             return existing
+        other = _other_complete(root, args)
+        if other:
+            raise FileExistsError(
+                f"{root} holds a synthetic dataset made with other arguments ({other}); it is "
+                "not re-rendered in place (results on it would change under the same path). "
+                "Pick another folder, or pass overwrite=True (vidlab data synth --overwrite) "
+                "to replace it"
+            )
         if root.exists() and not _replaceable(root):
             raise FileExistsError(
                 f"{root} exists and holds files that are not a vidlab synthetic dataset "
@@ -234,6 +245,52 @@ def _load_complete(root: Path, args: dict) -> dict | None:
     ):
         return None
     return _result(root, args["classes"], counts, reused=True)
+
+
+def _other_complete(root: Path, args: dict) -> str:
+    """How the complete dataset at ``root`` differs from ``args`` ('' if there is none, or
+    it is incomplete: an interrupted or damaged dataset may be rebuilt)."""
+    meta = _read_meta(root)
+    if meta is None:
+        return ""
+    old_args = meta.get("args") or {}
+    counts = meta.get("counts") or {}
+    if not isinstance(old_args, dict) or not old_args.get("classes"):
+        return ""
+    complete = _load_complete(root, old_args) if meta.get("version") == GENERATOR_VERSION else 1
+    if complete is None:
+        return ""
+    diffs = [
+        f"{k}={old_args.get(k)!r} there, {args[k]!r} asked"
+        for k in args
+        if old_args.get(k) != args[k]
+    ]
+    if meta.get("version") != GENERATOR_VERSION:
+        diffs.append(f"generator version {meta.get('version')!r}, now {GENERATOR_VERSION}")
+    return "; ".join(diffs) if counts else ""
+
+
+def cache_key(args: dict) -> str:
+    """A short folder suffix naming a dataset's arguments: ``v150-32px-s0-<hash>``."""
+    text = json.dumps({"version": GENERATOR_VERSION, "args": args}, sort_keys=True)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return f"v{args['videos_per_class']}-{args['size']}px-s{args['seed']}-{digest}"
+
+
+def dataset_args(
+    classes=None,
+    videos_per_class: int = 50,
+    val_fraction: float = 0.2,
+    num_frames: int = 24,
+    size: int = 64,
+    fps: int = 12,
+    seed: int = 0,
+) -> dict:
+    """The arguments a dataset is made with, checked and normalised (what ``meta.json`` holds
+    and :func:`cache_key` names)."""
+    classes = _resolve_classes(classes)
+    _check_args(videos_per_class, val_fraction, num_frames, size, fps, seed)
+    return _dataset_args(classes, videos_per_class, val_fraction, num_frames, size, fps, seed)
 
 
 def _replaceable(root: Path) -> bool:
