@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from conftest import make_cfg  # tests/engine/conftest.py, imported while this file is collected
 
 from vidlab.compat.mmengine import ParamSchedulerHook
 from vidlab.engine.hooks import CheckpointHook, EMAHook, LoggerHook
@@ -116,8 +117,6 @@ def test_config_only_hooks_accept_mmengine_kwargs():
 
 
 def test_default_hooks_without_type(tmp_path):
-    from conftest import make_cfg
-
     from vidlab.engine.build import build_hooks
 
     cfg = make_cfg(tmp_path)

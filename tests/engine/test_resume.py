@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 import torch
-from conftest import make_cfg
+from conftest import TinyRecognizer, make_cfg
 
 from vidlab.checkpoint import load_checkpoint
 from vidlab.engine.train import train
@@ -78,8 +78,6 @@ def test_resume_with_other_param_groups_says_what_differs(tmp_path):
 
 
 def test_resume_from_weights_only_file(tmp_path):
-    from conftest import TinyRecognizer
-
     from vidlab.checkpoint import CheckpointError, save_checkpoint
 
     path = tmp_path / "weights.pth"
