@@ -41,6 +41,10 @@ CASES = {
         "recognition/tsm/tsm_imagenet-pretrained-r101_8xb16-1x1x8-50e_sthv2-rgb.py",
         [(1, 3, 8, 64, 64)],
     ),
+    "x3d_s_13x6x1_k400": (
+        "recognition/x3d/x3d_s_13x6x1_facebook-kinetics400-rgb.py",
+        [(2, 3, 13, 64, 64)],
+    ),
 }
 
 
@@ -52,8 +56,10 @@ def _no_downloads(node):
     return node
 
 
-def _mm_inputs(clips: torch.Tensor) -> list[torch.Tensor]:
+def _mm_inputs(clips: torch.Tensor, format_shape: str = "NCHW") -> list[torch.Tensor]:
     """vidlab's (N, C, T, H, W) -> MMAction2's per-sample inputs for its format_shape."""
+    if format_shape == "NCTHW":
+        return [c.unsqueeze(0) for c in clips]  # (1 view, C, T, H, W)
     return [c.transpose(0, 1).contiguous() for c in clips]  # (T, C, H, W) for NCHW
 
 
@@ -64,6 +70,7 @@ def make(name: str, config: str, shapes: list, root: Path) -> dict:
 
     cfg = Config.fromfile(str(root / config))
     model_cfg = _no_downloads(cfg.model.to_dict())
+    fmt = model_cfg.get("data_preprocessor", {}).get("format_shape", "NCHW")
     model = MODELS.build(copy.deepcopy(model_cfg))
     spec = spec_of(model.state_dict())
     seed = sum(map(ord, name))
@@ -75,7 +82,9 @@ def make(name: str, config: str, shapes: list, root: Path) -> dict:
     gen = torch.Generator().manual_seed(seed)
     probe = torch.randint(0, 256, shapes[0], generator=gen, dtype=torch.uint8)
     with torch.no_grad():
-        data = model.data_preprocessor(dict(inputs=_mm_inputs(probe), data_samples=None), False)
+        data = model.data_preprocessor(
+            dict(inputs=_mm_inputs(probe, fmt), data_samples=None), False
+        )
         peak = model(data["inputs"], mode="tensor", stage="head").abs().max().item()
     fc = [k for k in spec if k.startswith("cls_head.") and k.endswith(("weight", "bias"))]
     scale = {k: 4.0 / peak for k in fc}
@@ -89,7 +98,7 @@ def make(name: str, config: str, shapes: list, root: Path) -> dict:
         samples = [ActionDataSample() for _ in range(shape[0])]
         with torch.no_grad():
             data = model.data_preprocessor(
-                dict(inputs=_mm_inputs(clips), data_samples=samples), training=False
+                dict(inputs=_mm_inputs(clips, fmt), data_samples=samples), training=False
             )
             logits = model(data["inputs"], mode="tensor", stage="head")
             preds = model(data["inputs"], data["data_samples"], mode="predict")

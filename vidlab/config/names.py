@@ -17,6 +17,8 @@ NAMES: dict[str, str] = {
     "TSNHead": "vidlab.models.heads.tsn:TSNHead",
     "TSMHead": "vidlab.models.heads.tsm:TSMHead",
     "I3DHead": "vidlab.models.heads.i3d:I3DHead",
+    "X3D": "vidlab.models.x3d:X3D",
+    "X3DHead": "vidlab.models.heads.x3d:X3DHead",
     "AvgConsensus": "vidlab.models.heads.base:AvgConsensus",
     "CrossEntropyLoss": "vidlab.models.losses:CrossEntropyLoss",
     "BCELossWithLogits": "vidlab.models.losses:BCELossWithLogits",

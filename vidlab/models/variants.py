@@ -23,6 +23,7 @@ from vidlab.models.pretrained import init_pretrained
 FAMILIES: dict[str, str] = {
     "tsn": "vidlab.models.tsn",
     "tsm": "vidlab.models.tsm",
+    "x3d": "vidlab.models.x3d",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.

@@ -4,5 +4,6 @@ from vidlab.models.heads.base import AvgConsensus, BaseHead
 from vidlab.models.heads.i3d import I3DHead
 from vidlab.models.heads.tsm import TSMHead
 from vidlab.models.heads.tsn import TSNHead
+from vidlab.models.heads.x3d import X3DHead
 
-__all__ = ["AvgConsensus", "BaseHead", "I3DHead", "TSMHead", "TSNHead"]
+__all__ = ["AvgConsensus", "BaseHead", "I3DHead", "TSMHead", "TSNHead", "X3DHead"]
