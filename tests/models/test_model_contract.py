@@ -18,10 +18,16 @@ from vidlab.models import variants as V
 NAMES = list_models()
 
 
+def _shape(name: str) -> tuple[int, int, int, int]:
+    """``(C, T, H, W)`` of a test clip: the variant's frames at 32 px, or its full size when
+    the network takes no other (``default_cfg.fixed_size``: C3D)."""
+    cfg = V.find_variant(name).default_cfg
+    return cfg.clip_shape if cfg.fixed_size else (*cfg.clip_shape[:2], 32, 32)
+
+
 def _clips(name: str, n: int = 2) -> torch.Tensor:
-    c, t = V.find_variant(name).default_cfg.clip_shape[:2]
     torch.manual_seed(1)
-    return torch.randint(0, 256, (n, c, t, 32, 32), dtype=torch.uint8)
+    return torch.randint(0, 256, (n, *_shape(name)), dtype=torch.uint8)
 
 
 def _model(name: str, num_classes: int = 5) -> BaseRecognizer:
@@ -118,8 +124,7 @@ def test_onnx_export_parity(name, tmp_path):
     from vidlab.export import export_onnx
 
     model = _model(name)
-    c, t = model.default_cfg.clip_shape[:2]
-    result = export_onnx(model, tmp_path / f"{name}.onnx", clips_shape=(1, c, t, 32, 32))
+    result = export_onnx(model, tmp_path / f"{name}.onnx", clips_shape=(1, *_shape(name)))
     assert result["max_abs_diff"] < 1e-4
     assert model.training  # mode restored
 

@@ -45,6 +45,10 @@ CASES = {
         "recognition/x3d/x3d_s_13x6x1_facebook-kinetics400-rgb.py",
         [(2, 3, 13, 64, 64)],
     ),
+    "c3d_sports1m_16x1x1_ucf101": (  # fc6 fixes the size: 16 frames at 112 px
+        "recognition/c3d/c3d_sports1m-pretrained_8xb30-16x1x1-45e_ucf101-rgb.py",
+        [(1, 3, 16, 112, 112)],
+    ),
 }
 
 

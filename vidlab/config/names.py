@@ -19,6 +19,7 @@ NAMES: dict[str, str] = {
     "I3DHead": "vidlab.models.heads.i3d:I3DHead",
     "X3D": "vidlab.models.x3d:X3D",
     "X3DHead": "vidlab.models.heads.x3d:X3DHead",
+    "C3D": "vidlab.models.c3d:C3D",
     "AvgConsensus": "vidlab.models.heads.base:AvgConsensus",
     "CrossEntropyLoss": "vidlab.models.losses:CrossEntropyLoss",
     "BCELossWithLogits": "vidlab.models.losses:BCELossWithLogits",

@@ -24,6 +24,7 @@ FAMILIES: dict[str, str] = {
     "tsn": "vidlab.models.tsn",
     "tsm": "vidlab.models.tsm",
     "x3d": "vidlab.models.x3d",
+    "c3d": "vidlab.models.c3d",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
@@ -43,6 +44,8 @@ class VariantCfg:
         std: Per-channel std in pixel units.
         classifier: The classifier layer, replaced by ``reset_classifier``.
         url: The published checkpoint, if any.
+        fixed_size: The network takes clips of ``clip_shape``'s H and W only (C3D, whose
+            ``fc6`` sees the flattened last map); tests then run it at that size, not 32 px.
     """
 
     clip_shape: tuple[int, int, int, int]
@@ -52,6 +55,7 @@ class VariantCfg:
     std: tuple[float, ...] = IMAGENET_STD
     classifier: str = "cls_head.fc_cls"
     url: str | None = None
+    fixed_size: bool = False
 
 
 def variant(**cfg: Any) -> Callable:
