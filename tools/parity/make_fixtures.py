@@ -49,6 +49,10 @@ CASES = {
         "recognition/c3d/c3d_sports1m-pretrained_8xb30-16x1x1-45e_ucf101-rgb.py",
         [(1, 3, 16, 112, 112)],
     ),
+    "tanet_r50_1x1x8_sthv1": (
+        "recognition/tanet/tanet_imagenet-pretrained-r50_8xb8-1x1x8-50e_sthv1-rgb.py",
+        [(2, 3, 8, 64, 64), (1, 3, 16, 64, 64)],  # 16 frames: two rows per clip, merged
+    ),
 }
 
 

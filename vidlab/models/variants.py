@@ -25,6 +25,7 @@ FAMILIES: dict[str, str] = {
     "tsm": "vidlab.models.tsm",
     "x3d": "vidlab.models.x3d",
     "c3d": "vidlab.models.c3d",
+    "tanet": "vidlab.models.tanet",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
