@@ -53,6 +53,10 @@ CASES = {
         "recognition/tanet/tanet_imagenet-pretrained-r50_8xb8-1x1x8-50e_sthv1-rgb.py",
         [(2, 3, 8, 64, 64), (1, 3, 16, 64, 64)],  # 16 frames: two rows per clip, merged
     ),
+    "trn_r50_1x1x8_sthv2": (  # multi-scale relations drawn at random: the draws are recorded
+        "recognition/trn/trn_imagenet-pretrained-r50_8xb16-1x1x8-50e_sthv2-rgb.py",
+        [(2, 3, 8, 64, 64)],
+    ),
 }
 
 
@@ -69,6 +73,21 @@ def _mm_inputs(clips: torch.Tensor, format_shape: str = "NCHW") -> list[torch.Te
     if format_shape == "NCTHW":
         return [c.unsqueeze(0) for c in clips]  # (1 view, C, T, H, W)
     return [c.transpose(0, 1).contiguous() for c in clips]  # (T, C, H, W) for NCHW
+
+
+def _relation_draws(model, seed: int) -> list[list[int]] | None:
+    """TRN's multi-scale head draws relations with numpy's global generator in every call:
+    seed it (before each call) and return the draws such a call makes, or None for others."""
+    import numpy as np
+
+    consensus = getattr(model.cls_head, "consensus", None)
+    if not hasattr(consensus, "subsample_scales"):
+        return None
+    np.random.seed(seed)
+    sizes = zip(consensus.relations_scales[1:], consensus.subsample_scales[1:])
+    draws = [np.random.choice(len(r), k, replace=False).tolist() for r, k in sizes]
+    np.random.seed(seed)
+    return draws
 
 
 def make(name: str, config: str, shapes: list, root: Path) -> dict:
@@ -108,10 +127,15 @@ def make(name: str, config: str, shapes: list, root: Path) -> dict:
             data = model.data_preprocessor(
                 dict(inputs=_mm_inputs(clips, fmt), data_samples=samples), training=False
             )
+            draws = _relation_draws(model, seed + i)
             logits = model(data["inputs"], mode="tensor", stage="head")
+            _relation_draws(model, seed + i)  # the same draws again
             preds = model(data["inputs"], data["data_samples"], mode="predict")
         scores = torch.stack([p.pred_score for p in preds])
-        runs.append(dict(clips=clips, logits=logits.float().clone(), scores=scores.float().clone()))
+        run = dict(clips=clips, logits=logits.float().clone(), scores=scores.float().clone())
+        if draws is not None:
+            run["relation_picks"] = draws
+        runs.append(run)
     return dict(
         mmaction2="1.2.0",
         torch=str(torch.__version__),

@@ -21,6 +21,7 @@ NAMES: dict[str, str] = {
     "X3DHead": "vidlab.models.heads.x3d:X3DHead",
     "C3D": "vidlab.models.c3d:C3D",
     "TANet": "vidlab.models.tanet:TANet",
+    "TRNHead": "vidlab.models.heads.trn:TRNHead",
     "AvgConsensus": "vidlab.models.heads.base:AvgConsensus",
     "CrossEntropyLoss": "vidlab.models.losses:CrossEntropyLoss",
     "BCELossWithLogits": "vidlab.models.losses:BCELossWithLogits",
