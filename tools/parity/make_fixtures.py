@@ -53,6 +53,10 @@ CASES = {
         "recognition/tanet/tanet_imagenet-pretrained-r50_8xb8-1x1x8-50e_sthv1-rgb.py",
         [(2, 3, 8, 64, 64), (1, 3, 16, 64, 64)],  # 16 frames: two rows per clip, merged
     ),
+    "tanet_r50_1x1x16_sthv1": (  # 16 segments: TAM's global branch is twice as wide
+        "recognition/tanet/tanet_imagenet-pretrained-r50_8xb6-1x1x16-50e_sthv1-rgb.py",
+        [(1, 3, 16, 32, 32)],
+    ),
     "trn_r50_1x1x8_sthv2": (  # multi-scale relations drawn at random: the draws are recorded
         "recognition/trn/trn_imagenet-pretrained-r50_8xb16-1x1x8-50e_sthv2-rgb.py",
         [(2, 3, 8, 64, 64)],
