@@ -114,6 +114,9 @@ def test_reset_classifier(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_compiles_to_one_graph(name):
+    # Fresh dynamo caches: after other models ran the same forward code (Recognizer2D) with
+    # other frame counts, dynamo would trace this one with dynamic shapes, which takes minutes.
+    torch._dynamo.reset()
     model = _model(name).eval()
     clips = _clips(name).float()
     compiled = torch.compile(model, backend="eager", fullgraph=True)  # fails on a graph break
