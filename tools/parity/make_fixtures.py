@@ -118,6 +118,26 @@ CASES = {
         "recognition/tsm/tsm_imagenet-pretrained-mobilenetv2_8xb16-1x1x8-100e_kinetics400-rgb.py",
         [(2, 3, 8, 64, 64)],
     ),
+    "x3d_s_13x6x1_k400": (
+        "recognition/x3d/x3d_s_13x6x1_facebook-kinetics400-rgb.py",
+        [(2, 3, 13, 64, 64)],
+    ),
+    "c3d_sports1m_16x1x1_ucf101": (  # fc6 fixes the size: 16 frames at 112 px
+        "recognition/c3d/c3d_sports1m-pretrained_8xb30-16x1x1-45e_ucf101-rgb.py",
+        [(1, 3, 16, 112, 112)],
+    ),
+    "tanet_r50_1x1x8_sthv1": (
+        "recognition/tanet/tanet_imagenet-pretrained-r50_8xb8-1x1x8-50e_sthv1-rgb.py",
+        [(2, 3, 8, 64, 64), (1, 3, 16, 64, 64)],  # 16 frames: two rows per clip, merged
+    ),
+    "tanet_r50_1x1x16_sthv1": (  # 16 segments: TAM's global branch is twice as wide
+        "recognition/tanet/tanet_imagenet-pretrained-r50_8xb6-1x1x16-50e_sthv1-rgb.py",
+        [(1, 3, 16, 32, 32)],
+    ),
+    "trn_r50_1x1x8_sthv2": (  # multi-scale relations drawn at random: the draws are recorded
+        "recognition/trn/trn_imagenet-pretrained-r50_8xb16-1x1x8-50e_sthv2-rgb.py",
+        [(2, 3, 8, 64, 64)],
+    ),
 }
 
 
@@ -196,9 +216,26 @@ def _no_downloads(node):
     return node
 
 
-def _mm_inputs(clips: torch.Tensor) -> list[torch.Tensor]:
+def _mm_inputs(clips: torch.Tensor, format_shape: str = "NCHW") -> list[torch.Tensor]:
     """vidlab's (N, C, T, H, W) -> MMAction2's per-sample inputs for its format_shape."""
+    if format_shape == "NCTHW":
+        return [c.unsqueeze(0) for c in clips]  # (1 view, C, T, H, W)
     return [c.transpose(0, 1).contiguous() for c in clips]  # (T, C, H, W) for NCHW
+
+
+def _relation_draws(model, seed: int) -> list[list[int]] | None:
+    """TRN's multi-scale head draws relations with numpy's global generator in every call:
+    seed it (before each call) and return the draws such a call makes, or None for others."""
+    import numpy as np
+
+    consensus = getattr(model.cls_head, "consensus", None)
+    if not hasattr(consensus, "subsample_scales"):
+        return None
+    np.random.seed(seed)
+    sizes = zip(consensus.relations_scales[1:], consensus.subsample_scales[1:])
+    draws = [np.random.choice(len(r), k, replace=False).tolist() for r, k in sizes]
+    np.random.seed(seed)
+    return draws
 
 
 def make(name: str, config: str, shapes: list, root: Path, options: dict | None = None) -> dict:
@@ -218,6 +255,7 @@ def make(name: str, config: str, shapes: list, root: Path, options: dict | None 
     mm_cfg = copy.deepcopy(model_cfg)
     for key, value in options.get("reference", {}).items():
         _set(mm_cfg, key, value)
+    fmt = model_cfg.get("data_preprocessor", {}).get("format_shape", "NCHW")
     model = MODELS.build(mm_cfg)
     spec = spec_of(model.state_dict())
     seed = sum(map(ord, name))
@@ -232,7 +270,9 @@ def make(name: str, config: str, shapes: list, root: Path, options: dict | None 
     gen = torch.Generator().manual_seed(seed)
     probe = torch.randint(0, 256, shapes[0], generator=gen, dtype=torch.uint8)
     with torch.no_grad():
-        data = model.data_preprocessor(dict(inputs=_mm_inputs(probe), data_samples=None), False)
+        data = model.data_preprocessor(
+            dict(inputs=_mm_inputs(probe, fmt), data_samples=None), False
+        )
         peak = model(data["inputs"], mode="tensor", stage="head").abs().max().item()
     fc = [k for k in spec if k.startswith("cls_head.") and k.endswith(("weight", "bias"))]
     scale = {**extra, **{k: 4.0 / peak for k in fc}}
@@ -246,12 +286,17 @@ def make(name: str, config: str, shapes: list, root: Path, options: dict | None 
         samples = [ActionDataSample() for _ in range(shape[0])]
         with torch.no_grad():
             data = model.data_preprocessor(
-                dict(inputs=_mm_inputs(clips), data_samples=samples), training=False
+                dict(inputs=_mm_inputs(clips, fmt), data_samples=samples), training=False
             )
+            draws = _relation_draws(model, seed + i)
             logits = model(data["inputs"], mode="tensor", stage="head")
+            _relation_draws(model, seed + i)  # the same draws again
             preds = model(data["inputs"], data["data_samples"], mode="predict")
         scores = torch.stack([p.pred_score for p in preds])
-        runs.append(dict(clips=clips, logits=logits.float().clone(), scores=scores.float().clone()))
+        run = dict(clips=clips, logits=logits.float().clone(), scores=scores.float().clone())
+        if draws is not None:
+            run["relation_picks"] = draws
+        runs.append(run)
     return dict(
         mmaction2="1.2.0",
         torch=str(torch.__version__),

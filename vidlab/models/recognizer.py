@@ -89,8 +89,9 @@ class BaseRecognizer(nn.Module):
 
     @property
     def num_features(self) -> int:
-        """Channels of the pooled features that the classifier sees."""
-        return self.cls_head.in_channels
+        """Channels of the pooled features that the classifier sees: the head's
+        ``num_features`` where it has a hidden layer (X3D), else its ``in_channels``."""
+        return getattr(self.cls_head, "num_features", self.cls_head.in_channels)
 
     @property
     def num_classes(self) -> int:

@@ -27,6 +27,10 @@ FAMILIES: dict[str, str] = {
     "tin": "vidlab.models.tin",
     "mobileone": "vidlab.models.mobileone",
     "resnext": "vidlab.models.resnext",
+    "x3d": "vidlab.models.x3d",
+    "c3d": "vidlab.models.c3d",
+    "tanet": "vidlab.models.tanet",
+    "trn": "vidlab.models.trn",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
@@ -44,8 +48,11 @@ class VariantCfg:
         num_classes: Classes of the published weights.
         mean: Per-channel mean in pixel units (what ``data_preprocessor`` subtracts).
         std: Per-channel std in pixel units.
-        classifier: The classifier layer, replaced by ``reset_classifier``.
+        classifier: The classifier layer, replaced by ``reset_classifier``; None where the head
+            has no single one (TRN: one MLP per relation scale).
         url: The published checkpoint, if any.
+        fixed_size: The network takes clips of ``clip_shape``'s H and W only (C3D, whose
+            ``fc6`` sees the flattened last map); tests then run it at that size, not 32 px.
     """
 
     clip_shape: tuple[int, int, int, int]
@@ -53,8 +60,9 @@ class VariantCfg:
     num_classes: int = 400
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
-    classifier: str = "cls_head.fc_cls"
+    classifier: str | None = "cls_head.fc_cls"
     url: str | None = None
+    fixed_size: bool = False
 
 
 def variant(**cfg: Any) -> Callable:
