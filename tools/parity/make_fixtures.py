@@ -27,7 +27,7 @@ from seeded import digest, seeded_state_dict, spec_of  # noqa: E402
 
 OUT = HERE.parent.parent / "tests" / "fixtures" / "parity"
 
-# name -> (MMAction2 config under configs/, clip shapes (N, C, T, H, W) to run)
+# name -> (MMAction2 config under configs/, clip shapes (N, C, T, H, W) to run[, damping])
 CASES = {
     "tsn_r50_1x1x8_k400": (
         "recognition/tsn/tsn_imagenet-pretrained-r50_8xb32-1x1x8-100e_kinetics400-rgb.py",
@@ -41,6 +41,31 @@ CASES = {
         "recognition/tsm/tsm_imagenet-pretrained-r101_8xb16-1x1x8-50e_sthv2-rgb.py",
         [(1, 3, 8, 64, 64)],
     ),
+    "i3d_r50_32x2x1_k400": (
+        "recognition/i3d/i3d_imagenet-pretrained-r50_8xb8-32x2x1-100e_kinetics400-rgb.py",
+        [(2, 3, 32, 32, 32)],
+    ),
+    "i3d_r50_heavy_32x2x1_k400": (  # every block inflated, no temporal stride in the stem
+        "recognition/i3d/i3d_imagenet-pretrained-r50-heavy_8xb8-32x2x1-100e_kinetics400-rgb.py",
+        [(1, 3, 32, 32, 32)],
+    ),
+    "i3d_r50_nl_dot_product_32x2x1_k400": (
+        "recognition/i3d/i3d_imagenet-pretrained-r50-nl-dot-product_8xb8-32x2x1-100e_kinetics400-rgb.py",
+        [(1, 3, 32, 64, 64)],
+        {
+            "non_local_block.theta.conv.weight": 1e-3,
+            "non_local_block.phi.0.conv.weight": 1e-3,
+            "non_local_block.conv_out.bn.weight": 1e-2,
+        },
+    ),
+    "i3d_r50_nl_embedded_gaussian_32x2x1_k400": (
+        "recognition/i3d/i3d_imagenet-pretrained-r50-nl-embedded-gaussian_8xb8-32x2x1-100e_kinetics400-rgb.py",
+        [(1, 3, 32, 64, 64)],
+    ),
+    "i3d_r50_nl_gaussian_32x2x1_k400": (
+        "recognition/i3d/i3d_imagenet-pretrained-r50-nl-gaussian_8xb8-32x2x1-100e_kinetics400-rgb.py",
+        [(1, 3, 32, 64, 64)],
+    ),
 }
 
 
@@ -52,12 +77,16 @@ def _no_downloads(node):
     return node
 
 
-def _mm_inputs(clips: torch.Tensor) -> list[torch.Tensor]:
+def _mm_inputs(clips: torch.Tensor, format_shape: str = "NCHW") -> list[torch.Tensor]:
     """vidlab's (N, C, T, H, W) -> MMAction2's per-sample inputs for its format_shape."""
-    return [c.transpose(0, 1).contiguous() for c in clips]  # (T, C, H, W) for NCHW
+    if format_shape == "NCTHW":
+        return [c.unsqueeze(0).contiguous() for c in clips]  # (1 view, C, T, H, W)
+    if format_shape != "NCHW":
+        raise NotImplementedError(f"format_shape={format_shape!r}")
+    return [c.transpose(0, 1).contiguous() for c in clips]  # (T, C, H, W)
 
 
-def make(name: str, config: str, shapes: list, root: Path) -> dict:
+def make(name: str, config: str, shapes: list, root: Path, damp: dict | None = None) -> dict:
     from mmaction.registry import MODELS
     from mmaction.structures import ActionDataSample
     from mmengine.config import Config
@@ -65,9 +94,13 @@ def make(name: str, config: str, shapes: list, root: Path) -> dict:
     cfg = Config.fromfile(str(root / config))
     model_cfg = _no_downloads(cfg.model.to_dict())
     model = MODELS.build(copy.deepcopy(model_cfg))
+    fmt = model_cfg.get("data_preprocessor", {}).get("format_shape", "NCHW")
     spec = spec_of(model.state_dict())
     seed = sum(map(ord, name))
-    state = seeded_state_dict(spec, seed)
+    # Damping: tensors whose key ends with one of ``damp``'s suffixes are multiplied by its
+    # factor, where seeded weights would overflow (unnormalized dot-product non-local blocks).
+    damped = {k: f for k in spec for sfx, f in (damp or {}).items() if k.endswith(sfx)}
+    state = seeded_state_dict(spec, seed, damped)
     model.load_state_dict(state, strict=True)
     model.eval()
     # Residual sums grow with depth under random weights: scale the classifier so that the
@@ -75,10 +108,10 @@ def make(name: str, config: str, shapes: list, root: Path) -> dict:
     gen = torch.Generator().manual_seed(seed)
     probe = torch.randint(0, 256, shapes[0], generator=gen, dtype=torch.uint8)
     with torch.no_grad():
-        data = model.data_preprocessor(dict(inputs=_mm_inputs(probe), data_samples=None), False)
+        data = model.data_preprocessor(dict(inputs=_mm_inputs(probe, fmt), data_samples=None), False)
         peak = model(data["inputs"], mode="tensor", stage="head").abs().max().item()
     fc = [k for k in spec if k.startswith("cls_head.") and k.endswith(("weight", "bias"))]
-    scale = {k: 4.0 / peak for k in fc}
+    scale = {**damped, **{k: 4.0 / peak for k in fc}}
     state = seeded_state_dict(spec, seed, scale)
     model.load_state_dict(state, strict=True)
 
@@ -89,7 +122,7 @@ def make(name: str, config: str, shapes: list, root: Path) -> dict:
         samples = [ActionDataSample() for _ in range(shape[0])]
         with torch.no_grad():
             data = model.data_preprocessor(
-                dict(inputs=_mm_inputs(clips), data_samples=samples), training=False
+                dict(inputs=_mm_inputs(clips, fmt), data_samples=samples), training=False
             )
             logits = model(data["inputs"], mode="tensor", stage="head")
             preds = model(data["inputs"], data["data_samples"], mode="predict")
@@ -118,10 +151,10 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None, help="case names to write")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, (config, shapes) in CASES.items():
+    for name, (config, shapes, *damp) in CASES.items():
         if args.only and name not in args.only:
             continue
-        fixture = make(name, config, shapes, root)
+        fixture = make(name, config, shapes, root, *damp)
         torch.save(fixture, OUT / f"{name}.pt")
         size = (OUT / f"{name}.pt").stat().st_size
         print(f"{name}: {len(fixture['spec'])} tensors, {size / 1024:.0f} KiB")

@@ -14,6 +14,7 @@ NAMES: dict[str, str] = {
     "ActionDataPreprocessor": "vidlab.models.preprocess:ActionDataPreprocessor",
     "ResNet": "vidlab.models.resnet:ResNet",
     "ResNetTSM": "vidlab.models.tsm:ResNetTSM",
+    "ResNet3d": "vidlab.models.resnet3d:ResNet3d",
     "TSNHead": "vidlab.models.heads.tsn:TSNHead",
     "TSMHead": "vidlab.models.heads.tsm:TSMHead",
     "I3DHead": "vidlab.models.heads.i3d:I3DHead",

@@ -23,6 +23,7 @@ from vidlab.models.pretrained import init_pretrained
 FAMILIES: dict[str, str] = {
     "tsn": "vidlab.models.tsn",
     "tsm": "vidlab.models.tsm",
+    "i3d": "vidlab.models.i3d",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
