@@ -66,6 +66,18 @@ CASES = {
         "recognition/i3d/i3d_imagenet-pretrained-r50-nl-gaussian_8xb8-32x2x1-100e_kinetics400-rgb.py",
         [(1, 3, 32, 64, 64)],
     ),
+    "slowonly_r50_8x8x1_k400": (
+        "recognition/slowonly/slowonly_imagenet-pretrained-r50_8xb16-8x8x1-steplr-150e_kinetics400-rgb.py",
+        [(2, 3, 8, 64, 64)],
+    ),
+    "slowonly_r50_nl_embedded_gaussian_4x16x1_k400": (
+        "recognition/slowonly/slowonly_r50-in1k-pre-nl-embedded-gaussian_8xb16-4x16x1-steplr-150e_kinetics400-rgb.py",
+        [(1, 3, 4, 64, 64)],
+    ),
+    "slowonly_r50_flow_16x4x1_k400": (  # 2-channel optical flow input
+        "recognition/slowonly/slowonly_r50_8xb16-16x4x1-256e_kinetics400-flow.py",
+        [(1, 2, 16, 32, 32)],
+    ),
 }
 
 
@@ -108,7 +120,9 @@ def make(name: str, config: str, shapes: list, root: Path, damp: dict | None = N
     gen = torch.Generator().manual_seed(seed)
     probe = torch.randint(0, 256, shapes[0], generator=gen, dtype=torch.uint8)
     with torch.no_grad():
-        data = model.data_preprocessor(dict(inputs=_mm_inputs(probe, fmt), data_samples=None), False)
+        data = model.data_preprocessor(
+            dict(inputs=_mm_inputs(probe, fmt), data_samples=None), False
+        )
         peak = model(data["inputs"], mode="tensor", stage="head").abs().max().item()
     fc = [k for k in spec if k.startswith("cls_head.") and k.endswith(("weight", "bias"))]
     scale = {**damped, **{k: 4.0 / peak for k in fc}}

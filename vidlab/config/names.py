@@ -15,6 +15,7 @@ NAMES: dict[str, str] = {
     "ResNet": "vidlab.models.resnet:ResNet",
     "ResNetTSM": "vidlab.models.tsm:ResNetTSM",
     "ResNet3d": "vidlab.models.resnet3d:ResNet3d",
+    "ResNet3dSlowOnly": "vidlab.models.slowonly:ResNet3dSlowOnly",
     "TSNHead": "vidlab.models.heads.tsn:TSNHead",
     "TSMHead": "vidlab.models.heads.tsm:TSMHead",
     "I3DHead": "vidlab.models.heads.i3d:I3DHead",

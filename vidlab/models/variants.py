@@ -24,6 +24,7 @@ FAMILIES: dict[str, str] = {
     "tsn": "vidlab.models.tsn",
     "tsm": "vidlab.models.tsm",
     "i3d": "vidlab.models.i3d",
+    "slowonly": "vidlab.models.slowonly",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
