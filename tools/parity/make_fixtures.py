@@ -78,6 +78,14 @@ CASES = {
         "recognition/slowonly/slowonly_r50_8xb16-16x4x1-256e_kinetics400-flow.py",
         [(1, 2, 16, 32, 32)],
     ),
+    "c2d_r50_8x8x1_k400": (
+        "recognition/c2d/c2d_r50-in1k-pre_8xb32-8x8x1-100e_kinetics400-rgb.py",
+        [(2, 3, 8, 64, 64)],
+    ),
+    "c2d_r50_nopool_8x8x1_k400": (  # per-frame ResNet + TSN head, as Recognizer2D
+        "recognition/c2d/c2d_r50-in1k-pre-nopool_8xb32-8x8x1-100e_kinetics400-rgb.py",
+        [(1, 3, 8, 64, 64)],
+    ),
 }
 
 

@@ -16,6 +16,7 @@ NAMES: dict[str, str] = {
     "ResNetTSM": "vidlab.models.tsm:ResNetTSM",
     "ResNet3d": "vidlab.models.resnet3d:ResNet3d",
     "ResNet3dSlowOnly": "vidlab.models.slowonly:ResNet3dSlowOnly",
+    "C2D": "vidlab.models.c2d:C2D",
     "TSNHead": "vidlab.models.heads.tsn:TSNHead",
     "TSMHead": "vidlab.models.heads.tsm:TSMHead",
     "I3DHead": "vidlab.models.heads.i3d:I3DHead",

@@ -25,6 +25,7 @@ FAMILIES: dict[str, str] = {
     "tsm": "vidlab.models.tsm",
     "i3d": "vidlab.models.i3d",
     "slowonly": "vidlab.models.slowonly",
+    "c2d": "vidlab.models.c2d",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
