@@ -86,6 +86,14 @@ CASES = {
         "recognition/c2d/c2d_r50-in1k-pre-nopool_8xb32-8x8x1-100e_kinetics400-rgb.py",
         [(1, 3, 8, 64, 64)],
     ),
+    "csn_ir_r50_32x2x1_k400": (
+        "recognition/csn/ircsn_ig65m-pretrained-r50-bnfrozen_8xb12-32x2x1-58e_kinetics400-rgb.py",
+        [(1, 3, 32, 32, 32)],
+    ),
+    "csn_ip_r152_32x2x1_k400": (
+        "recognition/csn/ipcsn_r152_32x2x1-180e_kinetics400-rgb.py",
+        [(1, 3, 32, 32, 32)],
+    ),
 }
 
 

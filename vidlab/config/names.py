@@ -17,6 +17,7 @@ NAMES: dict[str, str] = {
     "ResNet3d": "vidlab.models.resnet3d:ResNet3d",
     "ResNet3dSlowOnly": "vidlab.models.slowonly:ResNet3dSlowOnly",
     "C2D": "vidlab.models.c2d:C2D",
+    "ResNet3dCSN": "vidlab.models.csn:ResNet3dCSN",
     "TSNHead": "vidlab.models.heads.tsn:TSNHead",
     "TSMHead": "vidlab.models.heads.tsm:TSMHead",
     "I3DHead": "vidlab.models.heads.i3d:I3DHead",

@@ -26,6 +26,7 @@ FAMILIES: dict[str, str] = {
     "i3d": "vidlab.models.i3d",
     "slowonly": "vidlab.models.slowonly",
     "c2d": "vidlab.models.c2d",
+    "csn": "vidlab.models.csn",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
