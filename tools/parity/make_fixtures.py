@@ -94,6 +94,10 @@ CASES = {
         "recognition/csn/ipcsn_r152_32x2x1-180e_kinetics400-rgb.py",
         [(1, 3, 32, 32, 32)],
     ),
+    "r2plus1d_r34_8x8x1_k400": (  # SyncBN: nn.SyncBatchNorm in both, not distributed
+        "recognition/r2plus1d/r2plus1d_r34_8xb8-8x8x1-180e_kinetics400-rgb.py",
+        [(2, 3, 8, 32, 32)],
+    ),
 }
 
 

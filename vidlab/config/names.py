@@ -18,6 +18,8 @@ NAMES: dict[str, str] = {
     "ResNet3dSlowOnly": "vidlab.models.slowonly:ResNet3dSlowOnly",
     "C2D": "vidlab.models.c2d:C2D",
     "ResNet3dCSN": "vidlab.models.csn:ResNet3dCSN",
+    "ResNet2Plus1d": "vidlab.models.r2plus1d:ResNet2Plus1d",
+    "Conv2plus1d": "vidlab.models.layers.conv2plus1d:Conv2plus1d",
     "TSNHead": "vidlab.models.heads.tsn:TSNHead",
     "TSMHead": "vidlab.models.heads.tsm:TSMHead",
     "I3DHead": "vidlab.models.heads.i3d:I3DHead",
