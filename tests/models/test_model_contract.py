@@ -104,6 +104,9 @@ def test_reset_classifier(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_compiles_to_one_graph(name):
+    # Dynamo caches compiled code per code object (Recognizer3D.forward is shared by every 3D
+    # variant) and gives up after recompile_limit: start each variant from an empty cache.
+    torch._dynamo.reset()
     model = _model(name).eval()
     clips = _clips(name).float()
     compiled = torch.compile(model, backend="eager", fullgraph=True)  # fails on a graph break
@@ -119,8 +122,11 @@ def test_onnx_export_parity(name, tmp_path):
 
     model = _model(name)
     c, t = model.default_cfg.clip_shape[:2]
+    with torch.no_grad():  # deep nets at random init give logits in the hundreds
+        scale = max(1.0, model.eval()(_clips(name, 1)).abs().max().item())
+    model.train()
     result = export_onnx(model, tmp_path / f"{name}.onnx", clips_shape=(1, c, t, 32, 32))
-    assert result["max_abs_diff"] < 1e-4
+    assert result["max_abs_diff"] < 1e-4 * scale  # float32 rounding, relative to the logits
     assert model.training  # mode restored
 
 
