@@ -114,8 +114,8 @@ def test_reset_classifier(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_compiles_to_one_graph(name):
-    # Fresh dynamo caches: after other models ran the same forward code (Recognizer2D) with
-    # other frame counts, dynamo would trace this one with dynamic shapes, which takes minutes.
+    # Dynamo caches compiled code per code object (Recognizer3D.forward is shared by every 3D
+    # variant) and gives up after recompile_limit: start each variant from an empty cache.
     torch._dynamo.reset()
     model = _model(name).eval()
     clips = _clips(name).float()
@@ -131,8 +131,11 @@ def test_onnx_export_parity(name, tmp_path):
     from vidlab.export import export_onnx
 
     model = _model(name)
+    with torch.no_grad():  # deep nets at random init give logits in the hundreds
+        scale = max(1.0, model.eval()(_clips(name, 1)).abs().max().item())
+    model.train()
     result = export_onnx(model, tmp_path / f"{name}.onnx", clips_shape=(1, *_shape(name)))
-    assert result["max_abs_diff"] < 1e-4
+    assert result["max_abs_diff"] < 1e-4 * scale  # float32 rounding, relative to the logits
     assert model.training  # mode restored
 
 

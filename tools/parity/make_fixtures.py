@@ -138,6 +138,65 @@ CASES = {
         "recognition/trn/trn_imagenet-pretrained-r50_8xb16-1x1x8-50e_sthv2-rgb.py",
         [(2, 3, 8, 64, 64)],
     ),
+    "i3d_r50_32x2x1_k400": (
+        "recognition/i3d/i3d_imagenet-pretrained-r50_8xb8-32x2x1-100e_kinetics400-rgb.py",
+        [(2, 3, 32, 32, 32)],
+    ),
+    "i3d_r50_heavy_32x2x1_k400": (  # every block inflated, no temporal stride in the stem
+        "recognition/i3d/i3d_imagenet-pretrained-r50-heavy_8xb8-32x2x1-100e_kinetics400-rgb.py",
+        [(1, 3, 32, 32, 32)],
+    ),
+    "i3d_r50_nl_dot_product_32x2x1_k400": (
+        "recognition/i3d/i3d_imagenet-pretrained-r50-nl-dot-product_8xb8-32x2x1-100e_kinetics400-rgb.py",
+        [(1, 3, 32, 64, 64)],
+        {
+            "scale": {
+                "non_local_block.theta.conv.weight": 1e-3,
+                "non_local_block.phi.0.conv.weight": 1e-3,
+                "non_local_block.conv_out.bn.weight": 1e-2,
+            }
+        },
+    ),
+    "i3d_r50_nl_embedded_gaussian_32x2x1_k400": (
+        "recognition/i3d/i3d_imagenet-pretrained-r50-nl-embedded-gaussian_8xb8-32x2x1-100e_kinetics400-rgb.py",
+        [(1, 3, 32, 64, 64)],
+    ),
+    "i3d_r50_nl_gaussian_32x2x1_k400": (
+        "recognition/i3d/i3d_imagenet-pretrained-r50-nl-gaussian_8xb8-32x2x1-100e_kinetics400-rgb.py",
+        [(1, 3, 32, 64, 64)],
+    ),
+    "slowonly_r50_8x8x1_k400": (
+        "recognition/slowonly/slowonly_imagenet-pretrained-r50_8xb16-8x8x1-steplr-150e_kinetics400-rgb.py",
+        [(2, 3, 8, 64, 64)],
+    ),
+    "slowonly_r50_nl_embedded_gaussian_4x16x1_k400": (
+        "recognition/slowonly/slowonly_r50-in1k-pre-nl-embedded-gaussian_8xb16-4x16x1-steplr-150e_kinetics400-rgb.py",
+        [(1, 3, 4, 64, 64)],
+    ),
+    "slowonly_r50_flow_16x4x1_k400": (  # 2-channel optical flow input
+        "recognition/slowonly/slowonly_r50_8xb16-16x4x1-256e_kinetics400-flow.py",
+        [(1, 2, 16, 32, 32)],
+    ),
+    "c2d_r50_8x8x1_k400": (
+        "recognition/c2d/c2d_r50-in1k-pre_8xb32-8x8x1-100e_kinetics400-rgb.py",
+        [(2, 3, 8, 64, 64)],
+    ),
+    "c2d_r50_nopool_8x8x1_k400": (  # per-frame ResNet + TSN head, as Recognizer2D
+        "recognition/c2d/c2d_r50-in1k-pre-nopool_8xb32-8x8x1-100e_kinetics400-rgb.py",
+        [(1, 3, 8, 64, 64)],
+    ),
+    "csn_ir_r50_32x2x1_k400": (
+        "recognition/csn/ircsn_ig65m-pretrained-r50-bnfrozen_8xb12-32x2x1-58e_kinetics400-rgb.py",
+        [(1, 3, 32, 32, 32)],
+    ),
+    "csn_ip_r152_32x2x1_k400": (
+        "recognition/csn/ipcsn_r152_32x2x1-180e_kinetics400-rgb.py",
+        [(1, 3, 32, 32, 32)],
+    ),
+    "r2plus1d_r34_8x8x1_k400": (  # SyncBN: nn.SyncBatchNorm in both, not distributed
+        "recognition/r2plus1d/r2plus1d_r34_8xb8-8x8x1-180e_kinetics400-rgb.py",
+        [(2, 3, 8, 32, 32)],
+    ),
 }
 
 
@@ -219,7 +278,9 @@ def _no_downloads(node):
 def _mm_inputs(clips: torch.Tensor, format_shape: str = "NCHW") -> list[torch.Tensor]:
     """vidlab's (N, C, T, H, W) -> MMAction2's per-sample inputs for its format_shape."""
     if format_shape == "NCTHW":
-        return [c.unsqueeze(0) for c in clips]  # (1 view, C, T, H, W)
+        return [c.unsqueeze(0).contiguous() for c in clips]  # (1 view, C, T, H, W)
+    if format_shape != "NCHW":
+        raise NotImplementedError(f"format_shape={format_shape!r}")
     return [c.transpose(0, 1).contiguous() for c in clips]  # (T, C, H, W) for NCHW
 
 

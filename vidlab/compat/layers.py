@@ -7,15 +7,18 @@ else in vidlab speaks MMCV's layer names.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 
 import torch.nn as nn
 
-CONV_LAYERS: dict[str, type[nn.Module]] = {
+CONV_LAYERS: dict[str, type[nn.Module] | str] = {
     "Conv": nn.Conv2d,
     "Conv1d": nn.Conv1d,
     "Conv2d": nn.Conv2d,
     "Conv3d": nn.Conv3d,
+    # vidlab's own layers, named "module:attr" and imported when used (models import this file)
+    "Conv2plus1d": "vidlab.models.layers.conv2plus1d:Conv2plus1d",
 }
 
 # name -> (class, abbreviation MMCV uses as the attribute name in a block: ``.bn``, ``.gn``...)
@@ -62,9 +65,13 @@ def _lookup(table: dict, cfg: Mapping, what: str):
 
 
 def build_conv_layer(cfg: Mapping | None, *args, **kwargs) -> nn.Module:
-    """A conv layer from ``dict(type='Conv'|'Conv1d'|'Conv2d'|'Conv3d', ...)``; None: Conv2d."""
+    """A conv layer from ``dict(type='Conv'|'Conv1d'|'Conv2d'|'Conv3d'|'Conv2plus1d', ...)``;
+    None: Conv2d."""
     cfg = {"type": "Conv2d"} if cfg is None else cfg
     layer_cls = _lookup(CONV_LAYERS, cfg, "conv_cfg")
+    if isinstance(layer_cls, str):
+        module, attr = layer_cls.split(":")
+        layer_cls = getattr(importlib.import_module(module), attr)
     extra = {k: v for k, v in cfg.items() if k != "type"}
     return layer_cls(*args, **kwargs, **extra)
 

@@ -31,6 +31,11 @@ FAMILIES: dict[str, str] = {
     "c3d": "vidlab.models.c3d",
     "tanet": "vidlab.models.tanet",
     "trn": "vidlab.models.trn",
+    "i3d": "vidlab.models.i3d",
+    "slowonly": "vidlab.models.slowonly",
+    "c2d": "vidlab.models.c2d",
+    "csn": "vidlab.models.csn",
+    "r2plus1d": "vidlab.models.r2plus1d",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.

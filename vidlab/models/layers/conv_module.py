@@ -96,6 +96,10 @@ class ConvModule(nn.Module):
 
     def init_weights(self) -> None:
         """Kaiming-normal (fan_out) conv, unit-weight zero-bias norm, as MMCV does."""
+        if hasattr(self.conv, "init_weights"):  # a composite conv (Conv2plus1d) inits itself
+            self.conv.init_weights()
+            self._init_norm()
+            return
         nonlinearity = "relu"
         negative_slope = 0.0
         if self.with_activation and isinstance(self.activate, nn.LeakyReLU):
@@ -106,6 +110,9 @@ class ConvModule(nn.Module):
         )
         if self.conv.bias is not None:
             nn.init.zeros_(self.conv.bias)
+        self._init_norm()
+
+    def _init_norm(self) -> None:
         norm = self.norm
         if norm is not None and getattr(norm, "weight", None) is not None:
             nn.init.ones_(norm.weight)
