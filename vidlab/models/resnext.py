@@ -236,7 +236,7 @@ class ResNeXt(nn.Module):
 
         self._make_stem(in_channels, stem_channels)
         total = sum(self.arch_settings[depth])
-        rates = torch.linspace(0, drop_path_rate, total).tolist()
+        rates = torch.linspace(0, drop_path_rate, total, device="cpu").tolist()  # also under meta
         self.res_layers: list[str] = []
         in_ch, out_ch = stem_channels, base_channels * self.expansion
         for i, num_blocks in enumerate(self.stage_blocks):
