@@ -57,8 +57,17 @@ def mmaction2_entries(root: Path) -> dict[str, dict]:
     return by_url
 
 
-def _number(text) -> str:
-    return str(text).rstrip("GM") if text else "-"
+def _number(text, unit: float) -> str:
+    """A metafile number (``32.88G``, ``23.87M`` or a plain count) in units of ``unit``."""
+    if text in (None, ""):
+        return "-"
+    text = str(text).strip()
+    scale = {"G": 1e9, "M": 1e6, "K": 1e3}.get(text[-1:].upper(), 1.0)
+    try:
+        value = float(text.rstrip("GgMmKk")) * scale
+    except ValueError:
+        return text
+    return f"{value / unit:.2f}"
 
 
 def _top1(entry: dict) -> str:
@@ -84,8 +93,8 @@ def main() -> None:
         shape = "x".join(map(str, cfg.clip_shape[1:]))
         sampling = "x".join(map(str, cfg.sampling))
         rows.append(
-            f"| `{name}` | {sampling} | {shape} | {params:.2f} | {_number(meta.get('Parameters'))} "
-            f"| {gmacs:.2f} | {_number(meta.get('FLOPs'))} | {_top1(entry)} "
+            f"| `{name}` | {sampling} | {shape} | {params:.2f} | {_number(meta.get('Parameters'), 1e6)} "
+            f"| {gmacs:.2f} | {_number(meta.get('FLOPs'), 1e9)} | {_top1(entry)} "
             f"| {entry.get('Name', '-') if entry else '-'} |"
         )
         print(rows[-1], flush=True)
@@ -101,8 +110,11 @@ and 0 unexpected keys.
 
 How the numbers can differ: MMAction2's tables were measured with other tools (mmcv's
 `get_model_complexity_info` or fvcore), some of which count only convolutions and linear layers,
-and some of its parameter counts leave out the classifier; the differences below are of that
-size. Sampling is `clip_len x frame_interval x num_clips`; the clip is `T x H x W`.
+and some of its parameter counts leave out the classifier; most differences below are of that
+size (<= 2%). The larger ones come from the input: vidlab measures each variant at its test
+crop, and several MMAction2 entries were measured at another one (224 px for the 256-px
+Something-Something TSM and TANet models, more segments for TSN R50, fewer for MobileOne-TSM).
+Sampling is `clip_len x frame_interval x num_clips`; the clip is `T x H x W`.
 
 | variant | sampling | clip | params (M) | MMAction2 params | GMACs | MMAction2 GFLOPs | top-1 | MMAction2 config |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |
