@@ -102,13 +102,20 @@ def test_block_shift_place_wraps_whole_blocks():
     assert backbone(torch.randn(4, 3, 32, 32)).shape == (4, 512, 1, 1)
 
 
-def test_non_local_is_refused_clearly():
-    with pytest.raises(NotImplementedError, match="non-local"):
-        ResNetTSM(
-            50,
-            non_local=((0, 0, 0), (1, 0, 1, 0), (0,) * 6, (0, 0, 0)),
-            non_local_cfg=dict(sub_sample=True),
-        )
+def test_non_local_wraps_the_flagged_blocks():
+    model = ResNetTSM(
+        50,
+        num_segments=4,
+        non_local=((0, 0, 0), (1, 0, 1, 0), (0,) * 6, (0, 0, 0)),
+        non_local_cfg=dict(sub_sample=True, mode="dot_product"),
+    )
+    keys = model.state_dict().keys()
+    assert "layer2.0.block.conv1.conv.net.weight" in keys
+    assert "layer2.2.non_local_block.g.0.conv.weight" in keys
+    assert "layer2.1.conv1.conv.net.weight" in keys  # not flagged: not wrapped
+    assert model.eval()(torch.randn(4, 3, 64, 64)).shape == (4, 2048, 2, 2)
+    with pytest.raises(ValueError, match="flags"):
+        ResNetTSM(50, non_local=((0, 0, 0, 1), 0, 0, 0), non_local_cfg=dict(mode="gaussian"))
 
 
 def test_out_indices_return_a_tuple():
