@@ -151,10 +151,6 @@ def test_compiles_to_one_graph(name):
     torch._dynamo.reset()
     model = _model(name).eval()
     clips = _clips(name).float()
-    # Each variant compiles from scratch, as a user's one model would: dynamo's caches from
-    # earlier variants (same code, other clip shapes) would make it trace with dynamic shapes,
-    # whose symbolic simplification can take many minutes (seen with T=16 after TIN).
-    torch._dynamo.reset()
     compiled = torch.compile(model, backend="eager", fullgraph=True)  # fails on a graph break
     with torch.no_grad():
         assert torch.allclose(compiled(clips), model(clips), rtol=1e-5, atol=1e-5)
