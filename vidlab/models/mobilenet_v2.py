@@ -19,14 +19,13 @@ from vidlab.checkpoint import LoadReport
 from vidlab.models._checks import frozen
 from vidlab.models.heads.tsm import TSMHead
 from vidlab.models.layers.conv_module import ConvModule
+from vidlab.models.layers.freeze import norms_to_eval
 from vidlab.models.layers.temporal_shift import TemporalShift
 from vidlab.models.preprocess import ActionDataPreprocessor
 from vidlab.models.pretrained import load_pretrained
 from vidlab.models.recognizer import Recognizer2D
 from vidlab.models.resnet import _unwrapped
 from vidlab.models.variants import IMAGENET_MEAN, IMAGENET_STD, variant
-
-_BatchNorm = nn.modules.batchnorm._BatchNorm
 
 
 def make_divisible(value: float, divisor: int, min_value: int | None = None, min_ratio=0.9) -> int:
@@ -219,9 +218,7 @@ class MobileNetV2(nn.Module):
         super().train(mode)
         self._freeze_stages()
         if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
+            norms_to_eval(self)
         return self
 
 

@@ -25,6 +25,7 @@ from vidlab.models._checks import frozen
 from vidlab.models.heads.tsm import TSMHead
 from vidlab.models.heads.tsn import TSNHead
 from vidlab.models.layers.conv_module import ConvModule
+from vidlab.models.layers.freeze import freeze, norms_to_eval
 from vidlab.models.layers.temporal_shift import TemporalShift
 from vidlab.models.mobilenet_v2 import make_divisible
 from vidlab.models.preprocess import ActionDataPreprocessor
@@ -32,8 +33,6 @@ from vidlab.models.pretrained import load_pretrained
 from vidlab.models.recognizer import Recognizer2D
 from vidlab.models.resnet import _unwrapped
 from vidlab.models.variants import IMAGENET_MEAN, IMAGENET_STD, variant
-
-_BatchNorm = nn.modules.batchnorm._BatchNorm
 
 
 class SELayer(nn.Module):
@@ -412,19 +411,14 @@ class MobileOne(nn.Module):
     def _freeze_stages(self) -> None:
         modules = [self.stage0] if self.frozen_stages >= 0 else []
         modules += [getattr(self, f"stage{i + 1}") for i in range(self.frozen_stages)]
-        for m in modules:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
+        freeze(modules)
 
     def train(self, mode: bool = True):
         """Train mode that keeps frozen stages (and every BatchNorm with ``norm_eval``) in eval."""
         super().train(mode)
         self._freeze_stages()
         if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
+            norms_to_eval(self)
         return self
 
 

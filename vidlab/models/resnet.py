@@ -19,9 +19,8 @@ from torch.utils import checkpoint as cp
 from vidlab.checkpoint import LoadReport
 from vidlab.models._checks import frozen
 from vidlab.models.layers.conv_module import ConvModule
+from vidlab.models.layers.freeze import freeze, norms_to_eval
 from vidlab.models.pretrained import load_pretrained
-
-_BatchNorm = nn.modules.batchnorm._BatchNorm
 
 
 class _ResidualBlock(nn.Module):
@@ -339,14 +338,8 @@ class ResNet(nn.Module):
         return [m for m in self.modules() if isinstance(m, nn.BatchNorm2d)][1:]
 
     def _apply_freezing(self) -> None:
-        for m in self._frozen_modules():
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
-        for m in self._partial_bn_layers():
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
+        freeze(self._frozen_modules())
+        freeze(self._partial_bn_layers())
 
     def train(self, mode: bool = True):
         """Train mode that keeps frozen stages, ``norm_eval`` and partial BN in eval mode."""
@@ -354,9 +347,7 @@ class ResNet(nn.Module):
         if mode:
             self._apply_freezing()
             if self.norm_eval:
-                for m in self.modules():
-                    if isinstance(m, _BatchNorm):
-                        m.eval()
+                norms_to_eval(self)
         return self
 
 

@@ -29,11 +29,10 @@ from vidlab.checkpoint import LoadReport
 from vidlab.compat.layers import build_activation_layer
 from vidlab.models._checks import frozen
 from vidlab.models.layers.conv_module import ConvModule
+from vidlab.models.layers.freeze import freeze, norms_to_eval
 from vidlab.models.layers.non_local import NonLocal3d
 from vidlab.models.pretrained import load_pretrained
 from vidlab.models.resnet import _torchvision_name, _unwrapped
-
-_BatchNorm = nn.modules.batchnorm._BatchNorm
 
 
 def _triple(value) -> tuple[int, int, int]:
@@ -522,10 +521,7 @@ class ResNet3d(nn.Module):
         return [self.conv1] + [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
 
     def _apply_freezing(self) -> None:
-        for m in self._frozen_modules():
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
+        freeze(self._frozen_modules())
 
     def train(self, mode: bool = True):
         """Train mode that keeps frozen stages (and, with ``norm_eval``, every BatchNorm) in
@@ -533,9 +529,7 @@ class ResNet3d(nn.Module):
         super().train(mode)
         self._apply_freezing()
         if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
+            norms_to_eval(self)
         return self
 
 

@@ -22,6 +22,7 @@ from vidlab.compat.layers import build_conv_layer, build_norm_layer
 from vidlab.models._checks import frozen
 from vidlab.models.heads.tsn import TSNHead
 from vidlab.models.layers.conv_module import ConvModule
+from vidlab.models.layers.freeze import freeze, norms_to_eval
 from vidlab.models.preprocess import ActionDataPreprocessor
 from vidlab.models.pretrained import load_pretrained
 from vidlab.models.recognizer import Recognizer2D
@@ -345,19 +346,14 @@ class ResNeXt(nn.Module):
         if self.frozen_stages >= 0:
             modules = [self.stem] if self.deep_stem else [self.conv1, self.bn1]
         modules += [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
-        for m in modules:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
+        freeze(modules)
 
     def train(self, mode: bool = True):
         """Train mode that keeps frozen stages (and every BatchNorm with ``norm_eval``) in eval."""
         super().train(mode)
         self._freeze_stages()
         if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
+            norms_to_eval(self)
         return self
 
 

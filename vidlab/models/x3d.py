@@ -23,13 +23,12 @@ from vidlab.compat.layers import build_activation_layer
 from vidlab.models._checks import frozen
 from vidlab.models.heads.x3d import X3DHead
 from vidlab.models.layers.conv_module import ConvModule
+from vidlab.models.layers.freeze import freeze, norms_to_eval
 from vidlab.models.layers.squeeze_excite import SEModule, round_width
 from vidlab.models.preprocess import ActionDataPreprocessor
 from vidlab.models.pretrained import load_pretrained
 from vidlab.models.recognizer import Recognizer3D
 from vidlab.models.variants import variant
-
-_BatchNorm = nn.modules.batchnorm._BatchNorm
 
 
 class Swish(nn.Module):
@@ -299,19 +298,14 @@ class X3D(nn.Module):
             return
         stages = [self.conv1_s, self.conv1_t]
         stages += [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
-        for m in stages:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
+        freeze(stages)
 
     def train(self, mode: bool = True):
         """Train mode that keeps frozen stages and ``norm_eval`` BatchNorms in eval mode."""
         super().train(mode)
         self._apply_freezing()
         if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
+            norms_to_eval(self)
         return self
 
 
