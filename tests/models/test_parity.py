@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from vidlab.checkpoint import load_weights
-from vidlab.config import build
+from vidlab.config import build, validate
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = sorted((ROOT / "tests" / "fixtures" / "parity").glob("*.pt"))
@@ -44,6 +44,7 @@ def test_same_outputs_as_mmaction2(path):
         "regenerated weights differ from MMAction2's: torch's random generator changed; "
         "rewrite the fixtures with tools/parity/make_fixtures.py"
     )
+    validate({"model": fixture["model"]})  # MMAction2's own model dict: no problem reported
     model = build(fixture["model"], key_path="model")
     report = load_weights(model, {"state_dict": state}, strict=True)
     assert report.ok and len(report.loaded) == len(fixture["spec"])

@@ -24,7 +24,7 @@ class I3DHead(BaseHead):
         self,
         num_classes: int,
         in_channels: int,
-        spatial_type: str = "avg",
+        spatial_type: str | None = "avg",
         dropout_ratio: float = 0.5,
         init_std: float = 0.01,
         **kwargs,

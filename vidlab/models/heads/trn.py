@@ -163,7 +163,7 @@ class TRNHead(BaseHead):
         num_classes: int,
         in_channels: int,
         num_segments: int = 8,
-        spatial_type: str = "avg",
+        spatial_type: str | None = "avg",
         relation_type: str = "TRNMultiScale",
         hidden_dim: int = 256,
         dropout_ratio: float = 0.8,

@@ -36,7 +36,7 @@ class TSMHead(BaseHead):
         num_classes: int,
         in_channels: int,
         num_segments: int = 8,
-        spatial_type: str = "avg",
+        spatial_type: str | None = "avg",
         consensus: nn.Module | None = None,
         dropout_ratio: float = 0.8,
         init_std: float = 0.001,

@@ -28,7 +28,7 @@ class TSNHead(BaseHead):
         self,
         num_classes: int,
         in_channels: int,
-        spatial_type: str = "avg",
+        spatial_type: str | None = "avg",
         consensus: nn.Module | None = None,
         dropout_ratio: float = 0.4,
         init_std: float = 0.01,

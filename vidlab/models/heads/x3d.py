@@ -31,7 +31,7 @@ class X3DHead(BaseHead):
         self,
         num_classes: int,
         in_channels: int,
-        spatial_type: str = "avg",
+        spatial_type: str | None = "avg",
         dropout_ratio: float = 0.5,
         init_std: float = 0.01,
         fc1_bias: bool = False,
