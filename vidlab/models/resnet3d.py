@@ -23,7 +23,6 @@ from collections.abc import Mapping, Sequence
 import torch
 import torch.nn as nn
 from torch import Tensor
-from torch.utils import checkpoint as cp
 
 from vidlab.checkpoint import LoadReport
 from vidlab.compat.layers import build_activation_layer
@@ -32,7 +31,7 @@ from vidlab.models.layers.conv_module import ConvModule
 from vidlab.models.layers.freeze import freeze, norms_to_eval
 from vidlab.models.layers.non_local import NonLocal3d
 from vidlab.models.pretrained import load_pretrained
-from vidlab.models.resnet import _torchvision_name, _unwrapped
+from vidlab.models.resnet import _ResidualBlock, _torchvision_name, _unwrapped
 
 
 def _triple(value) -> tuple[int, int, int]:
@@ -44,11 +43,9 @@ def _per_stage(value, n: int) -> tuple:
     return tuple(value) if isinstance(value, Sequence) else (value,) * n
 
 
-class _Block3d(nn.Module):
-    """``non_local(relu(residual(x)))``, with optional gradient checkpointing of the residual."""
-
-    def _residual(self, x: Tensor) -> Tensor:
-        raise NotImplementedError
+class _Block3d(_ResidualBlock):
+    """``non_local(relu(residual(x)))``: the 2D block's residual step (with its optional
+    gradient checkpointing), then an optional non-local block."""
 
     def _add_non_local(self, channels: int, non_local: bool, non_local_cfg: Mapping) -> None:
         self.non_local = non_local
@@ -57,11 +54,7 @@ class _Block3d(nn.Module):
             self.non_local_block = NonLocal3d(channels, **dict(non_local_cfg or {}))
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._residual, x, use_reentrant=False)
-        else:
-            out = self._residual(x)
-        out = self.relu(out)
+        out = super().forward(x)
         if self.non_local:
             out = self.non_local_block(out)
         return out
