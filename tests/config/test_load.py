@@ -85,13 +85,11 @@ def test_base_single_and_list_merge_in_order(write):
         """
         model = dict(type='Recognizer2D', backbone=dict(type='ResNet', depth=50, norm_eval=False),
                      cls_head=dict(type='TSNHead', num_classes=400))
-        shared = 'model'
         """,
     )
     write(
         "base/runtime.py",
         """
-        shared = 'runtime'
         default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=1))
         pipeline = [dict(type='A'), dict(type='B')]
         """,
@@ -113,13 +111,24 @@ def test_base_single_and_list_merge_in_order(write):
         """,
     )
     cfg = load_config(path)
-    assert cfg.shared == "runtime"  # later bases win
     assert cfg.model.cls_head == dict(type="TSNHead", num_classes=10)
     assert cfg.model.backbone.depth == 50
     assert cfg.pipeline == [dict(type="C")]  # lists replace
     assert cfg.default_hooks.checkpoint == dict(type="CheckpointHook", interval=5)
     assert cfg.default_hooks.logger == dict(type="LoggerHook")
-    assert list(cfg) == ["model", "shared", "default_hooks", "pipeline"]
+    assert list(cfg) == ["model", "default_hooks", "pipeline"]
+
+
+def test_two_bases_setting_one_key_is_an_error(write):
+    # MMEngine refuses it too ("Duplicate key is not allowed among bases"): which base should
+    # win is not defined, so vidlab says which two files set the key.
+    write("base/a.py", "model = dict(type='Recognizer2D')\nshared = 1\n")
+    write("base/b.py", "model = dict(type='Recognizer3D')\n")
+    path = write("child.py", "_base_ = ['base/a.py', 'base/b.py']\n")
+    with pytest.raises(
+        ConfigError, match=r"'model' is set by two of its _base_ files.*a\.py.*b\.py"
+    ):
+        load_config(path)
 
 
 def test_nested_delete_replaces_base_dict(write):

@@ -3,8 +3,9 @@
 A config file is plain Python. Its top-level names holding plain data (dict, list, tuple, str,
 numbers, bool, None) become the keys of the config; modules, functions, classes and private
 ``_names`` are left out. ``_base_ = 'x.py'`` or ``_base_ = ['a.py', 'b.py']`` (relative to the
-file) names files whose merged content is the starting point: bases merge in order, then the
-file's own keys merge on top, dict by dict (lists and other values replace). ``_delete_=True``
+file) names files whose merged content is the starting point (two bases may not set the same
+key, as in MMEngine), then the file's own keys merge on top, dict by dict (lists and other
+values replace). ``_delete_=True``
 inside a dict replaces the base dict instead of merging into it.
 
 Inside a child file the merged base is available as ``_base_`` (``_base_.model.backbone.depth``)
@@ -64,9 +65,7 @@ _PLAIN_SCALARS = (str, int, float, bool, complex, bytes, type(None))
 _PLAIN_DATA = (dict, list, tuple, set, frozenset, *_PLAIN_SCALARS)
 
 
-# ------------------------------------------------------------------------------------------
-# Merging
-# ------------------------------------------------------------------------------------------
+# Merging --------------------------------------------------------------------------------------
 
 
 def _check_delete_flag(value: Any, where: str, src: str | None) -> bool:
@@ -151,9 +150,7 @@ def merge_configs(
     return out
 
 
-# ------------------------------------------------------------------------------------------
-# Reading files
-# ------------------------------------------------------------------------------------------
+# Reading files --------------------------------------------------------------------------------
 
 _BASE_REF_RE = re.compile(r"\{\{\s*" + BASE_KEY + r"\.([\w.]+?)\s*\}\}")
 _ENV_RE = re.compile(r"\{\{\s*['\"]?\s*\$(\w+)\s*(?::\s*(.*?))?\s*['\"]?\s*\}\}")
@@ -329,9 +326,18 @@ def _merge_bases(entries: Any, path: str, stack: tuple[str, ...]) -> Config:
             f"{display_path(path)}: {BASE_KEY} must be a path or a list of paths, got {entries!r}"
         )
     merged = Config()
+    owner: dict[str, str] = {}  # top-level key -> the base file that set it
     for entry in entries:
         base_path = _resolve_base_path(entry, path)
         loaded = _load_file(base_path, stack)
+        for key in loaded:
+            if key in owner:  # MMEngine refuses it too: which base wins is not defined
+                raise ConfigError(
+                    f"{display_path(path)}: {key!r} is set by two of its {BASE_KEY} files, "
+                    f"{display_path(owner[key])} and {display_path(base_path)}; inherit it "
+                    f"from one of them and set it in this file instead"
+                )
+            owner[key] = base_path
         refs = _merge_refs(merged.__dict__.get("_refs", {}), loaded.__dict__.get("_refs", {}))
         merged = merge_configs(loaded, merged, src=base_path)
         merged.__dict__["_refs"] = refs
@@ -530,9 +536,7 @@ def _load_file(path: str, stack: tuple[str, ...] = ()) -> Config:
     )
 
 
-# ------------------------------------------------------------------------------------------
-# Entry point
-# ------------------------------------------------------------------------------------------
+# Entry point ----------------------------------------------------------------------------------
 
 
 def load_config(
