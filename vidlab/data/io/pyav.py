@@ -26,9 +26,6 @@ exact by construction and only slower.
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
-from dataclasses import dataclass
-from fractions import Fraction
 
 import av
 import numpy as np
@@ -42,293 +39,33 @@ from vidlab.data.io.base import (
     output_size,
 )
 from vidlab.data.io.convert import RGBConverter
+from vidlab.data.io.index import (
+    FrameIndex,
+    _cache_get,
+    _cache_key,
+    _cache_put,
+    build_index,
+    clear_index_cache,
+    get_index,
+    open_container,
+    reason_of,
+    scan_packets,
+)
 from vidlab.data.io.protocols import av_open
 
-__all__ = ["FrameIndex", "PyAVReader", "build_index", "clear_index_cache", "get_index"]
+__all__ = [
+    "FrameIndex",
+    "PyAVReader",
+    "build_index",
+    "clear_index_cache",
+    "get_index",
+    "open_container",
+    "reason_of",
+]
 
-# Demuxers that read any text as "ANSI art" video: a text file is not a video.
-_TEXT_CODECS = {"ansi", "bintext", "xbin", "idf", "tty"}
-# The per-process index cache holds at most this many files and frames (8 bytes a frame).
-_CACHE_FILES = 8192
-_CACHE_FRAMES = 4_000_000
 _I_FRAME = av.video.frame.PictureType.I
 # Decode on through at most this many frames before a target's keyframe rather than seeking.
 _FORWARD_FRAMES = 4
-_cache: OrderedDict[tuple, FrameIndex] = OrderedDict()
-_cached_frames = 0
-
-
-@dataclass(frozen=True, eq=False)
-class FrameIndex:
-    """Per-file facts from one demux pass.
-
-    Attributes:
-        pts: Timestamps (stream time base) of the frames in presentation order, or None where
-            the stream's timestamps cannot locate frames (missing or repeated).
-        keyframes: Indices of keyframes, ascending (empty where `pts` is None).
-        key_dts: Decode timestamps of those keyframes (their pts where a dts is missing).
-        num_frames: Frames found.
-        open_gop: Some frames that follow a keyframe in decode order precede it in
-            presentation order (they need the previous GOP).
-        vfr: The frame durations vary.
-        has_duration: The container states a duration.
-        start_pts: Timestamp of the first frame (0 for most files).
-    """
-
-    pts: np.ndarray | None
-    keyframes: np.ndarray
-    key_dts: np.ndarray
-    num_frames: int
-    time_base: Fraction | None
-    fps: float | None
-    width: int
-    height: int
-    duration: float | None
-    codec: str
-    format_name: str
-    open_gop: bool
-    vfr: bool
-    has_duration: bool
-    start_pts: int | None
-    issues: tuple[str, ...]
-
-    def locate(self, pts: int) -> int | None:
-        """Index of the frame with timestamp `pts`, or None where no frame has it."""
-        i = int(np.searchsorted(self.pts, pts))
-        return i if i < self.num_frames and self.pts[i] == pts else None
-
-    def keyframe_slot(self, t: int) -> int:
-        """Position in `keyframes` of the last keyframe at or before frame `t` (0 if none)."""
-        return max(int(np.searchsorted(self.keyframes, t, side="right")) - 1, 0)
-
-    def info(self, path: str | None) -> VideoInfo:
-        keyframes = tuple(int(k) for k in self.keyframes) if self.pts is not None else None
-        return VideoInfo(
-            num_frames=self.num_frames,
-            fps=self.fps,
-            width=self.width,
-            height=self.height,
-            duration=self.duration,
-            keyframes=keyframes,
-            path=path,
-            codec=self.codec,
-            issues=self.issues,
-        )
-
-
-def open_container(src: str, *, timeout: float | None = None):
-    """`av.open` with errors turned into `DecodeError`s that name the file and the cause."""
-    is_url = "://" in src
-    if not is_url:
-        if not os.path.exists(src):
-            raise DecodeError(f"{src}: no such file", src)
-        if os.path.isdir(src):
-            raise DecodeError(f"{src}: is a directory, not a video file", src)
-        if os.path.getsize(src) == 0:
-            raise DecodeError(f"{src}: the file is empty (0 bytes)", src)
-    try:
-        if is_url:
-            container = av_open(src, timeout=timeout)
-        else:
-            container = _open_fast(src)
-    except PermissionError as e:
-        raise DecodeError(f"{src}: permission denied ({e.strerror})", src) from e
-    except (av.error.FFmpegError, OSError) as e:
-        raise DecodeError(f"{src}: cannot open as a video: {reason_of(e)}", src) from e
-    if not container.streams.video:
-        kinds = sorted({s.type for s in container.streams}) or ["none"]
-        container.close()
-        raise DecodeError(f"{src}: has no video stream (streams: {', '.join(kinds)})", src)
-    stream = container.streams.video[0]
-    codec = stream.codec_context.name
-    if codec in _TEXT_CODECS or container.format.name in _TEXT_CODECS:
-        container.close()
-        raise DecodeError(f"{src}: not a video (FFmpeg reads it as text, codec {codec!r})", src)
-    if not stream.codec_context.width or not stream.codec_context.height:
-        container.close()
-        raise DecodeError(f"{src}: the video stream has no frame size; not a readable video", src)
-    return container
-
-
-def _open_fast(src: str):
-    """`av.open` without decoding frames while probing the stream.
-
-    FFmpeg's stream probing decodes the first frame(s) to learn what the header already says
-    for most files (the frame size, the pixel format); that costs about one keyframe's decode
-    per open. The probing decoder is told to skip frames (the decoder that reads frames is a
-    different one, which learns the pixel format from the stream); where the header then leaves
-    the frame size unknown, the file is opened again with full probing.
-    """
-    container = av_open(src, options={"skip_frame": "all"})
-    video = container.streams.video
-    if video and not (video[0].codec_context.width and video[0].codec_context.height):
-        container.close()
-        container = av_open(src)
-    return container
-
-
-def reason_of(e: BaseException) -> str:
-    """An FFmpeg error without PyAV's errno prefix and the repeated file name."""
-    if isinstance(e, av.error.FFmpegError) and e.strerror:
-        return e.strerror
-    return str(e)
-
-
-def build_index(path: str, *, timeout: float | None = None) -> FrameIndex:
-    """One demux pass over the video stream of `path` (no decoding)."""
-    path = os.fspath(path)
-    with open_container(path, timeout=timeout) as container:
-        return scan_packets(path, container)
-
-
-def scan_packets(path: str, container) -> FrameIndex:
-    """Build the index from `container`'s packets; leaves the container at its end."""
-    stream = container.streams.video[0]
-    timestamps: list[int | None] = []
-    key_dts: list[int | None] = []
-    keys: list[bool] = []
-    before_first_key = 0
-    open_gop = False
-    last_key_ts = None
-    error = None
-    try:
-        for packet in container.demux(stream):
-            if packet.size == 0:  # the flush packets at the end
-                continue
-            key = packet.is_keyframe
-            if not keys and not key:
-                before_first_key += 1  # not decodable without an earlier keyframe
-                continue
-            ts = packet.pts if packet.pts is not None else packet.dts
-            if key:
-                last_key_ts = ts
-                key_dts.append(packet.dts if packet.dts is not None else ts)
-            elif ts is not None and last_key_ts is not None and ts < last_key_ts:
-                open_gop = True
-            timestamps.append(ts)
-            keys.append(key)
-    except (av.error.FFmpegError, OSError) as e:
-        error = e
-    return _make_index(
-        path, container, stream, timestamps, keys, key_dts, before_first_key, open_gop, error
-    )
-
-
-def _make_index(
-    path, container, stream, timestamps, keys, key_dts, before_first_key, open_gop, error
-):
-    n = len(timestamps)
-    codec = stream.codec_context.name
-    if n == 0:
-        cause = f"demuxing failed: {reason_of(error)}" if error else "no keyframe in the stream"
-        raise DecodeError(f"{path}: no decodable video frames ({cause})", path)
-    time_base = stream.time_base
-    usable = None not in timestamps and len(set(timestamps)) == n
-    if usable:
-        ts = np.asarray(timestamps, np.int64)
-        order = np.argsort(ts, kind="stable")
-        pts = ts[order]
-        keyframes = np.flatnonzero(np.asarray(keys)[order]).astype(np.int64)
-        dts_by_pts = dict(zip((t for t, k in zip(timestamps, keys) if k), key_dts))
-        key_dts_arr = np.asarray([dts_by_pts[int(pts[k])] for k in keyframes], np.int64)
-        diffs = np.diff(pts)
-        vfr = bool(n > 2 and diffs.max() - diffs.min() > max(1, 0.01 * float(np.median(diffs))))
-        span = float((pts[-1] - pts[0]) * time_base) if time_base else 0.0
-    else:
-        pts, keyframes, vfr, span = None, np.zeros(0, np.int64), False, 0.0
-        key_dts_arr = np.zeros(0, np.int64)
-
-    rate = stream.guessed_rate or stream.average_rate
-    fps = float(rate) if rate else None
-    if span > 0:
-        mean_fps = (n - 1) / span
-        if fps is None or abs(fps - mean_fps) > 0.01 * mean_fps:
-            fps = mean_fps  # the header's rate disagrees with the timestamps: trust these
-    if span > 0:
-        duration = span + (1.0 / fps if fps else 0.0)
-    elif container.duration:
-        duration = container.duration / av.time_base
-    else:
-        duration = n / fps if fps else None
-
-    issues = []
-    header_frames = stream.frames
-    if header_frames and header_frames > n + before_first_key + 1:
-        issues.append(
-            f"the header says {header_frames} frames but the file holds {n}; it may be truncated"
-        )
-    elif container.duration and len(container.streams) == 1 and duration:
-        stated = container.duration / av.time_base
-        if stated - duration > max(1.0, 0.1 * stated):
-            issues.append(
-                f"the header says {stated:.2f} s but the frames span {duration:.2f} s; "
-                "it may be truncated"
-            )
-    if error is not None:
-        issues.append(f"demuxing stopped after {n} frames: {reason_of(error)}")
-    if before_first_key:
-        issues.append(f"{before_first_key} packets before the first keyframe are not counted")
-    return FrameIndex(
-        pts=pts,
-        keyframes=keyframes,
-        key_dts=key_dts_arr,
-        num_frames=n,
-        time_base=time_base,
-        fps=fps,
-        width=stream.codec_context.width,
-        height=stream.codec_context.height,
-        duration=duration,
-        codec=codec,
-        format_name=container.format.name,
-        open_gop=open_gop,
-        vfr=vfr,
-        has_duration=container.duration is not None,
-        start_pts=int(pts[0]) if pts is not None else None,
-        issues=tuple(issues),
-    )
-
-
-def _cache_key(path: str) -> tuple:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise DecodeError(f"{path}: no such file", path) from None
-    except PermissionError as e:
-        raise DecodeError(f"{path}: permission denied ({e.strerror})", path) from None
-    return (os.path.abspath(path), st.st_size, st.st_mtime_ns)
-
-
-def _cache_get(key: tuple) -> FrameIndex | None:
-    index = _cache.get(key)
-    if index is not None:
-        _cache.move_to_end(key)
-    return index
-
-
-def _cache_put(key: tuple, index: FrameIndex) -> None:
-    global _cached_frames
-    old = _cache.pop(key, None)
-    _cached_frames += index.num_frames - (old.num_frames if old is not None else 0)
-    _cache[key] = index
-    while len(_cache) > 1 and (len(_cache) > _CACHE_FILES or _cached_frames > _CACHE_FRAMES):
-        _cached_frames -= _cache.popitem(last=False)[1].num_frames
-
-
-def get_index(path: str | os.PathLike) -> FrameIndex:
-    """`build_index`, cached per process by (path, size, mtime)."""
-    path = os.fspath(path)
-    key = _cache_key(path)
-    index = _cache_get(key)
-    if index is None:
-        index = build_index(path)
-        _cache_put(key, index)
-    return index
-
-
-def clear_index_cache() -> None:
-    global _cached_frames
-    _cache.clear()
-    _cached_frames = 0
 
 
 class PyAVReader(ReaderBase):
