@@ -45,10 +45,15 @@ class FrameIndex:
         pts: Timestamps (stream time base) of the frames in presentation order, or None where
             the stream's timestamps cannot locate frames (missing or repeated).
         keyframes: Indices of keyframes, ascending (empty where `pts` is None).
-        key_dts: Decode timestamps of those keyframes (their pts where a dts is missing).
+        key_pts: Timestamps to seek to for those keyframes: a keyframe's own, or, where the
+            keyframe packet is discarded (an edit list), that packet's, which lies before the
+            frame (the first presented frame after it is then not a keyframe).
+        key_dts: Decode timestamps of the same packets (their pts where a dts is missing).
         num_frames: Frames found.
         open_gop: Some frames that follow a keyframe in decode order precede it in
             presentation order (they need the previous GOP).
+        discarded: Packets that are decoded but not presented (an MP4/MOV edit list); not
+            counted in `num_frames`.
         vfr: The frame durations vary.
         has_duration: The container states a duration.
         start_pts: Timestamp of the first frame (0 for most files).
@@ -56,6 +61,7 @@ class FrameIndex:
 
     pts: np.ndarray | None
     keyframes: np.ndarray
+    key_pts: np.ndarray
     key_dts: np.ndarray
     num_frames: int
     time_base: Fraction | None
@@ -66,6 +72,7 @@ class FrameIndex:
     codec: str
     format_name: str
     open_gop: bool
+    discarded: int
     vfr: bool
     has_duration: bool
     start_pts: int | None
@@ -161,41 +168,76 @@ def build_index(path: str, *, timeout: float | None = None) -> FrameIndex:
 
 
 def scan_packets(path: str, container) -> FrameIndex:
-    """Build the index from `container`'s packets; leaves the container at its end."""
+    """Build the index from `container`'s packets; leaves the container at its end.
+
+    Packets that the demuxer marks as discarded (an MP4/MOV edit list: a cut made without
+    re-encoding keeps the packets from the keyframe before the cut; a negative start time) are
+    decoded but never presented: they are not counted, and a discarded keyframe is kept only
+    as the place to seek to for the frames after it.
+    """
     stream = container.streams.video[0]
-    timestamps: list[int | None] = []
-    key_dts: list[int | None] = []
-    keys: list[bool] = []
-    before_first_key = 0
-    open_gop = False
-    last_key_ts = None
+    scan = _Scan()
     error = None
     try:
         for packet in container.demux(stream):
-            if packet.size == 0:  # the flush packets at the end
-                continue
-            key = packet.is_keyframe
-            if not keys and not key:
-                before_first_key += 1  # not decodable without an earlier keyframe
-                continue
-            ts = packet.pts if packet.pts is not None else packet.dts
-            if key:
-                last_key_ts = ts
-                key_dts.append(packet.dts if packet.dts is not None else ts)
-            elif ts is not None and last_key_ts is not None and ts < last_key_ts:
-                open_gop = True
-            timestamps.append(ts)
-            keys.append(key)
+            if packet.size:  # not the flush packets at the end
+                scan.add(packet)
     except (av.error.FFmpegError, OSError) as e:
         error = e
-    return _make_index(
-        path, container, stream, timestamps, keys, key_dts, before_first_key, open_gop, error
+    return _make_index(path, container, stream, scan, error)
+
+
+class _Scan:
+    """What the demux pass collects, packet by packet (decode order)."""
+
+    def __init__(self):
+        self.timestamps: list[int | None] = []  # presented frames
+        self.keys: list[bool] = []
+        self.seek_points: list[tuple[int | None, int | None]] = []  # (pts, dts) of keyframes
+        self.before_first_key = 0
+        self.discarded = 0
+        self.open_gop = False
+        self._last_key_ts = None
+
+    def add(self, packet) -> None:
+        key = packet.is_keyframe
+        if not self.seek_points and not key:
+            self.before_first_key += 1  # not decodable without an earlier keyframe
+            return
+        ts = packet.pts if packet.pts is not None else packet.dts
+        if key:
+            self._last_key_ts = ts
+            self.seek_points.append((ts, packet.dts if packet.dts is not None else ts))
+        elif ts is not None and self._last_key_ts is not None and ts < self._last_key_ts:
+            self.open_gop = True
+        if packet.is_discard:
+            self.discarded += 1
+            return
+        self.timestamps.append(ts)
+        self.keys.append(key)
+
+
+def _seek_table(pts: np.ndarray, seek_points) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keyframes, key_pts, key_dts): for each keyframe packet, the first presented frame at
+    or after it, and the packet's timestamps to seek by; where several share that frame (a
+    discarded keyframe before a presented one), the last."""
+    by_frame: dict[int, tuple[int, int]] = {}
+    for ts, dts in seek_points:
+        if ts is None:
+            continue
+        i = int(np.searchsorted(pts, ts))
+        if i < len(pts) and (i not in by_frame or ts > by_frame[i][0]):
+            by_frame[i] = (ts, dts)
+    frames = sorted(by_frame)
+    return (
+        np.asarray(frames, np.int64),
+        np.asarray([by_frame[i][0] for i in frames], np.int64),
+        np.asarray([by_frame[i][1] for i in frames], np.int64),
     )
 
 
-def _make_index(
-    path, container, stream, timestamps, keys, key_dts, before_first_key, open_gop, error
-):
+def _make_index(path, container, stream, scan: _Scan, error) -> FrameIndex:
+    timestamps = scan.timestamps
     n = len(timestamps)
     codec = stream.codec_context.name
     if n == 0:
@@ -204,18 +246,14 @@ def _make_index(
     time_base = stream.time_base
     usable = None not in timestamps and len(set(timestamps)) == n
     if usable:
-        ts = np.asarray(timestamps, np.int64)
-        order = np.argsort(ts, kind="stable")
-        pts = ts[order]
-        keyframes = np.flatnonzero(np.asarray(keys)[order]).astype(np.int64)
-        dts_by_pts = dict(zip((t for t, k in zip(timestamps, keys) if k), key_dts))
-        key_dts_arr = np.asarray([dts_by_pts[int(pts[k])] for k in keyframes], np.int64)
+        pts = np.sort(np.asarray(timestamps, np.int64))
+        keyframes, key_pts, key_dts_arr = _seek_table(pts, scan.seek_points)
         diffs = np.diff(pts)
         vfr = bool(n > 2 and diffs.max() - diffs.min() > max(1, 0.01 * float(np.median(diffs))))
         span = float((pts[-1] - pts[0]) * time_base) if time_base else 0.0
     else:
-        pts, keyframes, vfr, span = None, np.zeros(0, np.int64), False, 0.0
-        key_dts_arr = np.zeros(0, np.int64)
+        pts, vfr, span = None, False, 0.0
+        keyframes = key_pts = key_dts_arr = np.zeros(0, np.int64)
 
     rate = stream.guessed_rate or stream.average_rate
     fps = float(rate) if rate else None
@@ -232,7 +270,8 @@ def _make_index(
 
     issues = []
     header_frames = stream.frames
-    if header_frames and header_frames > n + before_first_key + 1:
+    before_first_key = scan.before_first_key
+    if header_frames and header_frames > n + before_first_key + scan.discarded + 1:
         issues.append(
             f"the header says {header_frames} frames but the file holds {n}; it may be truncated"
         )
@@ -250,6 +289,7 @@ def _make_index(
     return FrameIndex(
         pts=pts,
         keyframes=keyframes,
+        key_pts=key_pts,
         key_dts=key_dts_arr,
         num_frames=n,
         time_base=time_base,
@@ -259,7 +299,8 @@ def _make_index(
         duration=duration,
         codec=codec,
         format_name=container.format.name,
-        open_gop=open_gop,
+        open_gop=scan.open_gop,
+        discarded=scan.discarded,
         vfr=vfr,
         has_duration=container.duration is not None,
         start_pts=int(pts[0]) if pts is not None else None,

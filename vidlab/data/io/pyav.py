@@ -13,7 +13,9 @@ How a read works:
    target needs a seek anyway, the decoder is drained as soon as the target's packet is in,
    instead of being fed the packets B-frame reordering would otherwise wait for. Decoded frames
    are matched to indices by timestamp, so variable frame rates, start times other than 0 and
-   B-frame reordering need no arithmetic. A seek must land at or before its keyframe, and the
+   B-frame reordering need no arithmetic. Packets an MP4/MOV edit list discards (a cut made
+   without re-encoding, a negative start time) are not counted: a seek to the discarded
+   keyframe before a frame is followed by the first presented frame, which is the anchor. A seek must land at or before its keyframe, and the
    keyframe must come out as a keyframe; where not (MPEG-TS seeks by dts, MPEG-PS resyncs
    mid-packet), the keyframe's dts, the keyframe before, then the start of the file are tried.
 3. Only the frames returned are converted to RGB, by one reused single-threaded scaler.
@@ -102,6 +104,7 @@ class PyAVReader(ReaderBase):
         self._seek_mode = "pts"  # seek by the keyframe's pts, or its dts where pts lands late
         self._seek_failures = 0
         self._seeked = False  # the current decode run began with a seek
+        self._anchor_is_key = True  # the frame a seek aims at must come out as a keyframe
         self._drain_pts: int | None = None  # drain the decoder after the packet with this pts
         self._drained = False
         self._open()
@@ -183,7 +186,8 @@ class PyAVReader(ReaderBase):
                     if i < anchor:  # landed before the keyframe: decode on to it
                         self._pos = i
                         continue
-                    if i > anchor or not (frame.key_frame or frame.pict_type == _I_FRAME):
+                    is_key = frame.key_frame or frame.pict_type == _I_FRAME
+                    if i > anchor or (self._anchor_is_key and not is_key):
                         # Landed past the keyframe (what follows may lack its references), or
                         # the demuxer resynchronised mid-packet and timestamps are shifted
                         # (MPEG-PS): try the next way, at worst the start of the file.
@@ -238,8 +242,9 @@ class PyAVReader(ReaderBase):
         while seeks:
             slot, mode = seeks.pop(0)
             keyframe = int(index.keyframes[slot])
-            target = int(index.key_dts[slot] if mode == "dts" else index.pts[keyframe])
-            if mode == "dts" and target == int(index.pts[keyframe]):
+            key_pts = int(index.key_pts[slot])
+            target = int(index.key_dts[slot] if mode == "dts" else key_pts)
+            if mode == "dts" and target == key_pts:
                 continue  # same as the pts seek
             try:
                 self._container.seek(target, stream=self._stream)
@@ -250,6 +255,9 @@ class PyAVReader(ReaderBase):
             self._pos = None
             self._seeked = True
             self._drained = False
+            # Seeking to a discarded keyframe (an edit list), the first frame presented is the
+            # anchor but not itself a keyframe.
+            self._anchor_is_key = key_pts == int(index.pts[keyframe])
             return keyframe
         self._restart()
         return None
