@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from videogen import encode, frame_id, full_decode, x264
 
+from vidlab.data.io import index as index_module
 from vidlab.data.io import open_video, probe, read_frames
 from vidlab.data.io.pyav import clear_index_cache
 
@@ -60,3 +61,37 @@ def test_negative_start_time_edit_list(src):
     clear_index_cache()
     with open_video(path) as reader:  # index built by the reader itself, then a first read
         np.testing.assert_array_equal(reader.read([0]), ref[[0]])
+
+
+@pytest.fixture(scope="module")
+def pts_as_dts(src):
+    folder, _ = src
+    ts = encode(folder / "bframes.ts", options=x264(12, 3))
+    return liars.pts_overwritten_by_dts(ts, folder / "pts_as_dts.ts")
+
+
+def test_pts_overwritten_by_dts_is_counted(pts_as_dts):
+    ref = full_decode(pts_as_dts)
+    assert [frame_id(f) for f in ref] == list(range(60))
+    info = probe(pts_as_dts)
+    assert info.keyframes is None  # nothing to seek by
+    assert sum("decode times" in issue for issue in info.issues) == 1
+    check_every_index(pts_as_dts, ref)
+
+
+def test_frames_out_of_timestamp_order_are_caught_while_reading(pts_as_dts, monkeypatch):
+    # where the demux pass sees nothing wrong, the reader notices the first frame that comes
+    # out of timestamp order, counts from the start instead, and the cache remembers it
+    monkeypatch.setattr(index_module, "_trust_note", lambda *args: None)
+    clear_index_cache()
+    assert probe(pts_as_dts).keyframes is not None  # trusted at first
+    ref = full_decode(pts_as_dts)
+    with open_video(pts_as_dts) as reader:
+        np.testing.assert_array_equal(reader.read(range(12, 40)), ref[12:40])
+        assert reader._sequential
+        assert any("out of timestamp order" in issue for issue in reader.info.issues)
+    info = probe(pts_as_dts)  # learnt once, kept in the index cache
+    assert info.keyframes is None
+    assert sum("out of timestamp order" in issue for issue in info.issues) == 1
+    check_every_index(pts_as_dts, ref)
+    clear_index_cache()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import av
@@ -22,6 +22,7 @@ __all__ = [
     "FrameIndex",
     "build_index",
     "clear_index_cache",
+    "distrusted",
     "get_index",
     "open_container",
     "reason_of",
@@ -33,6 +34,9 @@ _TEXT_CODECS = {"ansi", "bintext", "xbin", "idf", "tty"}
 # The per-process index cache holds at most this many files and frames (8 bytes a frame).
 _CACHE_FILES = 8192
 _CACHE_FRAMES = 4_000_000
+# B-frame reordering moves a frame at most this many packets (H.264/HEVC: 16 reference frames).
+_REORDER_WINDOW = 16
+COUNTING = "frames are counted from the start of the file (exact, slower)"
 _cache: OrderedDict[tuple, FrameIndex] = OrderedDict()
 _cached_frames = 0
 
@@ -197,7 +201,12 @@ class _Scan:
         self.before_first_key = 0
         self.discarded = 0
         self.open_gop = False
+        self.reordered = False  # some packet's pts is below an earlier packet's (B-frames)
+        self.jump_back: int | None = None  # packet where timestamps restart lower (a join)
         self._last_key_ts = None
+        self._last_dts = None
+        self._recent: list[int] = []  # pts of the last packets, for the reorder window
+        self._settled_max: int | None = None  # highest pts before the reorder window
 
     def add(self, packet) -> None:
         key = packet.is_keyframe
@@ -210,11 +219,69 @@ class _Scan:
             self.seek_points.append((ts, packet.dts if packet.dts is not None else ts))
         elif ts is not None and self._last_key_ts is not None and ts < self._last_key_ts:
             self.open_gop = True
+        self._check_order(ts, packet.dts)
         if packet.is_discard:
             self.discarded += 1
             return
         self.timestamps.append(ts)
         self.keys.append(key)
+
+    def _check_order(self, ts: int | None, dts: int | None) -> None:
+        """Decode timestamps never go back; presentation timestamps go back only within the
+        reorder window (B-frames, at most 16 frames in H.264/HEVC). Where they do, parts of
+        the file share a time range (captures joined with ``cat``, a restarted encoder)."""
+        where = len(self.timestamps) + self.discarded
+        if dts is not None:
+            if self._last_dts is not None and dts < self._last_dts and self.jump_back is None:
+                self.jump_back = where
+            self._last_dts = dts
+        if ts is None:
+            return
+        recent = self._recent
+        if recent and ts < recent[-1]:
+            self.reordered = True
+        if self._settled_max is not None and ts < self._settled_max and self.jump_back is None:
+            self.jump_back = where
+        recent.append(ts)
+        if len(recent) > _REORDER_WINDOW:
+            old = recent.pop(0)
+            self._settled_max = old if self._settled_max is None else max(old, self._settled_max)
+
+
+def distrusted(index: FrameIndex, note: str) -> FrameIndex:
+    """`index` without timestamps (frames are then counted from the start), with `note` added
+    to its issues once."""
+    empty = np.zeros(0, np.int64)
+    issues = index.issues if note in index.issues else (*index.issues, note)
+    return replace(
+        index,
+        pts=None,
+        keyframes=empty,
+        key_pts=empty,
+        key_dts=empty,
+        start_pts=None,
+        issues=issues,
+    )
+
+
+def _trust_note(scan: _Scan, n: int, reorders: bool) -> str | None:
+    """Why the timestamps of a stream cannot locate its frames, or None."""
+    timestamps = scan.timestamps
+    if None in timestamps:
+        return ""  # a raw stream: no timestamps at all, nothing wrong with it
+    if len(set(timestamps)) != n:
+        return f"{n - len(set(timestamps))} frames repeat another's timestamp; " + COUNTING
+    if scan.jump_back is not None:
+        return (
+            f"the timestamps jump back at packet {scan.jump_back} (captures joined, or an "
+            "encoder restarted); " + COUNTING
+        )
+    if reorders and not scan.reordered and n > _REORDER_WINDOW:
+        return (
+            "the codec reorders frames but no packet's timestamp is out of decode order: the "
+            "timestamps are decode times, not presentation times; " + COUNTING
+        )
+    return None
 
 
 def _seek_table(pts: np.ndarray, seek_points) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -244,7 +311,8 @@ def _make_index(path, container, stream, scan: _Scan, error) -> FrameIndex:
         cause = f"demuxing failed: {reason_of(error)}" if error else "no keyframe in the stream"
         raise DecodeError(f"{path}: no decodable video frames ({cause})", path)
     time_base = stream.time_base
-    usable = None not in timestamps and len(set(timestamps)) == n
+    note = _trust_note(scan, n, bool(stream.codec_context.has_b_frames))
+    usable = note is None
     if usable:
         pts = np.sort(np.asarray(timestamps, np.int64))
         keyframes, key_pts, key_dts_arr = _seek_table(pts, scan.seek_points)
@@ -286,6 +354,8 @@ def _make_index(path, container, stream, scan: _Scan, error) -> FrameIndex:
         issues.append(f"demuxing stopped after {n} frames: {reason_of(error)}")
     if before_first_key:
         issues.append(f"{before_first_key} packets before the first keyframe are not counted")
+    if note:
+        issues.append(note)
     return FrameIndex(
         pts=pts,
         keyframes=keyframes,
@@ -332,6 +402,17 @@ def _cache_put(key: tuple, index: FrameIndex) -> None:
     _cache[key] = index
     while len(_cache) > 1 and (len(_cache) > _CACHE_FILES or _cached_frames > _CACHE_FRAMES):
         _cached_frames -= _cache.popitem(last=False)[1].num_frames
+
+
+def learn(path: str, index: FrameIndex) -> None:
+    """Replace the cached index of `path` with `index` (what a reader learnt while decoding),
+    where the cached one is for the file as it is now."""
+    try:
+        key = _cache_key(path)
+    except DecodeError:
+        return
+    if key in _cache:
+        _cache_put(key, index)
 
 
 def get_index(path: str | os.PathLike) -> FrameIndex:

@@ -20,9 +20,14 @@ How a read works:
    mid-packet), the keyframe's dts, the keyframe before, then the start of the file are tried.
 3. Only the frames returned are converted to RGB, by one reused single-threaded scaler.
 
-Where timestamps cannot be trusted (a raw elementary stream has none; a decoder returns
-timestamps the index does not know), the reader counts frames from the start instead, which is
-exact by construction and only slower.
+Where timestamps cannot be trusted, the reader counts frames from the start instead, which is
+exact by construction and only slower: a raw elementary stream has none; the demux pass finds
+repeated timestamps, timestamps that jump back beyond the reorder window (captures joined with
+``cat``), or a codec that reorders frames with no packet out of decode order (pts overwritten
+by dts); a decoder returns timestamps the index does not know, or frames out of timestamp
+order. The last two are learnt while reading: noted once in `VideoInfo.issues` and kept in the
+index cache. (The demux-pass checks are the ones that matter: a drained decoder may legitimately
+skip frames, so a reader cannot tell every broken file from its first frames.)
 """
 
 from __future__ import annotations
@@ -42,13 +47,16 @@ from vidlab.data.io.base import (
 )
 from vidlab.data.io.convert import RGBConverter
 from vidlab.data.io.index import (
+    COUNTING,
     FrameIndex,
     _cache_get,
     _cache_key,
     _cache_put,
     build_index,
     clear_index_cache,
+    distrusted,
     get_index,
+    learn,
     open_container,
     reason_of,
     scan_packets,
@@ -153,6 +161,7 @@ class PyAVReader(ReaderBase):
             # once the target's packet is in, rather than feeding it the packets it holds
             # frames back for (B-frame reordering delays output by a few packets).
             self._drain_pts = None
+            may_drain = may_drain and not self._sequential
             if may_drain and (k + 1 == len(targets_list) or self._far(t, targets_list[k + 1])):
                 self._drain_pts = int(self._index.pts[t])
             frame = self._frame_at(t)
@@ -194,6 +203,18 @@ class PyAVReader(ReaderBase):
                         anchor = self._position(seeks)
                         continue
                     anchor = None
+                elif self._pos is not None and (
+                    i <= self._pos or (i > self._pos + 1 and not self._drained)
+                ):
+                    # Frames come out in presentation order: one out of timestamp order means
+                    # the timestamps are not presentation times (pts overwritten by dts, parts
+                    # joined): count from the start, and remember it for this file. (While the
+                    # decoder is drained, frames whose packets were not fed are missing.)
+                    return self._distrust(
+                        t,
+                        f"decoded frames are out of timestamp order (frame {i} came after "
+                        f"frame {self._pos}); " + COUNTING,
+                    )
                 if i <= t:
                     self._pos = i
                     if i == t:
@@ -215,6 +236,16 @@ class PyAVReader(ReaderBase):
             f"(last frame reached: {self._pos})",
             self.path,
         )
+
+    def _distrust(self, t: int, note: str) -> av.VideoFrame:
+        """Stop trusting the timestamps of this file (noted in its issues, and in the index
+        cache), and reach frame `t` by counting from the start."""
+        self._index = distrusted(self._index, note)
+        self._info = None
+        if not self._url:
+            learn(self.path, self._index)
+        self._frames = None
+        return self._frame_at_sequential(t)
 
     def _far(self, pos: int, t: int) -> bool:
         """Whether frame `t` is better reached by a seek than by decoding on from frame `pos`:
