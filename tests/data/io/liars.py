@@ -68,6 +68,22 @@ def pts_overwritten_by_dts(src_ts, dst):
     return _remux(src_ts, dst, fix, fmt="mpegts")
 
 
+def capture(path, ids, *, offset=100):
+    """An MPEG-TS of the pattern frames `ids` at 30 fps (time base 1/60), its timestamps
+    starting `offset` sixtieths of a second late (late enough that no B-frame dts is
+    negative: the muxer would shift them to 0)."""
+    with av.open(str(path), "w", format="mpegts") as c:
+        s = c.add_stream("libx264", rate=30, options=x264(12))
+        s.width, s.height, s.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        s.codec_context.time_base = Fraction(1, 60)
+        for k, i in enumerate(ids):
+            frame = av.VideoFrame.from_ndarray(pattern(i), format="rgb24")
+            frame.pts, frame.time_base = offset + 2 * k, Fraction(1, 60)
+            c.mux(s.encode(frame))
+        c.mux(s.encode(None))
+    return str(path)
+
+
 def joined(first_ts, second_ts, dst):
     """Two captures joined with ``cat``."""
     with open(dst, "wb") as out:

@@ -95,3 +95,18 @@ def test_frames_out_of_timestamp_order_are_caught_while_reading(pts_as_dts, monk
     assert sum("out of timestamp order" in issue for issue in info.issues) == 1
     check_every_index(pts_as_dts, ref)
     clear_index_cache()
+
+
+def test_joined_captures_are_counted(src):
+    # the second capture's timestamps restart half a frame after the first's start: no value
+    # repeats, so sorting them would interleave the two captures
+    folder, _ = src
+    first = liars.capture(folder / "part1.ts", range(30))
+    second = liars.capture(folder / "part2.ts", range(30, 60), offset=101)
+    path = liars.joined(first, second, folder / "joined.ts")
+    ref = full_decode(path)
+    assert [frame_id(f) for f in ref] == list(range(60))
+    info = probe(path)
+    assert info.keyframes is None
+    assert sum("jump back" in issue for issue in info.issues) == 1
+    check_every_index(path, ref)
