@@ -7,6 +7,7 @@ mid-stream, and rotation metadata.
 
 from __future__ import annotations
 
+import av
 import liars
 import numpy as np
 import pytest
@@ -14,7 +15,9 @@ from videogen import encode, frame_id, full_decode, x264
 
 from vidlab.data.io import index as index_module
 from vidlab.data.io import open_video, probe, read_frames
+from vidlab.data.io.convert import RGBConverter
 from vidlab.data.io.pyav import clear_index_cache
+from vidlab.data.tools import check_videos
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +113,40 @@ def test_joined_captures_are_counted(src):
     assert info.keyframes is None
     assert sum("jump back" in issue for issue in info.issues) == 1
     check_every_index(path, ref)
+
+
+def test_size_change_mid_stream_has_one_rule(src):
+    # every frame comes back at the first frame's size, scaled; the change is noted once
+    folder, _ = src
+    path = liars.size_change(folder / "size.ts", change_at=30, size=(32, 24))
+    converter = RGBConverter()
+    ref = []
+    with av.open(path) as c:
+        for frame in c.decode(video=0):
+            ref.append(np.empty((48, 64, 3), np.uint8))
+            converter.convert(frame, ref[-1])  # the rule, applied to the full decode
+    ref = np.stack(ref)
+    assert [frame_id(f) for f in ref] == list(range(60))
+    assert probe(path).issues == ()  # the demux pass cannot see it
+    check_every_index(path, ref)
+    info = probe(path)
+    assert (info.width, info.height) == (64, 48)
+    assert sum("changes mid-stream" in issue for issue in info.issues) == 1
+    assert read_frames(path, [45], short_side=24).shape == (1, 24, 32, 3)
+    clear_index_cache()
+    with open_video(path) as reader:  # a reader that starts after the change
+        np.testing.assert_array_equal(reader.read([45, 2]), ref[[45, 2]])
+        assert "changes mid-stream" in reader.info.issues[-1]
+
+
+def test_data_check_reports_a_size_change(src, tmp_path):
+    folder, plain = src
+    path = liars.size_change(folder / "size_check.ts")
+    listed = tmp_path / "list.txt"
+    listed.write_text(f"{path} 0\n{plain} 1\n")
+    report = check_videos(listed, num_workers=0)
+    assert report["num_bad"] == 0
+    assert [w for w in report["warnings"] if "changes mid-stream" in w] == [
+        f"{path}: the frame size changes mid-stream (64x48 at the start, 32x24 from frame 30); "
+        "every frame is returned at 64x48, scaled"
+    ]

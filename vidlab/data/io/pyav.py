@@ -33,6 +33,7 @@ skip frames, so a reader cannot tell every broken file from its first frames.)
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import av
 import numpy as np
@@ -127,6 +128,9 @@ class PyAVReader(ReaderBase):
         self._index = index
         self._info = None
         self._sequential = self._url or index.pts is None
+        # The size every frame is returned at: the stream's first frame's (see `read`).
+        self._size = None if index is None else (index.width, index.height)
+        self._first_size_checked = False
 
     @property
     def info(self) -> VideoInfo:
@@ -154,7 +158,7 @@ class PyAVReader(ReaderBase):
         may_drain = not self._sequential and not self._seek_failures
         out = None
         if not targets_list:
-            width, height = output_size(self._width, self._height, short_side)
+            width, height = output_size(*(self._size or (self._width, self._height)), short_side)
             out = np.empty((0, height, width, 3), np.uint8)
         for k, t in enumerate(targets_list):
             # Where the next target needs a seek anyway (or there is none), drain the decoder
@@ -165,12 +169,44 @@ class PyAVReader(ReaderBase):
             if may_drain and (k + 1 == len(targets_list) or self._far(t, targets_list[k + 1])):
                 self._drain_pts = int(self._index.pts[t])
             frame = self._frame_at(t)
-            if out is None:  # sized by the decoded frame, not by what the header says
-                self._width, self._height = frame.width, frame.height
-                width, height = output_size(frame.width, frame.height, short_side)
+            if (frame.width, frame.height) != self._size:
+                self._size_differs(frame, t)
+            if out is None:
+                width, height = output_size(*self._size, short_side)
                 out = np.empty((len(targets), height, width, 3), np.uint8)
-            self._convert.convert(frame, out[k])
+            self._convert.convert(frame, out[k])  # scaled to out's size where it differs
         return in_order(out, idx, targets, inverse)
+
+    def _size_differs(self, frame: av.VideoFrame, t: int) -> None:
+        """The rule for frame sizes: every frame is returned at the size of the stream's first
+        frame; a frame of another size (the size changed mid-stream) is scaled to it, and the
+        change is noted once in `VideoInfo.issues`. Where the header's size is not the first
+        frame's (it is where this is checked), the first frame's is the size."""
+        size = (frame.width, frame.height)
+        if self._size is None:  # a URL: no header size to check against
+            self._size = size
+            return
+        if not self._first_size_checked and not self._url:
+            self._first_size_checked = True
+            first = first_frame_size(self.path)
+            if first is not None and first != self._size:
+                self._size = first
+                self._index = replace(self._index, width=first[0], height=first[1])
+                self._info = None
+                learn(self.path, self._index)
+            if size == self._size:
+                return
+        if self._index is None or any("mid-stream" in i for i in self._index.issues):
+            return
+        w, h = self._size
+        note = (
+            f"the frame size changes mid-stream ({w}x{h} at the start, {size[0]}x{size[1]} "
+            f"first seen at frame {t}); every frame is returned at {w}x{h}, scaled"
+        )
+        self._index = replace(self._index, issues=(*self._index.issues, note))
+        self._info = None
+        if not self._url:
+            learn(self.path, self._index)
 
     def _frame_at(self, t: int) -> av.VideoFrame:
         if self._sequential:
@@ -365,6 +401,17 @@ class PyAVReader(ReaderBase):
                 self._drained = True  # the decoder must be flushed (a seek) before reuse
                 yield from decode(None)
                 return
+
+
+def first_frame_size(src: str) -> tuple[int, int] | None:
+    """(width, height) of the first frame `src` decodes to, or None where none decodes."""
+    try:
+        with av_open(src) as container:
+            for frame in container.decode(container.streams.video[0]):
+                return frame.width, frame.height
+    except (av.error.FFmpegError, OSError, EOFError):
+        pass
+    return None
 
 
 def count_decodable(src: str) -> int:
