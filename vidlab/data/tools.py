@@ -155,8 +155,8 @@ def _check_one(path: str, expected_frames: int | None) -> tuple[str | None, list
 def _decode_all(path: str, num_frames: int) -> tuple[int, list[str]]:
     """Decode every frame (no conversion); raise DecodeError naming the first failure.
 
-    Returns the count and what the frames show that the demux pass cannot: a frame size that
-    changes mid-stream."""
+    Returns the count and what the frames show that the demux pass cannot: a display rotation
+    (in any container), a frame size that changes mid-stream."""
     import av
 
     from vidlab.data.io import DecodeError
@@ -174,6 +174,12 @@ def _decode_all(path: str, num_frames: int) -> tuple[int, list[str]]:
                 size = (frame.width, frame.height)
                 if first is None:
                     first = size
+                    rotation = round(-frame.rotation / 90) % 4 * 90  # frame's: counterclockwise
+                    if rotation:
+                        notes.append(
+                            f"rotated {rotation} degrees for display (a display matrix); frames "
+                            "are read upright"
+                        )
                 elif size != first and not notes:
                     notes.append(
                         f"the frame size changes mid-stream ({first[0]}x{first[1]} at the start, "

@@ -7,6 +7,9 @@ mid-stream, and rotation metadata.
 
 from __future__ import annotations
 
+import logging
+from fractions import Fraction
+
 import av
 import liars
 import numpy as np
@@ -150,3 +153,66 @@ def test_data_check_reports_a_size_change(src, tmp_path):
         f"{path}: the frame size changes mid-stream (64x48 at the start, 32x24 from frame 30); "
         "every frame is returned at 64x48, scaled"
     ]
+
+
+# set_display_rotation turns counterclockwise; VideoInfo.rotation is the clockwise turn that
+# displays the frame upright (what FFmpeg's command line applies)
+ROTATIONS = {90: 270, 180: 180, 270: 90}
+
+
+@pytest.mark.parametrize("ccw", sorted(ROTATIONS))
+def test_rotation_is_reported_and_frames_come_upright(src, ccw):
+    folder, _ = src
+    path = liars.rotated(folder / f"rotated{ccw}.mp4", ccw, sar=Fraction(4, 3))
+    stored = full_decode(path)  # (24, 48, 64, 3) as stored
+    info = probe(path)
+    clockwise = ROTATIONS[ccw]
+    assert info.rotation == clockwise
+    assert info.sample_aspect_ratio == Fraction(4, 3)
+    assert (info.width, info.height) == (64, 48)
+    assert info.upright_size == ((48, 64) if clockwise in (90, 270) else (64, 48))
+    upright = np.stack([np.rot90(f, -clockwise // 90) for f in stored])
+    check_every_index(path, upright)
+    assert read_frames(path, []).shape == (0, *upright.shape[1:])
+    with open_video(path, rotate=False) as reader:  # as stored
+        np.testing.assert_array_equal(reader.read([0, 13, 5]), stored[[0, 13, 5]])
+    small = read_frames(path, [3], short_side=24)
+    assert small.shape[1:3] == ((32, 24) if clockwise in (90, 270) else (24, 32))
+
+
+def test_unrotated_files_report_no_rotation(videos):
+    for name in ("h264_gop12", "h264_mkv", "start_pts_ts"):
+        info = probe(videos[name])
+        assert info.rotation == 0 and info.upright_size == (64, 48)
+
+
+def test_rotation_learnt_from_frames_in_other_containers(src, monkeypatch):
+    # where the index cannot read the display matrix, the first decoded frame tells it
+    folder, _ = src
+    path = liars.rotated(folder / "rotated_learnt.mp4", 90)
+    monkeypatch.setattr(index_module, "display_rotation", lambda path: None)
+    clear_index_cache()
+    assert probe(path).rotation == 0
+    stored = full_decode(path)
+    got = read_frames(path, [2])
+    np.testing.assert_array_equal(got[0], np.rot90(stored[2], 1))  # 270 clockwise
+    assert probe(path).rotation == 270
+    clear_index_cache()
+
+
+def test_data_check_and_datasets_report_rotated_files(src, tmp_path, caplog):
+    folder, plain = src
+    path = liars.rotated(folder / "rotated_check.mp4", 90)
+    listed = tmp_path / "list.txt"
+    listed.write_text(f"{path} 0\n{plain} 1\n")
+    report = check_videos(listed, num_workers=0)
+    assert report["warnings"] == [
+        f"{path}: rotated 270 degrees for display (a display matrix); frames are read upright"
+    ]
+    from vidlab.data.loading import open_source
+
+    with caplog.at_level(logging.INFO, logger="vidlab"):
+        source = open_source({"filename": path})
+    assert (source.width, source.height) == (48, 64)
+    assert "rotated 270 degrees" in caplog.text
+    source.close()

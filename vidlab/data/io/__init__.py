@@ -94,6 +94,7 @@ def open_video(
     fps: float | None = None,
     filename_tmpl: str | None = None,
     modality: str = "RGB",
+    rotate: bool = True,
 ) -> VideoReader:
     """Open `src` for reading frames by index.
 
@@ -110,6 +111,9 @@ def open_video(
         modality: ``"Flow"`` reads the x/y image pairs of an optical-flow folder as uint8
             ``(T, H, W, 2)`` frames (MMAction2's flow template, e.g. ``"{}_{:05d}.jpg"``, in
             `filename_tmpl`); only frame folders hold flow.
+        rotate: Return a video's frames upright where it has a display rotation
+            (`VideoInfo.rotation`, e.g. a phone's portrait clip), as FFmpeg's command line and
+            players do; False returns them as stored.
 
     Returns:
         A reader with ``.info`` (`VideoInfo`), ``.read(indices, short_side=None)``,
@@ -148,7 +152,7 @@ def open_video(
     from vidlab.data.io.pyav import PyAVReader, get_index
 
     if kind == "url" or backend in ("auto", "pyav"):
-        return PyAVReader(path, threads=threads, interpolation=interpolation)
+        return PyAVReader(path, threads=threads, interpolation=interpolation, rotate=rotate)
     reader_cls = _load_backend(backend)
     index = get_index(path)
     module = importlib.import_module(reader_cls.__module__)
@@ -166,7 +170,9 @@ def open_video(
         f"{path}: not read with backend={backend!r}: {reason}; reading it (and files like "
         "it) with PyAV instead.",
     )
-    return PyAVReader(path, threads=threads, interpolation=interpolation, index=index)
+    return PyAVReader(
+        path, threads=threads, interpolation=interpolation, index=index, rotate=rotate
+    )
 
 
 def _load_backend(name: str):

@@ -16,6 +16,7 @@ import av
 import numpy as np
 
 from vidlab.data.io.base import DecodeError, VideoInfo
+from vidlab.data.io.mp4meta import display_rotation
 from vidlab.data.io.protocols import av_open
 
 __all__ = [
@@ -61,6 +62,9 @@ class FrameIndex:
         vfr: The frame durations vary.
         has_duration: The container states a duration.
         start_pts: Timestamp of the first frame (0 for most files).
+        rotation: Clockwise display rotation in degrees (MP4/MOV track header; 0 elsewhere
+            until a reader learns it from decoded frames).
+        sample_aspect_ratio: The stream's pixel aspect ratio, or None where unstated.
     """
 
     pts: np.ndarray | None
@@ -81,6 +85,8 @@ class FrameIndex:
     has_duration: bool
     start_pts: int | None
     issues: tuple[str, ...]
+    rotation: int = 0
+    sample_aspect_ratio: Fraction | None = None
 
     def locate(self, pts: int) -> int | None:
         """Index of the frame with timestamp `pts`, or None where no frame has it."""
@@ -103,6 +109,8 @@ class FrameIndex:
             path=path,
             codec=self.codec,
             issues=self.issues,
+            rotation=self.rotation,
+            sample_aspect_ratio=self.sample_aspect_ratio,
         )
 
 
@@ -375,7 +383,17 @@ def _make_index(path, container, stream, scan: _Scan, error) -> FrameIndex:
         has_duration=container.duration is not None,
         start_pts=int(pts[0]) if pts is not None else None,
         issues=tuple(issues),
+        rotation=_rotation(path, container.format.name),
+        sample_aspect_ratio=stream.sample_aspect_ratio or None,
     )
+
+
+def _rotation(path: str, format_name: str) -> int:
+    """The display rotation of an MP4/MOV file's video track (0 for other containers; a
+    reader learns it from the decoded frames where it differs)."""
+    if "mp4" not in format_name and "mov" not in format_name or "://" in path:
+        return 0
+    return display_rotation(path) or 0
 
 
 def _cache_key(path: str) -> tuple:

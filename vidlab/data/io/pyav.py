@@ -89,6 +89,9 @@ class PyAVReader(ReaderBase):
         interpolation: Scaler used when `short_side` is given: ``"bilinear"`` (default),
             ``"area"``, ``"bicubic"``, ``"nearest"`` or ``"lanczos"``.
         index: A prebuilt `FrameIndex` (by default looked up in the per-process cache).
+        rotate: Return frames upright where the file has a display rotation (a phone's
+            display matrix; `VideoInfo.rotation`), as FFmpeg's command line and players do.
+            False returns the frames as stored.
     """
 
     def __init__(
@@ -98,10 +101,12 @@ class PyAVReader(ReaderBase):
         threads: int = 1,
         interpolation: str = "bilinear",
         index: FrameIndex | None = None,
+        rotate: bool = True,
     ):
         self.path = os.fspath(path)
         self._url = "://" in self.path
         self._threads = int(threads)
+        self._rotate = bool(rotate)
         self._convert = RGBConverter(interpolation)
         key = None
         if index is None and not self._url:
@@ -159,7 +164,9 @@ class PyAVReader(ReaderBase):
         out = None
         if not targets_list:
             width, height = output_size(*(self._size or (self._width, self._height)), short_side)
-            out = np.empty((0, height, width, 3), np.uint8)
+            if self._rotate and self._index is not None and self._index.rotation in (90, 270):
+                width, height = height, width
+            return np.empty((0, height, width, 3), np.uint8)
         for k, t in enumerate(targets_list):
             # Where the next target needs a seek anyway (or there is none), drain the decoder
             # once the target's packet is in, rather than feeding it the packets it holds
@@ -175,7 +182,24 @@ class PyAVReader(ReaderBase):
                 width, height = output_size(*self._size, short_side)
                 out = np.empty((len(targets), height, width, 3), np.uint8)
             self._convert.convert(frame, out[k])  # scaled to out's size where it differs
+            if k == 0:
+                self._rotation_is(frame)
+        if self._rotate and self._index is not None and self._index.rotation:
+            # (T, H, W, 3) turned clockwise in the H-W plane: np.rot90 turns counterclockwise
+            out = np.ascontiguousarray(np.rot90(out, -(self._index.rotation // 90), axes=(1, 2)))
         return in_order(out, idx, targets, inverse)
+
+    def _rotation_is(self, frame: av.VideoFrame) -> None:
+        """Keep the rotation the decoder reports (it reads every container's display matrix;
+        the index reads MP4/MOV's only)."""
+        if self._index is None:
+            return
+        rotation = round(-frame.rotation / 90) % 4 * 90  # frame.rotation: counterclockwise
+        if rotation != self._index.rotation:
+            self._index = replace(self._index, rotation=rotation)
+            self._info = None
+            if not self._url:
+                learn(self.path, self._index)
 
     def _size_differs(self, frame: av.VideoFrame, t: int) -> None:
         """The rule for frame sizes: every frame is returned at the size of the stream's first
