@@ -188,72 +188,76 @@ def scan_packets(path: str, container) -> FrameIndex:
     as the place to seek to for the frames after it.
     """
     stream = container.streams.video[0]
-    scan = _Scan()
+    ts, keys, discards, key_dts = [], [], [], {}
+    # Only MP4/MOV edit lists discard video packets; elsewhere the flag is not read.
+    edits = "mov" in container.format.name
     error = None
     try:
         for packet in container.demux(stream):
             if packet.size:  # not the flush packets at the end
-                scan.add(packet)
+                t = packet.pts
+                if t is None:
+                    t = packet.dts
+                ts.append(t)
+                if packet.is_keyframe:
+                    keys.append(True)
+                    key_dts[len(ts) - 1] = packet.dts
+                else:
+                    keys.append(False)
+                if edits:
+                    discards.append(packet.is_discard)
     except (av.error.FFmpegError, OSError) as e:
         error = e
-    return _make_index(path, container, stream, scan, error)
+    return _make_index(path, container, stream, _Scan(ts, keys, discards, key_dts), error)
 
 
 class _Scan:
-    """What the demux pass collects, packet by packet (decode order)."""
+    """What the demux pass learnt from the packets' timestamps and flags (decode order).
 
-    def __init__(self):
-        self.timestamps: list[int | None] = []  # presented frames
-        self.keys: list[bool] = []
-        self.seek_points: list[tuple[int | None, int | None]] = []  # (pts, dts) of keyframes
-        self.before_first_key = 0
-        self.discarded = 0
-        self.open_gop = False
-        self.reordered = False  # some packet's pts is below an earlier packet's (B-frames)
-        self.jump_back: int | None = None  # packet where timestamps restart lower (a join)
-        self._last_key_ts = None
-        self._last_dts = None
-        self._recent: list[int] = []  # pts of the last packets, for the reorder window
-        self._settled_max: int | None = None  # highest pts before the reorder window
+    Attributes:
+        timestamps: pts (dts where missing) of the presented frames, decode order; None
+            entries where a packet has neither.
+        seek_points: (pts, dts) of every keyframe packet, discarded ones too.
+        before_first_key: Packets before the first keyframe (not decodable, not counted).
+        discarded: Packets decoded but not presented (an edit list).
+        open_gop: A packet after a keyframe has an earlier timestamp than the keyframe.
+        reordered: Some packet's pts is below the one before it (B-frames).
+        jump_back: Position of the first packet whose timestamp goes back beyond the reorder
+            window (B-frame reordering moves a frame by at most 16 packets), or None. Parts
+            of the file then share a time range (captures joined with ``cat``, a restarted
+            encoder).
+    """
 
-    def add(self, packet) -> None:
-        key = packet.is_keyframe
-        if not self.seek_points and not key:
-            self.before_first_key += 1  # not decodable without an earlier keyframe
+    def __init__(self, ts, keys, discards, key_dts):
+        first = next((i for i, key in enumerate(keys) if key), len(keys))
+        self.before_first_key = first
+        self.seek_points = [
+            (ts[i], ts[i] if d is None else d) for i, d in key_dts.items() if i >= first
+        ]
+        ts, keys, discards = ts[first:], keys[first:], discards[first:]
+        self.discarded = sum(discards)
+        self.open_gop = self.reordered = False
+        self.jump_back = None
+        if None in ts:  # a raw stream: nothing to check the order of
+            self.timestamps = (
+                [t for t, skip in zip(ts, discards) if not skip] if self.discarded else ts
+            )
             return
-        ts = packet.pts if packet.pts is not None else packet.dts
-        if key:
-            self._last_key_ts = ts
-            self.seek_points.append((ts, packet.dts if packet.dts is not None else ts))
-        elif ts is not None and self._last_key_ts is not None and ts < self._last_key_ts:
-            self.open_gop = True
-        self._check_order(ts, packet.dts)
-        if packet.is_discard:
-            self.discarded += 1
+        arr = np.asarray(ts, np.int64)
+        self.timestamps = arr[~np.asarray(discards, bool)] if self.discarded else arr
+        if not len(arr):
             return
-        self.timestamps.append(ts)
-        self.keys.append(key)
-
-    def _check_order(self, ts: int | None, dts: int | None) -> None:
-        """Decode timestamps never go back; presentation timestamps go back only within the
-        reorder window (B-frames, at most 16 frames in H.264/HEVC). Where they do, parts of
-        the file share a time range (captures joined with ``cat``, a restarted encoder)."""
-        where = len(self.timestamps) + self.discarded
-        if dts is not None:
-            if self._last_dts is not None and dts < self._last_dts and self.jump_back is None:
-                self.jump_back = where
-            self._last_dts = dts
-        if ts is None:
-            return
-        recent = self._recent
-        if recent and ts < recent[-1]:
-            self.reordered = True
-        if self._settled_max is not None and ts < self._settled_max and self.jump_back is None:
-            self.jump_back = where
-        recent.append(ts)
-        if len(recent) > _REORDER_WINDOW:
-            old = recent.pop(0)
-            self._settled_max = old if self._settled_max is None else max(old, self._settled_max)
+        key = np.asarray(keys, bool)
+        last_key = np.maximum.accumulate(np.where(key, np.arange(len(arr)), 0))
+        self.open_gop = bool(np.any(~key & (arr < arr[last_key])))
+        back = arr[1:] < arr[:-1]
+        self.reordered = bool(back.any())
+        w = _REORDER_WINDOW
+        if self.reordered and len(arr) > w:
+            settled = np.maximum.accumulate(arr)[: len(arr) - w - 1]
+            jumps = np.flatnonzero(arr[w + 1 :] < settled)
+            if len(jumps):
+                self.jump_back = int(jumps[0]) + w + 1
 
 
 def distrusted(index: FrameIndex, note: str) -> FrameIndex:
@@ -275,10 +279,11 @@ def distrusted(index: FrameIndex, note: str) -> FrameIndex:
 def _trust_note(scan: _Scan, n: int, reorders: bool) -> str | None:
     """Why the timestamps of a stream cannot locate its frames, or None."""
     timestamps = scan.timestamps
-    if None in timestamps:
+    if isinstance(timestamps, list):
         return ""  # a raw stream: no timestamps at all, nothing wrong with it
-    if len(set(timestamps)) != n:
-        return f"{n - len(set(timestamps))} frames repeat another's timestamp; " + COUNTING
+    repeats = int(np.count_nonzero(np.diff(np.sort(timestamps)) == 0))
+    if repeats:
+        return f"{repeats} frames repeat another's timestamp; " + COUNTING
     if scan.jump_back is not None:
         return (
             f"the timestamps jump back at packet {scan.jump_back} (captures joined, or an "
@@ -296,19 +301,12 @@ def _seek_table(pts: np.ndarray, seek_points) -> tuple[np.ndarray, np.ndarray, n
     """(keyframes, key_pts, key_dts): for each keyframe packet, the first presented frame at
     or after it, and the packet's timestamps to seek by; where several share that frame (a
     discarded keyframe before a presented one), the last."""
-    by_frame: dict[int, tuple[int, int]] = {}
-    for ts, dts in seek_points:
-        if ts is None:
-            continue
-        i = int(np.searchsorted(pts, ts))
-        if i < len(pts) and (i not in by_frame or ts > by_frame[i][0]):
-            by_frame[i] = (ts, dts)
-    frames = sorted(by_frame)
-    return (
-        np.asarray(frames, np.int64),
-        np.asarray([by_frame[i][0] for i in frames], np.int64),
-        np.asarray([by_frame[i][1] for i in frames], np.int64),
-    )
+    points = np.asarray([p for p in seek_points if p[0] is not None], np.int64).reshape(-1, 2)
+    frames = np.searchsorted(pts, points[:, 0])
+    order = np.lexsort((points[:, 0], frames))  # by frame, then by timestamp
+    frames, points = frames[order], points[order]
+    last = np.append(frames[1:] != frames[:-1], True) & (frames < len(pts))
+    return frames[last].astype(np.int64), points[last, 0].copy(), points[last, 1].copy()
 
 
 def _make_index(path, container, stream, scan: _Scan, error) -> FrameIndex:
