@@ -91,7 +91,8 @@ class _Source:
         self.total_frames = int(info.num_frames)
         self.avg_fps = info.fps
         self.start_index = int(info.start_index)
-        self.height, self.width = int(info.height), int(info.width)
+        width, height = info.upright_size  # readers return frames upright by default
+        self.height, self.width = int(height), int(width)
         self.layout = getattr(reader, "layout", None)  # a frame folder's files
 
     def read(self, positions: np.ndarray, short_side: int | None = None) -> np.ndarray:
@@ -189,6 +190,13 @@ def open_source(
             raise FileNotFoundError(f"{ref}: {what} does not exist")
     backend = _resolve_backend(backend, fallback)
     reader = open_video(ref, backend, threads=num_threads or 1, modality=modality)
+    info = reader.info
+    if info.rotation:
+        _note_once(
+            ("rotated", ref),
+            f"{ref}: rotated {info.rotation} degrees for display (a display matrix); its "
+            f"frames are returned upright, {info.upright_size[0]}x{info.upright_size[1]}",
+        )
     return _Source(reader, "video", ref)
 
 

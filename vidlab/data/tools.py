@@ -13,6 +13,7 @@ Plain functions, each returning a dict that says what was done:
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import shutil
@@ -130,7 +131,10 @@ def _check_one(path: str, expected_frames: int | None) -> tuple[str | None, list
                     reader.read(range(start, min(start + 64, info.num_frames)))
             decoded = info.num_frames
         else:
-            decoded = _decode_all(path, info.num_frames)
+            decoded, found = _decode_all(path, info.num_frames)
+            info = dataclasses.replace(
+                info, issues=(*info.issues, *(f for f in found if f not in info.issues))
+            )
     except DecodeError as e:
         return str(e), []
     except Exception as e:  # a checker reports whatever breaks, it does not stop
@@ -148,8 +152,11 @@ def _check_one(path: str, expected_frames: int | None) -> tuple[str | None, list
     return None, list(info.issues)
 
 
-def _decode_all(path: str, num_frames: int) -> int:
-    """Decode every frame (no conversion); raise DecodeError naming the first failure."""
+def _decode_all(path: str, num_frames: int) -> tuple[int, list[str]]:
+    """Decode every frame (no conversion); raise DecodeError naming the first failure.
+
+    Returns the count and what the frames show that the demux pass cannot: a display rotation
+    (in any container), a frame size that changes mid-stream."""
     import av
 
     from vidlab.data.io import DecodeError
@@ -157,17 +164,34 @@ def _decode_all(path: str, num_frames: int) -> int:
     from vidlab.data.io.pyav import reason_of
 
     count = 0
+    notes: list[str] = []
     try:
         with av_open(path) as container:
             stream = container.streams.video[0]
             stream.codec_context.thread_count = 1
-            for _ in container.decode(stream):
+            first = None
+            for frame in container.decode(stream):
+                size = (frame.width, frame.height)
+                if first is None:
+                    first = size
+                    rotation = round(-frame.rotation / 90) % 4 * 90  # frame's: counterclockwise
+                    if rotation:
+                        notes.append(
+                            f"rotated {rotation} degrees for display (a display matrix); frames "
+                            "are read upright"
+                        )
+                elif size != first and not notes:
+                    notes.append(
+                        f"the frame size changes mid-stream ({first[0]}x{first[1]} at the start, "
+                        f"{size[0]}x{size[1]} from frame {count}); every frame is returned at "
+                        f"{first[0]}x{first[1]}, scaled"
+                    )
                 count += 1
     except (av.error.FFmpegError, OSError, EOFError) as e:
         raise DecodeError(
             f"{path}: decoding failed after {count} of {num_frames} frames ({reason_of(e)})", path
         ) from e
-    return count
+    return count, notes
 
 
 def check_videos(

@@ -194,7 +194,10 @@ def test_wrong_keyframes_never_give_wrong_frames(videos, references):
     path = videos["h264_gop12"]
     index = get_index(path)
     wrong = dataclasses.replace(
-        index, keyframes=np.arange(0, NUM_FRAMES, 5), key_dts=index.pts[::5].copy()
+        index,
+        keyframes=np.arange(0, NUM_FRAMES, 5),
+        key_pts=index.pts[::5].copy(),
+        key_dts=index.pts[::5].copy(),
     )
     with PyAVReader(path, index=wrong) as reader:
         for indices in ([7, 33, 58], [22, 21, 50, 4], list(range(40, 60, 3))):

@@ -7,9 +7,10 @@ maps index 0 to its first file; `VideoInfo.start_index` tells that number).
 Backends for video files: ``"pyav"`` (the default of ``"auto"``: frame-exact, needs nothing
 beyond PyAV), and the optional ``"decord"``, ``"opencv"``, ``"torchcodec"``, imported when asked
 for. Where an optional backend is known to return wrong frames on a file (found from the PyAV
-frame index: codec, container, open GOPs, variable rate, missing duration, start time), the file
-is read with PyAV instead, with a `BackendFallbackWarning` the first time. Never a wrong frame
-silently.
+frame index: codec, container, open GOPs, variable rate, missing duration, start time; and for
+every optional backend: an edit list, timestamps that cannot be trusted, a frame size that
+changes mid-stream, a display rotation), the file is read with PyAV instead, with a
+`BackendFallbackWarning` the first time. Never a wrong frame silently.
 
 Example:
     >>> info = probe("video.mp4")                       # VideoInfo(num_frames=300, fps=30.0, ...)
@@ -94,6 +95,7 @@ def open_video(
     fps: float | None = None,
     filename_tmpl: str | None = None,
     modality: str = "RGB",
+    rotate: bool = True,
 ) -> VideoReader:
     """Open `src` for reading frames by index.
 
@@ -110,6 +112,9 @@ def open_video(
         modality: ``"Flow"`` reads the x/y image pairs of an optical-flow folder as uint8
             ``(T, H, W, 2)`` frames (MMAction2's flow template, e.g. ``"{}_{:05d}.jpg"``, in
             `filename_tmpl`); only frame folders hold flow.
+        rotate: Return a video's frames upright where it has a display rotation
+            (`VideoInfo.rotation`, e.g. a phone's portrait clip), as FFmpeg's command line and
+            players do; False returns them as stored.
 
     Returns:
         A reader with ``.info`` (`VideoInfo`), ``.read(indices, short_side=None)``,
@@ -148,11 +153,11 @@ def open_video(
     from vidlab.data.io.pyav import PyAVReader, get_index
 
     if kind == "url" or backend in ("auto", "pyav"):
-        return PyAVReader(path, threads=threads, interpolation=interpolation)
+        return PyAVReader(path, threads=threads, interpolation=interpolation, rotate=rotate)
     reader_cls = _load_backend(backend)
     index = get_index(path)
     module = importlib.import_module(reader_cls.__module__)
-    reason = module.unsafe_reason(index)
+    reason = common_unsafe_reason(index) or module.unsafe_reason(index)
     if reason is None:
         reader = reader_cls(path, index=index, threads=threads, interpolation=interpolation)
         if reader.num_frames == index.num_frames:
@@ -166,7 +171,26 @@ def open_video(
         f"{path}: not read with backend={backend!r}: {reason}; reading it (and files like "
         "it) with PyAV instead.",
     )
-    return PyAVReader(path, threads=threads, interpolation=interpolation, index=index)
+    return PyAVReader(
+        path, threads=threads, interpolation=interpolation, index=index, rotate=rotate
+    )
+
+
+def common_unsafe_reason(index) -> str | None:
+    """Why no optional backend is used on a file whatever its codec and container: vidlab's
+    rules for lying containers live in the PyAV reader (`vidlab.data.io.pyav`)."""
+    if index.discarded:
+        return (
+            f"an edit list discards {index.discarded} packets (a cut made without re-encoding); "
+            "other decoders count or return them"
+        )
+    if index.pts is None and index.issues:
+        return "the timestamps cannot be trusted (" + "; ".join(index.issues) + ")"
+    if index.rotation:
+        return f"the file is rotated {index.rotation} degrees (display matrix)"
+    if any("mid-stream" in issue for issue in index.issues):
+        return "the frame size changes mid-stream"
+    return None
 
 
 def _load_backend(name: str):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -42,6 +43,15 @@ class VideoInfo:
         codec: The codec name (``"h264"``, ``"mjpeg"``, ...) where there is one.
         issues: What looked wrong while probing (a header that promises more frames than the
             file holds, gaps in a folder's numbering), one sentence each; empty when clean.
+            Some are learnt while reading and appear from then on in this process
+            (timestamps found out of order, a frame size that changes mid-stream).
+        rotation: Degrees (0, 90, 180 or 270) the frames are rotated clockwise for display
+            (a phone's display matrix). `width` and `height` are the frames as stored;
+            readers return them upright by default (``rotate=True``), so a clip of a file
+            with rotation 90 or 270 is ``height`` wide and ``width`` high.
+        sample_aspect_ratio: Width of a pixel over its height where the stream states one
+            (e.g. 4/3 for anamorphic DV); None where it does not. Frames are returned with
+            their stored pixels, not resampled to square ones.
     """
 
     num_frames: int
@@ -54,6 +64,15 @@ class VideoInfo:
     start_index: int = 0
     codec: str | None = None
     issues: tuple[str, ...] = ()
+    rotation: int = 0
+    sample_aspect_ratio: Fraction | None = None
+
+    @property
+    def upright_size(self) -> tuple[int, int]:
+        """(width, height) of the frames as displayed, and as read with ``rotate=True``."""
+        if self.rotation in (90, 270):
+            return self.height, self.width
+        return self.width, self.height
 
 
 class DecodeError(Exception):

@@ -13,22 +13,27 @@ How a read works:
    target needs a seek anyway, the decoder is drained as soon as the target's packet is in,
    instead of being fed the packets B-frame reordering would otherwise wait for. Decoded frames
    are matched to indices by timestamp, so variable frame rates, start times other than 0 and
-   B-frame reordering need no arithmetic. A seek must land at or before its keyframe, and the
+   B-frame reordering need no arithmetic. Packets an MP4/MOV edit list discards (a cut made
+   without re-encoding, a negative start time) are not counted: a seek to the discarded
+   keyframe before a frame is followed by the first presented frame, which is the anchor. A seek must land at or before its keyframe, and the
    keyframe must come out as a keyframe; where not (MPEG-TS seeks by dts, MPEG-PS resyncs
    mid-packet), the keyframe's dts, the keyframe before, then the start of the file are tried.
 3. Only the frames returned are converted to RGB, by one reused single-threaded scaler.
 
-Where timestamps cannot be trusted (a raw elementary stream has none; a decoder returns
-timestamps the index does not know), the reader counts frames from the start instead, which is
-exact by construction and only slower.
+Where timestamps cannot be trusted, the reader counts frames from the start instead, which is
+exact by construction and only slower: a raw elementary stream has none; the demux pass finds
+repeated timestamps, timestamps that jump back beyond the reorder window (captures joined with
+``cat``), or a codec that reorders frames with no packet out of decode order (pts overwritten
+by dts); a decoder returns timestamps the index does not know, or frames out of timestamp
+order. The last two are learnt while reading: noted once in `VideoInfo.issues` and kept in the
+index cache. (The demux-pass checks are the ones that matter: a drained decoder may legitimately
+skip frames, so a reader cannot tell every broken file from its first frames.)
 """
 
 from __future__ import annotations
 
 import os
-from collections import OrderedDict
-from dataclasses import dataclass
-from fractions import Fraction
+from dataclasses import replace
 
 import av
 import numpy as np
@@ -42,293 +47,36 @@ from vidlab.data.io.base import (
     output_size,
 )
 from vidlab.data.io.convert import RGBConverter
+from vidlab.data.io.index import (
+    COUNTING,
+    FrameIndex,
+    _cache_get,
+    _cache_key,
+    _cache_put,
+    build_index,
+    clear_index_cache,
+    distrusted,
+    get_index,
+    learn,
+    open_container,
+    reason_of,
+    scan_packets,
+)
 from vidlab.data.io.protocols import av_open
 
-__all__ = ["FrameIndex", "PyAVReader", "build_index", "clear_index_cache", "get_index"]
+__all__ = [
+    "FrameIndex",
+    "PyAVReader",
+    "build_index",
+    "clear_index_cache",
+    "get_index",
+    "open_container",
+    "reason_of",
+]
 
-# Demuxers that read any text as "ANSI art" video: a text file is not a video.
-_TEXT_CODECS = {"ansi", "bintext", "xbin", "idf", "tty"}
-# The per-process index cache holds at most this many files and frames (8 bytes a frame).
-_CACHE_FILES = 8192
-_CACHE_FRAMES = 4_000_000
 _I_FRAME = av.video.frame.PictureType.I
 # Decode on through at most this many frames before a target's keyframe rather than seeking.
 _FORWARD_FRAMES = 4
-_cache: OrderedDict[tuple, FrameIndex] = OrderedDict()
-_cached_frames = 0
-
-
-@dataclass(frozen=True, eq=False)
-class FrameIndex:
-    """Per-file facts from one demux pass.
-
-    Attributes:
-        pts: Timestamps (stream time base) of the frames in presentation order, or None where
-            the stream's timestamps cannot locate frames (missing or repeated).
-        keyframes: Indices of keyframes, ascending (empty where `pts` is None).
-        key_dts: Decode timestamps of those keyframes (their pts where a dts is missing).
-        num_frames: Frames found.
-        open_gop: Some frames that follow a keyframe in decode order precede it in
-            presentation order (they need the previous GOP).
-        vfr: The frame durations vary.
-        has_duration: The container states a duration.
-        start_pts: Timestamp of the first frame (0 for most files).
-    """
-
-    pts: np.ndarray | None
-    keyframes: np.ndarray
-    key_dts: np.ndarray
-    num_frames: int
-    time_base: Fraction | None
-    fps: float | None
-    width: int
-    height: int
-    duration: float | None
-    codec: str
-    format_name: str
-    open_gop: bool
-    vfr: bool
-    has_duration: bool
-    start_pts: int | None
-    issues: tuple[str, ...]
-
-    def locate(self, pts: int) -> int | None:
-        """Index of the frame with timestamp `pts`, or None where no frame has it."""
-        i = int(np.searchsorted(self.pts, pts))
-        return i if i < self.num_frames and self.pts[i] == pts else None
-
-    def keyframe_slot(self, t: int) -> int:
-        """Position in `keyframes` of the last keyframe at or before frame `t` (0 if none)."""
-        return max(int(np.searchsorted(self.keyframes, t, side="right")) - 1, 0)
-
-    def info(self, path: str | None) -> VideoInfo:
-        keyframes = tuple(int(k) for k in self.keyframes) if self.pts is not None else None
-        return VideoInfo(
-            num_frames=self.num_frames,
-            fps=self.fps,
-            width=self.width,
-            height=self.height,
-            duration=self.duration,
-            keyframes=keyframes,
-            path=path,
-            codec=self.codec,
-            issues=self.issues,
-        )
-
-
-def open_container(src: str, *, timeout: float | None = None):
-    """`av.open` with errors turned into `DecodeError`s that name the file and the cause."""
-    is_url = "://" in src
-    if not is_url:
-        if not os.path.exists(src):
-            raise DecodeError(f"{src}: no such file", src)
-        if os.path.isdir(src):
-            raise DecodeError(f"{src}: is a directory, not a video file", src)
-        if os.path.getsize(src) == 0:
-            raise DecodeError(f"{src}: the file is empty (0 bytes)", src)
-    try:
-        if is_url:
-            container = av_open(src, timeout=timeout)
-        else:
-            container = _open_fast(src)
-    except PermissionError as e:
-        raise DecodeError(f"{src}: permission denied ({e.strerror})", src) from e
-    except (av.error.FFmpegError, OSError) as e:
-        raise DecodeError(f"{src}: cannot open as a video: {reason_of(e)}", src) from e
-    if not container.streams.video:
-        kinds = sorted({s.type for s in container.streams}) or ["none"]
-        container.close()
-        raise DecodeError(f"{src}: has no video stream (streams: {', '.join(kinds)})", src)
-    stream = container.streams.video[0]
-    codec = stream.codec_context.name
-    if codec in _TEXT_CODECS or container.format.name in _TEXT_CODECS:
-        container.close()
-        raise DecodeError(f"{src}: not a video (FFmpeg reads it as text, codec {codec!r})", src)
-    if not stream.codec_context.width or not stream.codec_context.height:
-        container.close()
-        raise DecodeError(f"{src}: the video stream has no frame size; not a readable video", src)
-    return container
-
-
-def _open_fast(src: str):
-    """`av.open` without decoding frames while probing the stream.
-
-    FFmpeg's stream probing decodes the first frame(s) to learn what the header already says
-    for most files (the frame size, the pixel format); that costs about one keyframe's decode
-    per open. The probing decoder is told to skip frames (the decoder that reads frames is a
-    different one, which learns the pixel format from the stream); where the header then leaves
-    the frame size unknown, the file is opened again with full probing.
-    """
-    container = av_open(src, options={"skip_frame": "all"})
-    video = container.streams.video
-    if video and not (video[0].codec_context.width and video[0].codec_context.height):
-        container.close()
-        container = av_open(src)
-    return container
-
-
-def reason_of(e: BaseException) -> str:
-    """An FFmpeg error without PyAV's errno prefix and the repeated file name."""
-    if isinstance(e, av.error.FFmpegError) and e.strerror:
-        return e.strerror
-    return str(e)
-
-
-def build_index(path: str, *, timeout: float | None = None) -> FrameIndex:
-    """One demux pass over the video stream of `path` (no decoding)."""
-    path = os.fspath(path)
-    with open_container(path, timeout=timeout) as container:
-        return scan_packets(path, container)
-
-
-def scan_packets(path: str, container) -> FrameIndex:
-    """Build the index from `container`'s packets; leaves the container at its end."""
-    stream = container.streams.video[0]
-    timestamps: list[int | None] = []
-    key_dts: list[int | None] = []
-    keys: list[bool] = []
-    before_first_key = 0
-    open_gop = False
-    last_key_ts = None
-    error = None
-    try:
-        for packet in container.demux(stream):
-            if packet.size == 0:  # the flush packets at the end
-                continue
-            key = packet.is_keyframe
-            if not keys and not key:
-                before_first_key += 1  # not decodable without an earlier keyframe
-                continue
-            ts = packet.pts if packet.pts is not None else packet.dts
-            if key:
-                last_key_ts = ts
-                key_dts.append(packet.dts if packet.dts is not None else ts)
-            elif ts is not None and last_key_ts is not None and ts < last_key_ts:
-                open_gop = True
-            timestamps.append(ts)
-            keys.append(key)
-    except (av.error.FFmpegError, OSError) as e:
-        error = e
-    return _make_index(
-        path, container, stream, timestamps, keys, key_dts, before_first_key, open_gop, error
-    )
-
-
-def _make_index(
-    path, container, stream, timestamps, keys, key_dts, before_first_key, open_gop, error
-):
-    n = len(timestamps)
-    codec = stream.codec_context.name
-    if n == 0:
-        cause = f"demuxing failed: {reason_of(error)}" if error else "no keyframe in the stream"
-        raise DecodeError(f"{path}: no decodable video frames ({cause})", path)
-    time_base = stream.time_base
-    usable = None not in timestamps and len(set(timestamps)) == n
-    if usable:
-        ts = np.asarray(timestamps, np.int64)
-        order = np.argsort(ts, kind="stable")
-        pts = ts[order]
-        keyframes = np.flatnonzero(np.asarray(keys)[order]).astype(np.int64)
-        dts_by_pts = dict(zip((t for t, k in zip(timestamps, keys) if k), key_dts))
-        key_dts_arr = np.asarray([dts_by_pts[int(pts[k])] for k in keyframes], np.int64)
-        diffs = np.diff(pts)
-        vfr = bool(n > 2 and diffs.max() - diffs.min() > max(1, 0.01 * float(np.median(diffs))))
-        span = float((pts[-1] - pts[0]) * time_base) if time_base else 0.0
-    else:
-        pts, keyframes, vfr, span = None, np.zeros(0, np.int64), False, 0.0
-        key_dts_arr = np.zeros(0, np.int64)
-
-    rate = stream.guessed_rate or stream.average_rate
-    fps = float(rate) if rate else None
-    if span > 0:
-        mean_fps = (n - 1) / span
-        if fps is None or abs(fps - mean_fps) > 0.01 * mean_fps:
-            fps = mean_fps  # the header's rate disagrees with the timestamps: trust these
-    if span > 0:
-        duration = span + (1.0 / fps if fps else 0.0)
-    elif container.duration:
-        duration = container.duration / av.time_base
-    else:
-        duration = n / fps if fps else None
-
-    issues = []
-    header_frames = stream.frames
-    if header_frames and header_frames > n + before_first_key + 1:
-        issues.append(
-            f"the header says {header_frames} frames but the file holds {n}; it may be truncated"
-        )
-    elif container.duration and len(container.streams) == 1 and duration:
-        stated = container.duration / av.time_base
-        if stated - duration > max(1.0, 0.1 * stated):
-            issues.append(
-                f"the header says {stated:.2f} s but the frames span {duration:.2f} s; "
-                "it may be truncated"
-            )
-    if error is not None:
-        issues.append(f"demuxing stopped after {n} frames: {reason_of(error)}")
-    if before_first_key:
-        issues.append(f"{before_first_key} packets before the first keyframe are not counted")
-    return FrameIndex(
-        pts=pts,
-        keyframes=keyframes,
-        key_dts=key_dts_arr,
-        num_frames=n,
-        time_base=time_base,
-        fps=fps,
-        width=stream.codec_context.width,
-        height=stream.codec_context.height,
-        duration=duration,
-        codec=codec,
-        format_name=container.format.name,
-        open_gop=open_gop,
-        vfr=vfr,
-        has_duration=container.duration is not None,
-        start_pts=int(pts[0]) if pts is not None else None,
-        issues=tuple(issues),
-    )
-
-
-def _cache_key(path: str) -> tuple:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise DecodeError(f"{path}: no such file", path) from None
-    except PermissionError as e:
-        raise DecodeError(f"{path}: permission denied ({e.strerror})", path) from None
-    return (os.path.abspath(path), st.st_size, st.st_mtime_ns)
-
-
-def _cache_get(key: tuple) -> FrameIndex | None:
-    index = _cache.get(key)
-    if index is not None:
-        _cache.move_to_end(key)
-    return index
-
-
-def _cache_put(key: tuple, index: FrameIndex) -> None:
-    global _cached_frames
-    old = _cache.pop(key, None)
-    _cached_frames += index.num_frames - (old.num_frames if old is not None else 0)
-    _cache[key] = index
-    while len(_cache) > 1 and (len(_cache) > _CACHE_FILES or _cached_frames > _CACHE_FRAMES):
-        _cached_frames -= _cache.popitem(last=False)[1].num_frames
-
-
-def get_index(path: str | os.PathLike) -> FrameIndex:
-    """`build_index`, cached per process by (path, size, mtime)."""
-    path = os.fspath(path)
-    key = _cache_key(path)
-    index = _cache_get(key)
-    if index is None:
-        index = build_index(path)
-        _cache_put(key, index)
-    return index
-
-
-def clear_index_cache() -> None:
-    global _cached_frames
-    _cache.clear()
-    _cached_frames = 0
 
 
 class PyAVReader(ReaderBase):
@@ -341,6 +89,9 @@ class PyAVReader(ReaderBase):
         interpolation: Scaler used when `short_side` is given: ``"bilinear"`` (default),
             ``"area"``, ``"bicubic"``, ``"nearest"`` or ``"lanczos"``.
         index: A prebuilt `FrameIndex` (by default looked up in the per-process cache).
+        rotate: Return frames upright where the file has a display rotation (a phone's
+            display matrix; `VideoInfo.rotation`), as FFmpeg's command line and players do.
+            False returns the frames as stored.
     """
 
     def __init__(
@@ -350,10 +101,12 @@ class PyAVReader(ReaderBase):
         threads: int = 1,
         interpolation: str = "bilinear",
         index: FrameIndex | None = None,
+        rotate: bool = True,
     ):
         self.path = os.fspath(path)
         self._url = "://" in self.path
         self._threads = int(threads)
+        self._rotate = bool(rotate)
         self._convert = RGBConverter(interpolation)
         key = None
         if index is None and not self._url:
@@ -365,6 +118,7 @@ class PyAVReader(ReaderBase):
         self._seek_mode = "pts"  # seek by the keyframe's pts, or its dts where pts lands late
         self._seek_failures = 0
         self._seeked = False  # the current decode run began with a seek
+        self._anchor_is_key = True  # the frame a seek aims at must come out as a keyframe
         self._drain_pts: int | None = None  # drain the decoder after the packet with this pts
         self._drained = False
         self._open()
@@ -379,6 +133,9 @@ class PyAVReader(ReaderBase):
         self._index = index
         self._info = None
         self._sequential = self._url or index.pts is None
+        # The size every frame is returned at: the stream's first frame's (see `read`).
+        self._size = None if index is None else (index.width, index.height)
+        self._first_size_checked = False
 
     @property
     def info(self) -> VideoInfo:
@@ -406,22 +163,74 @@ class PyAVReader(ReaderBase):
         may_drain = not self._sequential and not self._seek_failures
         out = None
         if not targets_list:
-            width, height = output_size(self._width, self._height, short_side)
-            out = np.empty((0, height, width, 3), np.uint8)
+            width, height = output_size(*(self._size or (self._width, self._height)), short_side)
+            if self._rotate and self._index is not None and self._index.rotation in (90, 270):
+                width, height = height, width
+            return np.empty((0, height, width, 3), np.uint8)
         for k, t in enumerate(targets_list):
             # Where the next target needs a seek anyway (or there is none), drain the decoder
             # once the target's packet is in, rather than feeding it the packets it holds
             # frames back for (B-frame reordering delays output by a few packets).
             self._drain_pts = None
+            may_drain = may_drain and not self._sequential
             if may_drain and (k + 1 == len(targets_list) or self._far(t, targets_list[k + 1])):
                 self._drain_pts = int(self._index.pts[t])
             frame = self._frame_at(t)
-            if out is None:  # sized by the decoded frame, not by what the header says
-                self._width, self._height = frame.width, frame.height
-                width, height = output_size(frame.width, frame.height, short_side)
+            if (frame.width, frame.height) != self._size:
+                self._size_differs(frame, t)
+            if out is None:
+                width, height = output_size(*self._size, short_side)
                 out = np.empty((len(targets), height, width, 3), np.uint8)
-            self._convert.convert(frame, out[k])
+            self._convert.convert(frame, out[k])  # scaled to out's size where it differs
+            if k == 0:
+                self._rotation_is(frame)
+        if self._rotate and self._index is not None and self._index.rotation:
+            # (T, H, W, 3) turned clockwise in the H-W plane: np.rot90 turns counterclockwise
+            out = np.ascontiguousarray(np.rot90(out, -(self._index.rotation // 90), axes=(1, 2)))
         return in_order(out, idx, targets, inverse)
+
+    def _rotation_is(self, frame: av.VideoFrame) -> None:
+        """Keep the rotation the decoder reports (it reads every container's display matrix;
+        the index reads MP4/MOV's only)."""
+        if self._index is None:
+            return
+        rotation = round(-frame.rotation / 90) % 4 * 90  # frame.rotation: counterclockwise
+        if rotation != self._index.rotation:
+            self._index = replace(self._index, rotation=rotation)
+            self._info = None
+            if not self._url:
+                learn(self.path, self._index)
+
+    def _size_differs(self, frame: av.VideoFrame, t: int) -> None:
+        """The rule for frame sizes: every frame is returned at the size of the stream's first
+        frame; a frame of another size (the size changed mid-stream) is scaled to it, and the
+        change is noted once in `VideoInfo.issues`. Where the header's size is not the first
+        frame's (it is where this is checked), the first frame's is the size."""
+        size = (frame.width, frame.height)
+        if self._size is None:  # a URL: no header size to check against
+            self._size = size
+            return
+        if not self._first_size_checked and not self._url:
+            self._first_size_checked = True
+            first = first_frame_size(self.path)
+            if first is not None and first != self._size:
+                self._size = first
+                self._index = replace(self._index, width=first[0], height=first[1])
+                self._info = None
+                learn(self.path, self._index)
+            if size == self._size:
+                return
+        if self._index is None or any("mid-stream" in i for i in self._index.issues):
+            return
+        w, h = self._size
+        note = (
+            f"the frame size changes mid-stream ({w}x{h} at the start, {size[0]}x{size[1]} "
+            f"first seen at frame {t}); every frame is returned at {w}x{h}, scaled"
+        )
+        self._index = replace(self._index, issues=(*self._index.issues, note))
+        self._info = None
+        if not self._url:
+            learn(self.path, self._index)
 
     def _frame_at(self, t: int) -> av.VideoFrame:
         if self._sequential:
@@ -446,13 +255,26 @@ class PyAVReader(ReaderBase):
                     if i < anchor:  # landed before the keyframe: decode on to it
                         self._pos = i
                         continue
-                    if i > anchor or not (frame.key_frame or frame.pict_type == _I_FRAME):
+                    is_key = frame.key_frame or frame.pict_type == _I_FRAME
+                    if i > anchor or (self._anchor_is_key and not is_key):
                         # Landed past the keyframe (what follows may lack its references), or
                         # the demuxer resynchronised mid-packet and timestamps are shifted
                         # (MPEG-PS): try the next way, at worst the start of the file.
                         anchor = self._position(seeks)
                         continue
                     anchor = None
+                elif self._pos is not None and (
+                    i <= self._pos or (i > self._pos + 1 and not self._drained)
+                ):
+                    # Frames come out in presentation order: one out of timestamp order means
+                    # the timestamps are not presentation times (pts overwritten by dts, parts
+                    # joined): count from the start, and remember it for this file. (While the
+                    # decoder is drained, frames whose packets were not fed are missing.)
+                    return self._distrust(
+                        t,
+                        f"decoded frames are out of timestamp order (frame {i} came after "
+                        f"frame {self._pos}); " + COUNTING,
+                    )
                 if i <= t:
                     self._pos = i
                     if i == t:
@@ -474,6 +296,16 @@ class PyAVReader(ReaderBase):
             f"(last frame reached: {self._pos})",
             self.path,
         )
+
+    def _distrust(self, t: int, note: str) -> av.VideoFrame:
+        """Stop trusting the timestamps of this file (noted in its issues, and in the index
+        cache), and reach frame `t` by counting from the start."""
+        self._index = distrusted(self._index, note)
+        self._info = None
+        if not self._url:
+            learn(self.path, self._index)
+        self._frames = None
+        return self._frame_at_sequential(t)
 
     def _far(self, pos: int, t: int) -> bool:
         """Whether frame `t` is better reached by a seek than by decoding on from frame `pos`:
@@ -501,8 +333,9 @@ class PyAVReader(ReaderBase):
         while seeks:
             slot, mode = seeks.pop(0)
             keyframe = int(index.keyframes[slot])
-            target = int(index.key_dts[slot] if mode == "dts" else index.pts[keyframe])
-            if mode == "dts" and target == int(index.pts[keyframe]):
+            key_pts = int(index.key_pts[slot])
+            target = int(index.key_dts[slot] if mode == "dts" else key_pts)
+            if mode == "dts" and target == key_pts:
                 continue  # same as the pts seek
             try:
                 self._container.seek(target, stream=self._stream)
@@ -513,6 +346,9 @@ class PyAVReader(ReaderBase):
             self._pos = None
             self._seeked = True
             self._drained = False
+            # Seeking to a discarded keyframe (an edit list), the first frame presented is the
+            # anchor but not itself a keyframe.
+            self._anchor_is_key = key_pts == int(index.pts[keyframe])
             return keyframe
         self._restart()
         return None
@@ -589,6 +425,17 @@ class PyAVReader(ReaderBase):
                 self._drained = True  # the decoder must be flushed (a seek) before reuse
                 yield from decode(None)
                 return
+
+
+def first_frame_size(src: str) -> tuple[int, int] | None:
+    """(width, height) of the first frame `src` decodes to, or None where none decodes."""
+    try:
+        with av_open(src) as container:
+            for frame in container.decode(container.streams.video[0]):
+                return frame.width, frame.height
+    except (av.error.FFmpegError, OSError, EOFError):
+        pass
+    return None
 
 
 def count_decodable(src: str) -> int:
