@@ -40,6 +40,9 @@ NAMES: dict[str, str] = {
     "MixupBlending": "vidlab.models.blending:MixupBlending",
     "CutmixBlending": "vidlab.models.blending:CutmixBlending",
     "RandomBatchAugment": "vidlab.models.blending:RandomBatchAugment",
+    "RecognizerOmni": "vidlab.models.omni:RecognizerOmni",
+    "OmniResNet": "vidlab.models.omni:OmniResNet",
+    "OmniHead": "vidlab.models.heads.omni:OmniHead",
     # --- data: datasets -----------------------------------------------------------------
     "VideoDataset": "vidlab.data.datasets:VideoDataset",
     "RawframeDataset": "vidlab.data.datasets:RawframeDataset",
