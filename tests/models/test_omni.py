@@ -114,3 +114,55 @@ def test_random_flip_and_pack():
     sample = PackClsInputs()({"img": img[:, ::-1], "gt_label": 4, "sample_idx": 7})
     assert sample["clips"].shape == (3, 2, 3) and int(sample["label"]) == 4
     assert sample["index"] == 7 and torch.equal(sample["clips"][:, 0, 0], torch.tensor([6, 7, 8]))
+
+
+def test_training_step_matches_mmaction2():
+    """One step on a video batch and an image batch, as MMAction2's RecognizerOmni.loss
+    (fixture by tools/parity/omni_train.py): the losses, gradients of the summed loss and the
+    BatchNorm running statistics after it."""
+    import importlib.util
+    from pathlib import Path
+
+    from vidlab.checkpoint import load_weights
+    from vidlab.config import build
+    from vidlab.tasks.recognition import RecognitionTask
+
+    root = Path(__file__).resolve().parents[2]
+    fixture = torch.load(
+        root / "tests/fixtures/parity_train/omni_slowonly_r50_8x8x1_train_step.pt",
+        weights_only=True,
+    )
+    spec = importlib.util.spec_from_file_location("seeded", root / "tools/parity/seeded.py")
+    seeded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(seeded)
+    weights = torch.load(
+        root / "tests/fixtures/parity" / fixture["eval_fixture"], weights_only=True
+    )
+    model_cfg = dict(weights["model"])
+    model_cfg["cls_head"] = {**model_cfg["cls_head"], "image_dropout_ratio": 0.0}
+    model_cfg["cls_head"]["video_dropout_ratio"] = 0.0
+    model = build(model_cfg)
+    state = seeded.seeded_state_dict(weights["spec"], weights["seed"], weights["scale"])
+    assert load_weights(model, {"state_dict": state}, strict=True).ok
+    model.double().train()  # as the fixture: float32 gradients here are ill-conditioned
+    task = RecognitionTask()
+    batches = [
+        {"clips": fixture["clips"][:, None], "label": fixture["video_labels"]},  # (B, V=1, ...)
+        {"clips": fixture["images"], "label": fixture["image_labels"]},  # (B, C, H, W)
+    ]
+    losses = []
+    for batch in batches:  # what the engine's step does with other_loaders
+        x, y = task.prepare(batch, torch.device("cpu"), model=model)
+        losses.append(task.loss(model, model(x), y))
+    sum(losses).backward()
+
+    def rel(a, b):
+        return ((a - b).abs().max() / b.abs().max()).item()
+
+    for got, key in zip(losses, ("loss_cls_0", "loss_cls_1")):
+        assert rel(got.detach(), fixture["losses"][key]) <= 1e-12, key
+    params, buffers = dict(model.named_parameters()), dict(model.named_buffers())
+    for key, grad in fixture["grads"].items():
+        assert rel(params[key].grad, grad) <= 1e-9, key  # float64 rounding: ~3e-13
+    for key, value in fixture["stats"].items():
+        assert rel(buffers[key], value) <= 1e-12, key
