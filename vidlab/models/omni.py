@@ -238,7 +238,7 @@ _NAME = "slowonly_r50_8xb16-8x8x1-256e_imagenet-kinetics400-rgb"
     clip_shape=(3, 8, 256, 256),
     sampling=(8, 8, 10),
     classifier="cls_head.fc3d.6",
-    url=f"{_ZOO}{_NAME}/{_NAME}_20230208-61c4be0d.pth",
+    url=f"{_ZOO}{_NAME}_20230208-61c4be0d.pth",  # as metafile.yml gives it (no folder)
 )
 def omni_slowonly_r50_8x8x1(
     num_classes: int = 400, image_classes: int = 1000, **kwargs
