@@ -109,10 +109,32 @@ def make_cfg(work_dir, videos, images, max_epochs=3):
                 pipeline=video_pipeline,
             ),
         ),
+        val_dataloader=dict(
+            batch_size=2,
+            sampler=dict(type="DefaultSampler", shuffle=False),
+            dataset=dict(
+                type="VideoDataset",
+                ann_file=str(videos / "val.txt"),
+                data_prefix=dict(video=str(videos)),
+                pipeline=[
+                    dict(type="DecordInit"),
+                    dict(type="SampleFrames", clip_len=4, frame_interval=2, test_mode=True),
+                    dict(type="DecordDecode"),
+                    dict(type="Resize", scale=(-1, 20)),
+                    dict(type="CenterCrop", crop_size=16),
+                    dict(type="FormatShape", input_format="NCTHW"),
+                    dict(type="PackActionInputs"),
+                ],
+                test_mode=True,
+            ),
+        ),
+        val_evaluator=dict(type="AccMetric"),
+        val_cfg=dict(type="ValLoop"),
         train_cfg=dict(
             type="MultiLoaderEpochBasedTrainLoop",
             other_loaders=[image_dataloader],
             max_epochs=max_epochs,
+            val_interval=max_epochs,
         ),
         optim_wrapper=dict(
             optimizer=dict(type="SGD", lr=0.02, momentum=0.9, weight_decay=1e-4),
@@ -147,6 +169,7 @@ def test_both_losses_are_logged_and_go_down(full_run):
     first = np.mean([r["loss"] for r in records[:3]])
     last = np.mean([r["loss"] for r in records[-3:]])
     assert last < first
+    assert set(result["metrics"]) >= {"acc/top1", "acc/mean1"}  # the video path, 'prob' averaged
     log = (work / "train.log").read_text()
     assert "loss_cls_0" in log and "loss_cls_1" in log
 
@@ -159,7 +182,7 @@ def test_resume_is_bitwise_equal(full_run, data, tmp_path):
     resumed_dir.mkdir()
     shutil.copy(work / "epoch_1.pth", resumed_dir / "epoch_1.pth")
     resumed = train(make_cfg(resumed_dir, *data), resume=True)
-    assert resumed["iter"] == result["iter"]
+    assert resumed["iter"] == result["iter"] and resumed["metrics"] == result["metrics"]
     expected = result["model"].state_dict()
     got = resumed["model"].state_dict()
     assert expected.keys() == got.keys()
