@@ -114,6 +114,8 @@ and some of its parameter counts leave out the classifier; most differences belo
 size (<= 2%). The larger ones come from the input: vidlab measures each variant at its test
 crop, and several MMAction2 entries were measured at another one (224 px for the 256-px
 Something-Something TSM and TANet models, more segments for TSN R50, fewer for MobileOne-TSM).
+OmniSource's entry repeats the plain SlowOnly R50's parameter count; vidlab counts its two heads
+(a 1000-class ImageNet classifier and a two-layer video head: 3.2 M more).
 Sampling is `clip_len x frame_interval x num_clips`; the clip is `T x H x W`.
 
 | variant | sampling | clip | params (M) | MMAction2 params | GMACs | MMAction2 GFLOPs | top-1 | MMAction2 config |

@@ -110,7 +110,9 @@ def test_contract(name):
     assert logits.shape == (2, 5) and logits.dtype == torch.float32
     model.loss(logits, torch.tensor([4, 0])).backward()
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    missing = [n for n, p in trainable if p.grad is None]
+    # a model may name parameters clips never reach (OmniSource's image classifier)
+    unused = tuple(getattr(model, "params_unused_by_clips", ()))
+    missing = [n for n, p in trainable if p.grad is None and not n.startswith(unused)]
     assert not missing, f"no gradient for {missing[:5]}"
     assert next(p for _, p in trainable).grad.abs().sum() > 0
 

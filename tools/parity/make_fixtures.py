@@ -197,6 +197,10 @@ CASES = {
         "recognition/r2plus1d/r2plus1d_r34_8xb8-8x8x1-180e_kinetics400-rgb.py",
         [(2, 3, 8, 32, 32)],
     ),
+    "omni_slowonly_r50_8x8x1_imagenet_k400": (  # a video batch and an image batch (4D)
+        "recognition/omnisource/slowonly_r50_8xb16-8x8x1-256e_imagenet-kinetics400-rgb.py",
+        [(2, 3, 8, 32, 32), (2, 3, 32, 32)],
+    ),
 }
 
 
@@ -277,11 +281,27 @@ def _no_downloads(node):
 
 def _mm_inputs(clips: torch.Tensor, format_shape: str = "NCHW") -> list[torch.Tensor]:
     """vidlab's (N, C, T, H, W) -> MMAction2's per-sample inputs for its format_shape."""
-    if format_shape == "NCTHW":
+    if format_shape == "MIX2d3d" and clips.dim() == 4:  # OmniSource's images
+        return [c.contiguous() for c in clips]  # (C, H, W)
+    if format_shape in ("NCTHW", "MIX2d3d"):
         return [c.unsqueeze(0).contiguous() for c in clips]  # (1 view, C, T, H, W)
     if format_shape != "NCHW":
         raise NotImplementedError(f"format_shape={format_shape!r}")
     return [c.transpose(0, 1).contiguous() for c in clips]  # (T, C, H, W) for NCHW
+
+
+def _head_logits(model, inputs: torch.Tensor) -> torch.Tensor:
+    """MMAction2's logits (eval): ``mode='tensor'`` of RecognizerOmni unpacks its features as a
+    tuple (it works for batches of 2 only), so its backbone and head are called directly."""
+    if type(model).__name__ == "RecognizerOmni":
+        return model.cls_head(model.extract_feat(inputs, test_mode=True))
+    return model(inputs, mode="tensor", stage="head")
+
+
+def _predict(model, data: dict) -> list:
+    if type(model).__name__ == "RecognizerOmni":  # takes a tuple of batches, one per source
+        return model(data, mode="predict")
+    return model(data["inputs"], data["data_samples"], mode="predict")
 
 
 def _relation_draws(model, seed: int) -> list[list[int]] | None:
@@ -328,15 +348,20 @@ def make(name: str, config: str, shapes: list, root: Path, options: dict | None 
     model.eval()
     # Residual sums grow with depth under random weights: scale the classifier so that the
     # logits are O(1) and softmax scores (what 'prob' averaging sees) are not one-hot.
-    gen = torch.Generator().manual_seed(seed)
-    probe = torch.randint(0, 256, shapes[0], generator=gen, dtype=torch.uint8)
-    with torch.no_grad():
-        data = model.data_preprocessor(
-            dict(inputs=_mm_inputs(probe, fmt), data_samples=None), False
-        )
-        peak = model(data["inputs"], mode="tensor", stage="head").abs().max().item()
-    fc = [k for k in spec if k.startswith("cls_head.") and k.endswith(("weight", "bias"))]
-    scale = {**extra, **{k: 4.0 / peak for k in fc}}
+    # OmniHead: fc2d scaled by the image probe (a 4D shape), fc3d by the video probe.
+    scale = dict(extra)
+    parts = {"cls_head.fc2d.": 4, "cls_head.fc3d.": 5} if fmt == "MIX2d3d" else {"cls_head.": 0}
+    for part, rank in parts.items():
+        shape = next(s for s in shapes if rank in (0, len(s)))
+        gen = torch.Generator().manual_seed(seed)
+        probe = torch.randint(0, 256, shape, generator=gen, dtype=torch.uint8)
+        with torch.no_grad():
+            data = model.data_preprocessor(
+                dict(inputs=_mm_inputs(probe, fmt), data_samples=None), False
+            )
+            peak = _head_logits(model, data["inputs"]).abs().max().item()
+        fc = [k for k in spec if k.startswith(part) and k.endswith(("weight", "bias"))]
+        scale.update({k: 4.0 / peak for k in fc})
     state = seeded_state_dict(spec, seed, scale)
     model.load_state_dict(state, strict=True)
 
@@ -350,9 +375,9 @@ def make(name: str, config: str, shapes: list, root: Path, options: dict | None 
                 dict(inputs=_mm_inputs(clips, fmt), data_samples=samples), training=False
             )
             draws = _relation_draws(model, seed + i)
-            logits = model(data["inputs"], mode="tensor", stage="head")
+            logits = _head_logits(model, data["inputs"])
             _relation_draws(model, seed + i)  # the same draws again
-            preds = model(data["inputs"], data["data_samples"], mode="predict")
+            preds = _predict(model, data)
         scores = torch.stack([p.pred_score for p in preds])
         run = dict(clips=clips, logits=logits.float().clone(), scores=scores.float().clone())
         if draws is not None:

@@ -4,7 +4,8 @@ vidlab has no runner, no optimizer wrapper and no visualizer object: its loop is
 :mod:`vidlab.engine.loop`. These classes exist so that MMAction2 configs build and validate
 against a signature; each holds its arguments, which the engine reads:
 
-- ``train_cfg`` / ``val_cfg`` / ``test_cfg``: :class:`EpochBasedTrainLoop`, :class:`ValLoop`,
+- ``train_cfg`` / ``val_cfg`` / ``test_cfg``: :class:`EpochBasedTrainLoop`,
+  :class:`MultiLoaderEpochBasedTrainLoop` (MMAction2's, for OmniSource), :class:`ValLoop`,
   :class:`TestLoop`.
 - ``optim_wrapper``: :class:`OptimWrapper`, :class:`AmpOptimWrapper` (read by
   :func:`vidlab.engine.optim.build_optimizer`).
@@ -33,6 +34,7 @@ __all__ = [
     "IterTimerHook",
     "LocalVisBackend",
     "LogProcessor",
+    "MultiLoaderEpochBasedTrainLoop",
     "OptimWrapper",
     "ParamSchedulerHook",
     "RuntimeInfoHook",
@@ -69,6 +71,35 @@ class EpochBasedTrainLoop:
         if self.val_interval <= 0 or epoch < self.val_begin:
             return False
         return epoch % self.val_interval == 0 or epoch == self.max_epochs
+
+
+class MultiLoaderEpochBasedTrainLoop(EpochBasedTrainLoop):
+    """MMAction2's ``train_cfg=dict(type='MultiLoaderEpochBasedTrainLoop', other_loaders=[...],
+    max_epochs=..)`` (OmniSource): each step also takes one batch of every loader in
+    ``other_loaders`` (dataloader config dicts, built by the engine like ``train_dataloader``,
+    with the run's seed) and trains on the sum of the losses; an epoch is as long as the shortest
+    loader, and every loader starts over each epoch. Single process only for now.
+    """
+
+    _lazy_args = ("other_loaders",)  # loader dicts: the engine builds them, not the config
+
+    def __init__(
+        self,
+        other_loaders,
+        max_epochs: int,
+        val_begin: int = 1,
+        val_interval: int = 1,
+        dynamic_intervals=None,
+    ):
+        super().__init__(max_epochs, val_begin, val_interval, dynamic_intervals)
+        if not isinstance(other_loaders, list | tuple) or not all(
+            isinstance(x, dict) for x in other_loaders
+        ):
+            raise ConfigError(
+                "train_cfg.other_loaders must be a list of dataloader dicts "
+                "(dict(batch_size=.., dataset=dict(type=..), sampler=..))"
+            )
+        self.other_loaders = [dict(x) for x in other_loaders]
 
 
 class ValLoop:

@@ -40,11 +40,15 @@ NAMES: dict[str, str] = {
     "MixupBlending": "vidlab.models.blending:MixupBlending",
     "CutmixBlending": "vidlab.models.blending:CutmixBlending",
     "RandomBatchAugment": "vidlab.models.blending:RandomBatchAugment",
+    "RecognizerOmni": "vidlab.models.omni:RecognizerOmni",
+    "OmniResNet": "vidlab.models.omni:OmniResNet",
+    "OmniHead": "vidlab.models.heads.omni:OmniHead",
     # --- data: datasets -----------------------------------------------------------------
     "VideoDataset": "vidlab.data.datasets:VideoDataset",
     "RawframeDataset": "vidlab.data.datasets:RawframeDataset",
     "RepeatAugDataset": "vidlab.data.datasets:RepeatAugDataset",
     "SyntheticMotionDataset": "vidlab.data.synthetic.memory:SyntheticMotionDataset",
+    "ImageNet": "vidlab.data.images:ImageNet",  # mmcls./mmpretrain.ImageNet (OmniSource)
     # --- data: loading / decoding ---------------------------------------------------------
     "VideoInit": "vidlab.data.loading:VideoInit",
     "VideoDecode": "vidlab.data.loading:VideoDecode",
@@ -75,10 +79,17 @@ NAMES: dict[str, str] = {
     "RandAugment": "vidlab.data.transforms.color:RandAugment",
     "FormatShape": "vidlab.data.transforms.formatting:FormatShape",
     "PackActionInputs": "vidlab.data.transforms.formatting:PackActionInputs",
+    # images (OmniSource's image loader); MMPretrain's RandomResizedCrop is not MMAction2's
+    "LoadRGBFromFile": "vidlab.data.images:LoadRGBFromFile",
+    "mmcls.RandomResizedCrop": "vidlab.data.images:ClsRandomResizedCrop",
+    "mmpretrain.RandomResizedCrop": "vidlab.data.images:ClsRandomResizedCrop",
+    "RandomFlip": "vidlab.data.images:RandomFlip",
+    "PackClsInputs": "vidlab.data.images:PackClsInputs",
     # --- engine ---------------------------------------------------------------------------
     "DefaultSampler": "vidlab.data.loader:DefaultSampler",
     "AccMetric": "vidlab.evaluation.metrics:AccMetric",
     "EpochBasedTrainLoop": "vidlab.compat.mmengine:EpochBasedTrainLoop",
+    "MultiLoaderEpochBasedTrainLoop": "vidlab.compat.mmengine:MultiLoaderEpochBasedTrainLoop",
     "ValLoop": "vidlab.compat.mmengine:ValLoop",
     "TestLoop": "vidlab.compat.mmengine:TestLoop",
     "OptimWrapper": "vidlab.compat.mmengine:OptimWrapper",

@@ -53,6 +53,7 @@ DEFAULT_INJECTED: dict[str, tuple[str, ...]] = {
     "param_scheduler": ("optimizer",),
     "param_scheduler.*": ("optimizer",),
     "*.sampler": ("dataset",),
+    "train_cfg.other_loaders.*.sampler": ("dataset",),  # MultiLoaderEpochBasedTrainLoop's
     "*.batch_sampler": ("sampler", "dataset"),
     "train_cfg": ("runner", "dataloader"),
     "val_cfg": ("runner", "dataloader", "evaluator"),

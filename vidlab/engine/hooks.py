@@ -403,10 +403,14 @@ class LoggerHook(Hook):
             "time": total_time / n,
             "clips_per_s": sum(x["num_clips"] for x in w) / max(total_time, 1e-9),
         }
+        # each source's loss with other loaders (MultiLoaderEpochBasedTrainLoop)
+        terms = {k: sum(x["losses"][k] for x in w) / n for k in last.get("losses", {})}
+        record.update(terms)
         self._write(record, last["iter"])
+        parts = "".join(f" {k} {v:.4f}" for k, v in terms.items())
         runner.log(
             f"epoch {record['epoch']} iter {last['epoch_iter']}/{runner.iters_per_epoch} "
-            f"lr {record['lr']:.4g} loss {record['loss']:.4f} time {record['time']:.3f}s "
+            f"lr {record['lr']:.4g} loss {record['loss']:.4f}{parts} time {record['time']:.3f}s "
             f"data {record['data_time']:.3f}s {record['clips_per_s']:.1f} clips/s "
             f"eta {_fmt_eta(runner.eta_seconds())}",
             echo=self._bar is None,

@@ -6,6 +6,7 @@ One iteration of :func:`train_epoch`::
     inputs, targets = task.prepare(batch, device, model)   # to device, blend, fold views
     with autocast:                                         # AMP: bf16, or fp16 + GradScaler
         loss = task.loss(model, model(inputs), targets)
+        # other loaders (OmniSource): + the same for one batch of each, in the same step
     stop if the loss is not finite                         # before the update
     scaler.scale(loss / accumulated).backward()            # DDP syncs on the update step only
     if update step:                                        # every accumulative_counts iterations
@@ -37,8 +38,15 @@ class TrainingError(RuntimeError):
     """Training cannot go on (non-finite loss, out of memory); the message says what to try."""
 
 
-def train_epoch(runner, loader, setup, device, amp_dtype, memory_format=None) -> None:
+def train_epoch(
+    runner, loader, setup, device, amp_dtype, memory_format=None, other_loaders=()
+) -> None:
     """One epoch over ``loader``: ``runner.state.iter`` advances by one per batch trained.
+
+    With ``other_loaders`` (``MultiLoaderEpochBasedTrainLoop``, OmniSource) each step takes one
+    batch of every loader, runs the model on each and backpropagates the sum of their losses
+    (MMAction2's ``RecognizerOmni.loss`` + MMEngine's sum of loss terms); the epoch ends with
+    the shortest loader, and every loader starts over the next epoch.
 
     Args:
         runner: the run (:class:`vidlab.engine.state.Runner`): its task, models, optimizer,
@@ -54,7 +62,7 @@ def train_epoch(runner, loader, setup, device, amp_dtype, memory_format=None) ->
     optimizer, scaler, ema = runner.optimizer, runner.scaler, runner.ema
     acc = max(int(getattr(setup, "accumulative_counts", 1) or 1), 1)
     clip_grad = getattr(setup, "clip_grad", None)
-    n = len(loader)
+    n = min(len(x) for x in (loader, *other_loaders))
     # Accumulation restarts each epoch: the last group of an epoch may be shorter
     # (its losses are divided by its own length), so no gradient crosses a checkpoint.
     remainder = n % acc
@@ -63,16 +71,18 @@ def train_epoch(runner, loader, setup, device, amp_dtype, memory_format=None) ->
 
     model.train()
     t_end = time.perf_counter()
-    for i, batch in enumerate(loader):
+    for i, batches in enumerate(zip(loader, *other_loaders)):
         t_data = time.perf_counter() - t_end
-        runner.num_skipped += record_skipped(runner.bad_samples, batch, runner.log)
-        if is_empty(batch, task):  # every sample of the batch was skipped (on_error='skip')
+        batch = batches[0]
+        for b in batches:
+            runner.num_skipped += record_skipped(runner.bad_samples, b, runner.log)
+        if any(is_empty(b, task) for b in batches):  # all skipped (on_error='skip')
             continue
         if runner.schedulers is not None:
             runner.schedulers.step_iter(runner.state.iter)
-        inputs, targets = task.prepare(batch, device, model=raw, memory_format=memory_format)
-        num_samples = len(inputs)
-        if num_samples == 1 and runner.has_bn:
+        sources = [task.prepare(b, device, model=raw, memory_format=memory_format) for b in batches]
+        num_samples = len(sources[0][0])
+        if runner.has_bn and any(len(x) == 1 for x, _ in sources):
             if not warned_single:
                 runner.log(
                     f"note: skipped a training batch of one clip at epoch "
@@ -87,7 +97,8 @@ def train_epoch(runner, loader, setup, device, amp_dtype, memory_format=None) ->
         try:
             with sync:
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                    loss = task.loss(raw, model(inputs), targets)
+                    losses = [task.loss(raw, model(x), y) for x, y in sources]
+                    loss = losses[0] if len(losses) == 1 else sum(losses)
                 loss_value = loss.detach().float().item()
                 if not math.isfinite(loss_value):
                     raise nan_error(runner, loss_value, i, n)
@@ -110,19 +121,19 @@ def train_epoch(runner, loader, setup, device, amp_dtype, memory_format=None) ->
             raise oom_error(task.batch_size(batch), where) from e
         runner.state.iter += 1
         t_now = time.perf_counter()
-        runner.call(
-            "after_train_iter",
-            {
-                "epoch": runner.state.epoch + 1,
-                "iter": runner.state.iter,
-                "epoch_iter": i + 1,
-                "loss": loss_value,
-                "lr": optimizer.param_groups[0]["lr"],
-                "data_time": t_data,
-                "time": t_now - t_end,
-                "num_clips": num_samples,
-            },
-        )
+        info = {
+            "epoch": runner.state.epoch + 1,
+            "iter": runner.state.iter,
+            "epoch_iter": i + 1,
+            "loss": loss_value,
+            "lr": optimizer.param_groups[0]["lr"],
+            "data_time": t_data,
+            "time": t_now - t_end,
+            "num_clips": num_samples,
+        }
+        if other_loaders:  # each source's loss, named as MMAction2 logs them
+            info["losses"] = {f"loss_cls_{k}": v.item() for k, v in enumerate(losses)}
+        runner.call("after_train_iter", info)
         t_end = t_now
 
 

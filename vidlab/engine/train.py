@@ -166,7 +166,8 @@ def train(
             )
         loop = EpochBasedTrainLoop(**{k: v for k, v in loop.items() if k != "type"})
     runner.max_epochs = loop.max_epochs
-    runner.iters_per_epoch = len(train_loader)
+    other_loaders = _other_loaders(loop, seed, runner, model, info.world_size, len(train_loader))
+    runner.iters_per_epoch = min(len(x) for x in (train_loader, *other_loaders))
 
     setup = build_optim(model, cfg, _lr_scale(cfg, auto_scale_lr, train_loader, info, runner))
     runner.optimizer = setup.optimizer
@@ -234,11 +235,12 @@ def train(
     sync_buffers = info.world_size > 1 and "sync_buffers" in default_hooks
     metrics: dict = {}
     while runner.state.epoch < runner.max_epochs:
-        if hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(runner.state.epoch)
+        for s in (sampler, *(x.vidlab_sampler for x in other_loaders)):
+            if hasattr(s, "set_epoch"):
+                s.set_epoch(runner.state.epoch)
         runner.call("before_train_epoch")
         runner.num_skipped = 0
-        train_epoch(runner, train_loader, setup, device, amp_dtype, memory_format)
+        train_epoch(runner, train_loader, setup, device, amp_dtype, memory_format, other_loaders)
         runner.state.epoch += 1
         if runner.bad_samples and is_main:
             listed = write_bad_samples(runner.bad_samples, work_dir)
@@ -268,6 +270,49 @@ def train(
         dist.barrier()
     runner.call("after_train")
     return _result(runner, work_dir, metrics, model)
+
+
+def _other_loaders(loop, seed: int, runner, model, world_size: int, train_len: int) -> list:
+    """The loaders of ``train_cfg.other_loaders`` (``MultiLoaderEpochBasedTrainLoop``).
+
+    Each is built like ``train_dataloader`` with seed ``seed + k + 1`` (its shuffling and
+    augmentation are its own, not a copy of the video loader's draws). Its labels are checked
+    against the head's ``image_classes`` when it has them (OmniHead). Their state is the run's
+    seed and epoch: every loader starts over each epoch, so resuming after an epoch (the only
+    place vidlab checkpoints) continues them exactly.
+    """
+    nodes = list(getattr(loop, "other_loaders", None) or [])
+    if not nodes:
+        return []
+    if world_size > 1:
+        raise ConfigError(
+            "train_cfg.other_loaders (MultiLoaderEpochBasedTrainLoop) with several processes is "
+            "not implemented in vidlab yet; train it in one process"
+        )
+    head = getattr(model, "cls_head", None)
+    num_classes = getattr(head, "image_classes", None)
+    loaders = []
+    for k, node in enumerate(nodes):
+        key = f"train_cfg.other_loaders[{k}]"
+        loader = build_loader(
+            {key: node},
+            key,
+            seed=seed + k + 1,
+            train=True,
+            has_bn=runner.has_bn,
+            runner=runner,
+            num_classes=num_classes if isinstance(num_classes, int) else None,
+            need_labels=True,
+        )
+        if len(loader) == 0:
+            raise ConfigError(f"{key} yields no batches ({len(loader.dataset)} samples)")
+        loaders.append(loader)
+    lengths = [train_len, *(len(x) for x in loaders)]
+    runner.log(
+        f"MultiLoaderEpochBasedTrainLoop: batches per loader {lengths}; an epoch is "
+        f"{min(lengths)} steps (the shortest loader), each taking one batch of every loader"
+    )
+    return loaders
 
 
 def _result(runner, work_dir: Path, metrics: dict, model) -> dict:

@@ -22,7 +22,8 @@ class ActionDataPreprocessor(nn.Module):
         std: Per-channel std; required with ``mean``.
         to_rgb: Reverse the channel order (BGR -> RGB) before normalizing.
         format_shape: ``'NCHW'`` (2D models), ``'NCTHW'`` or ``'MIX2d3d'``: the layout the
-            pipeline packed; the input here is always ``(N, C, T, H, W)``.
+            pipeline packed; the input here is ``(N, C, T, H, W)``, and with ``'MIX2d3d'``
+            (OmniSource: images and videos) also an image batch ``(N, C, H, W)``.
         blending: Mixup/cutmix object for the training loop (``self.blending``).
     """
 
@@ -36,7 +37,9 @@ class ActionDataPreprocessor(nn.Module):
     ) -> None:
         super().__init__()
         if format_shape not in ("NCHW", "NCTHW", "MIX2d3d"):
-            raise ValueError(f"invalid format_shape {format_shape!r}; use 'NCHW' or 'NCTHW'")
+            raise ValueError(
+                f"invalid format_shape {format_shape!r}; use 'NCHW', 'NCTHW' or 'MIX2d3d'"
+            )
         if (mean is None) != (std is None):
             raise ValueError("give both mean and std to normalize, or neither")
         self.to_rgb = to_rgb
@@ -52,7 +55,10 @@ class ActionDataPreprocessor(nn.Module):
         self.blending = built(blending, "ActionDataPreprocessor(blending=...)")
 
     def forward(self, clips: Tensor) -> Tensor:
-        """``(N, C, T, H, W)`` uint8 or float pixels -> float32 ``(clips - mean) / std``."""
+        """``(N, C, T, H, W)`` uint8 or float pixels -> float32 ``(clips - mean) / std``; with
+        ``format_shape='MIX2d3d'`` images ``(N, C, H, W)`` too."""
+        if clips.dim() == 4 and self.format_shape == "MIX2d3d":
+            return self._normalize_images(clips)
         if clips.dim() != 5:
             raise ValueError(
                 f"expected clips of shape (N, C, T, H, W), got {tuple(clips.shape)}; fold views "
@@ -65,3 +71,14 @@ class ActionDataPreprocessor(nn.Module):
         if self._enable_normalize:
             return (clips - self.mean) / self.std
         return clips
+
+    def _normalize_images(self, images: Tensor) -> Tensor:
+        """``(N, C, H, W)`` -> float32, normalized with the same mean/std (MMAction2's 'MIX2d3d'
+        treats a 4D batch as 'NCHW')."""
+        if self.to_rgb:
+            images = images[:, [2, 1, 0]]
+        if not images.is_floating_point():
+            images = images.float()
+        if self._enable_normalize:
+            return (images - self.mean[..., 0]) / self.std[..., 0]  # (1, C, 1, 1)
+        return images

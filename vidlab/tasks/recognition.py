@@ -14,7 +14,8 @@ __all__ = ["RecognitionTask"]
 class RecognitionTask(Task):
     """Clips in, class scores out; several views of a video are averaged.
 
-    A batch is ``{"clips": uint8 (B, V, C, T, H, W), "label": (B,) or (B, K), "index": (B,)}``.
+    A batch is ``{"clips": uint8 (B, V, C, T, H, W), "label": (B,) or (B, K), "index": (B,)}``
+    (or images ``(B, C, H, W)`` from ``PackClsInputs``, trained as they are).
     Every view is a training sample; at test time ``model.average_views`` turns the logits of
     the ``V`` views into one score vector per video. The model provides ``forward(clips) ->
     logits``, ``loss(logits, labels)``, ``average_views(logits, V)`` and, optionally,
@@ -31,6 +32,8 @@ class RecognitionTask(Task):
         # uint8 crosses the bus; normalization happens on the device inside the model.
         clips = batch["clips"].to(device, non_blocking=True)  # (B, V, C, T, H, W)
         labels = batch["label"].to(device, non_blocking=True)  # (B,) or (B, K)
+        if clips.dim() == 4:  # images (B, C, H, W): OmniSource's image loader ('MIX2d3d')
+            return clips, labels
         b, v = clips.shape[:2]
         if memory_format is not None:
             clips = clips.flatten(0, 1).contiguous(memory_format=memory_format)
