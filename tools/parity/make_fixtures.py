@@ -197,6 +197,14 @@ CASES = {
         "recognition/r2plus1d/r2plus1d_r34_8xb8-8x8x1-180e_kinetics400-rgb.py",
         [(2, 3, 8, 32, 32)],
     ),
+    "tpn_tsm_r50_1x1x8_sthv1": (  # TPN neck on ResNetTSM's res4 + res5; test_cfg.fcn_test
+        "recognition/tpn/tpn-tsm_imagenet-pretrained-r50_8xb8-1x1x8-150e_sthv1-rgb.py",
+        [(2, 3, 8, 64, 64)],
+    ),
+    "tpn_slowonly_r50_8x8x1_k400": (
+        "recognition/tpn/tpn-slowonly_imagenet-pretrained-r50_8xb8-8x8x1-150e_kinetics400-rgb.py",
+        [(2, 3, 8, 64, 64)],
+    ),
 }
 
 

@@ -36,6 +36,7 @@ FAMILIES: dict[str, str] = {
     "c2d": "vidlab.models.c2d",
     "csn": "vidlab.models.csn",
     "r2plus1d": "vidlab.models.r2plus1d",
+    "tpn": "vidlab.models.tpn",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
