@@ -195,8 +195,9 @@ class Recognizer2D(BaseRecognizer):
         levels = feats if isinstance(feats, (tuple, list)) else (feats,)
         # (N*k, D_i, S, h_i, w_i): each clip of S frames is one sequence for the neck
         levels = [f.reshape((-1, segs) + f.shape[1:]).transpose(1, 2).contiguous() for f in levels]
-        aux_logits = self.neck.forward_aux(levels) if with_aux else None  # before the neck, as
-        feats = self.neck(levels)  # (N*k, D, t, h, w)                   # MMAction2 (dropout)
+        # the auxiliary head runs before the neck, as in MMAction2 (the same dropout draws)
+        aux_logits = self.neck.forward_aux(levels) if with_aux else None
+        feats = self.neck(levels)  # (N*k, D, t, h, w)
         return feats.reshape((n, -1) + feats.shape[1:]), aux_logits  # (N, k, D, t, h, w)
 
     def _backbone_features(self, x: Tensor) -> Tensor:

@@ -275,10 +275,10 @@ class AuxHead(nn.Module):
         """``loss_weight * loss_cls`` against the labels as given: hard ``(B,)`` or soft
         ``(B, K)`` (mixup, cutmix). MMAction2 applies no label smoothing here (the head's
         ``label_smooth_eps`` is the head's)."""
-        if labels.dim() == 0 or (
-            labels.dim() == 1 and logits.shape[0] == 1 and labels.numel() == logits.shape[1] > 1
-        ):
-            labels = labels.unsqueeze(0)  # one hard label, or one soft label, for a batch of one
+        k = logits.shape[1]
+        one_soft = labels.dim() == 1 and logits.shape[0] == 1 and labels.shape[0] == k > 1
+        if labels.dim() == 0 or one_soft:  # a batch of one: one hard label, or one soft label
+            labels = labels.unsqueeze(0)
         return self.loss_weight * self.loss_cls(logits, labels)
 
 
