@@ -53,7 +53,7 @@ def mmaction2_entries(root: Path) -> dict[str, dict]:
         for model in meta.get("Models", []):
             weights = model.get("Weights") or []
             for url in [weights] if isinstance(weights, str) else weights:
-                by_url[url] = model
+                by_url[url.lstrip("(")] = model  # TPN-TSM's entry reads "(https://..."
     return by_url
 
 

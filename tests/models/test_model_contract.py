@@ -19,6 +19,8 @@ import torch.nn as nn
 
 from vidlab.models import BaseRecognizer, create_model, list_models
 from vidlab.models import variants as V
+from vidlab.models.recognizer import RecognizerOutput
+from vidlab.tasks.recognition import RecognitionTask
 
 NAMES = list_models()
 
@@ -104,11 +106,15 @@ def test_contract(name):
     assert model.default_cfg == V.find_variant(name).default_cfg
     clips = _clips(name)
 
-    # train: shape, dtype, a gradient for every trainable parameter
+    # train: shape, dtype, a gradient for every trainable parameter; a neck with an auxiliary
+    # head (TPN) adds its logits to the output and its term to the loss (the engine's sum)
     model.train()
-    logits = model(clips)
+    outputs = model(clips)
+    logits = outputs.logits if isinstance(outputs, RecognizerOutput) else outputs
     assert logits.shape == (2, 5) and logits.dtype == torch.float32
-    model.loss(logits, torch.tensor([4, 0])).backward()
+    if isinstance(outputs, RecognizerOutput):
+        assert outputs.aux_logits.shape == (2, 5)
+    RecognitionTask().loss(model, outputs, torch.tensor([4, 0])).backward()
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     # a model may name parameters clips never reach (OmniSource's image classifier)
     unused = tuple(getattr(model, "params_unused_by_clips", ()))
@@ -131,8 +137,9 @@ def test_contract(name):
         fc = model.get_submodule(model.default_cfg.classifier)
         assert torch.allclose(fc(pooled), logits, rtol=1e-4, atol=1e-4)
 
-    # reset_classifier: a new classifier, nothing else touched
-    before = {k: v.clone() for k, v in model.state_dict().items() if "cls_head" not in k}
+    # reset_classifier: a new classifier (and auxiliary classifier), nothing else touched
+    new = ("cls_head", "aux_head.fc.")
+    before = {k: v.clone() for k, v in model.state_dict().items() if not any(p in k for p in new)}
     model.reset_classifier(3)
     if model.default_cfg.classifier is not None:
         fc = model.get_submodule(model.default_cfg.classifier)

@@ -35,7 +35,8 @@ OUT = HERE.parent.parent / "tests" / "fixtures" / "parity"
 #   "needs": "tin_shift" (mmcv's compiled op, absent here: a literal loop over the kernel's
 #   definition is put in its place) or "mmpretrain" (``pip install --no-deps
 #   mmpretrain==1.2.0`` into a folder on PYTHONPATH; see ``_import_mmpretrain``);
-#   "scale": {key substring: factor} applied to the seeded weights (recorded in "scale").
+#   "scale": {key substring: factor} applied to the seeded weights (recorded in "scale");
+#   "train": True also records MMAction2's training-mode losses (see ``_train_losses``).
 CASES = {
     "tsn_r50_1x1x8_k400": (
         "recognition/tsn/tsn_imagenet-pretrained-r50_8xb32-1x1x8-100e_kinetics400-rgb.py",
@@ -201,6 +202,16 @@ CASES = {
         "recognition/omnisource/slowonly_r50_8xb16-8x8x1-256e_imagenet-kinetics400-rgb.py",
         [(2, 3, 8, 32, 32), (2, 3, 32, 32)],
     ),
+    "tpn_tsm_r50_1x1x8_sthv1": (  # TPN neck on ResNetTSM's res4 + res5; test_cfg.fcn_test
+        "recognition/tpn/tpn-tsm_imagenet-pretrained-r50_8xb8-1x1x8-150e_sthv1-rgb.py",
+        [(2, 3, 8, 64, 64)],
+        {"train": True},
+    ),
+    "tpn_slowonly_r50_8x8x1_k400": (
+        "recognition/tpn/tpn-slowonly_imagenet-pretrained-r50_8xb8-8x8x1-150e_kinetics400-rgb.py",
+        [(2, 3, 8, 64, 64)],
+        {"train": True},
+    ),
 }
 
 
@@ -319,6 +330,38 @@ def _relation_draws(model, seed: int) -> list[list[int]] | None:
     return draws
 
 
+def _train_losses(model, shape: tuple, seed: int, fmt: str) -> list[dict]:
+    """MMAction2's training-mode losses (``mode='loss'``: BN on batch statistics, TPN's
+    auxiliary loss from the labels), dropout off, on a seeded clip: hard labels, then soft
+    labels (as mixup makes them) with the head's ``label_smooth_eps=0.1``. Run last: BN
+    running statistics change."""
+    from mmaction.structures import ActionDataSample
+
+    for m in model.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    gen = torch.Generator().manual_seed(seed + 100)
+    clips = torch.randint(0, 256, shape, generator=gen, dtype=torch.uint8)
+    k = model.cls_head.num_classes
+    hard = torch.randint(0, k, (shape[0],), generator=gen)
+    soft = torch.rand(shape[0], k, generator=gen).softmax(1)
+    model.train()
+    records = []
+    for labels, eps in ((hard, 0.0), (soft, 0.1)):
+        model.cls_head.label_smooth_eps = eps
+        samples = [ActionDataSample().set_gt_label(y) for y in labels]
+        data = model.data_preprocessor(
+            dict(inputs=_mm_inputs(clips, fmt), data_samples=samples), training=True
+        )
+        with torch.no_grad():
+            losses = model(data["inputs"], data["data_samples"], mode="loss")
+        losses = {n: v.float().clone() for n, v in losses.items() if "loss" in n}
+        records.append(dict(clips=clips, labels=labels, label_smooth_eps=eps, losses=losses))
+    model.cls_head.label_smooth_eps = 0.0
+    model.eval()
+    return records
+
+
 def make(name: str, config: str, shapes: list, root: Path, options: dict | None = None) -> dict:
     from mmaction.registry import MODELS
     from mmaction.structures import ActionDataSample
@@ -383,6 +426,9 @@ def make(name: str, config: str, shapes: list, root: Path, options: dict | None 
         if draws is not None:
             run["relation_picks"] = draws
         runs.append(run)
+    extra_records = {}
+    if options.get("train"):
+        extra_records["train"] = _train_losses(model, shapes[0], seed, fmt)
     return dict(
         mmaction2="1.2.0",
         torch=str(torch.__version__),
@@ -395,6 +441,7 @@ def make(name: str, config: str, shapes: list, root: Path, options: dict | None 
         scale=scale,
         digest=digest(state),
         runs=runs,
+        **extra_records,
     )
 
 

@@ -34,6 +34,8 @@ NAMES: dict[str, str] = {
     "C3D": "vidlab.models.c3d:C3D",
     "TANet": "vidlab.models.tanet:TANet",
     "TRNHead": "vidlab.models.heads.trn:TRNHead",
+    "TPN": "vidlab.models.tpn:TPN",
+    "TPNHead": "vidlab.models.heads.tpn:TPNHead",
     "AvgConsensus": "vidlab.models.heads.base:AvgConsensus",
     "CrossEntropyLoss": "vidlab.models.losses:CrossEntropyLoss",
     "BCELossWithLogits": "vidlab.models.losses:BCELossWithLogits",

@@ -10,7 +10,11 @@ Every recognizer keeps one contract (as timm's models do):
 - ``num_features`` and ``reset_classifier(num_classes)``.
 
 The engine computes the loss from the logits with ``model.loss(logits, labels)`` and merges
-test views with ``model.average_views``. Submodules are named as in MMAction2's state dicts
+test views with ``model.average_views``. One exception to "logits only": a neck with an
+auxiliary classifier (TPN's ``AuxHead``) makes ``forward`` return a ``RecognizerOutput``
+(logits and auxiliary logits) in training mode, and ``model.loss`` of it a dict
+``{'loss_cls', 'loss_aux'}``, as MMAction2's losses; in eval mode (tests, export) the output is
+logits as always. Submodules are named as in MMAction2's state dicts
 (``data_preprocessor``, ``backbone``, ``neck``, ``cls_head``), so its checkpoints load as
 they are. Submodules are passed built; config files are built children first by
 ``vidlab.config.build``.
@@ -19,6 +23,7 @@ they are. Submodules are passed built; config files are built children first by
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn as nn
@@ -34,6 +39,18 @@ def _merge(logits: Tensor, mode: str | None) -> Tensor:
     if mode == "prob":
         return F.softmax(logits, dim=2).mean(dim=1)
     return logits.mean(dim=1)
+
+
+class RecognizerOutput(NamedTuple):
+    """Training-mode output of a recognizer whose neck has an auxiliary head (TPN).
+
+    Attributes:
+        logits: The head's logits ``(N, K)``.
+        aux_logits: The neck's auxiliary logits ``(N, K)``.
+    """
+
+    logits: Tensor
+    aux_logits: Tensor
 
 
 class BaseRecognizer(nn.Module):
@@ -74,8 +91,15 @@ class BaseRecognizer(nn.Module):
         self.init_cfg = init_cfg
 
     # --- the contract -------------------------------------------------------------------------
-    def forward(self, clips: Tensor) -> Tensor:
-        """Raw pixels ``(N, C, T, H, W)`` (uint8 or float 0..255) -> logits ``(N, K)``."""
+    def forward(self, clips: Tensor) -> Tensor | RecognizerOutput:
+        """Raw pixels ``(N, C, T, H, W)`` (uint8 or float 0..255) -> logits ``(N, K)``.
+
+        In training mode with a neck that has an auxiliary head: ``RecognizerOutput(logits,
+        aux_logits)``, for ``loss``.
+        """
+        if self.training and getattr(self.neck, "with_aux", False):
+            feats, aux_logits = self._features(clips, with_aux=True)
+            return RecognizerOutput(self.forward_head(feats), aux_logits)
         return self.forward_head(self.forward_features(clips))
 
     def forward_features(self, clips: Tensor) -> Tensor:
@@ -98,8 +122,18 @@ class BaseRecognizer(nn.Module):
         return self.cls_head.num_classes
 
     def reset_classifier(self, num_classes: int) -> None:
-        """Replace the classifier with a freshly initialized one for ``num_classes`` classes."""
+        """Replace the classifier with a freshly initialized one for ``num_classes`` classes
+        (and the neck's auxiliary classifier, where it has one)."""
         self.cls_head.reset_classifier(num_classes)
+        if hasattr(self.neck, "reset_classifier"):
+            self.neck.reset_classifier(num_classes)
+
+    @property
+    def _fcn_test(self) -> bool:
+        """MMAction2's ``test_cfg.fcn_test`` (TPN): in eval mode the head classifies with
+        ``fc_cls`` as a 1x1x1 conv, and a 2D recognizer's neck sees ``test_cfg.num_segs``
+        (default: the backbone's ``num_segments``) frames at a time."""
+        return not self.training and bool(self.test_cfg and self.test_cfg.get("fcn_test"))
 
     # --- what the engine uses -------------------------------------------------------------------
     @property
@@ -119,8 +153,18 @@ class BaseRecognizer(nn.Module):
         logits = logits.reshape(-1, num_views, logits.shape[-1])  # (B, V, K)
         return _merge(logits, self.average_clips)
 
-    def loss(self, logits: Tensor, labels: Tensor) -> Tensor:
-        """The head's loss (label smoothing included) of logits ``(B, K)`` against labels."""
+    def loss(self, logits: Tensor | RecognizerOutput, labels: Tensor) -> Tensor | dict[str, Tensor]:
+        """The head's loss (label smoothing included) of logits ``(B, K)`` against labels.
+
+        Given a ``RecognizerOutput`` (training with an auxiliary head): ``{'loss_cls': ...,
+        'loss_aux': ...}``; the auxiliary loss sees the labels as given (soft ones from mixup
+        included, no label smoothing), as MMAction2's ``AuxHead.loss``.
+        """
+        if isinstance(logits, RecognizerOutput):
+            return {
+                "loss_cls": self.cls_head.loss(logits.logits, labels),
+                "loss_aux": self.neck.aux_loss(logits.aux_logits, labels),
+            }
         return self.cls_head.loss(logits, labels)
 
 
@@ -128,17 +172,33 @@ class Recognizer2D(BaseRecognizer):
     """2D recognizer (TSN, TSM): frames are folded into the batch for a 2D backbone.
 
     Features are ``(N, T', D, h, w)``: per-frame maps, ``T'`` frames per clip (``T``, or fewer
-    when the backbone pools time).
+    when the backbone pools time). With a neck (TPN), the backbone's levels are folded back into
+    clips of ``S`` frames, ``(N*k, D_i, S, h_i, w_i)`` with ``T = k * S``, as MMAction2 does, and
+    features are the neck's maps ``(N, k, D, t, h, w)``; ``S`` is ``T`` while training and, with
+    ``test_cfg.fcn_test``, ``test_cfg.num_segs`` (default the backbone's ``num_segments``) in
+    eval mode, whose ``k`` rows per clip are merged as TSM's.
     """
 
     def forward_features(self, clips: Tensor) -> Tensor:
+        return self._features(clips)[0]
+
+    def _features(self, clips: Tensor, with_aux: bool = False) -> tuple[Tensor, Tensor | None]:
         n, c, t, h, w = clips.shape
         x = self.data_preprocessor(clips)  # (N, C, T, H, W) float, normalized
         x = x.transpose(1, 2).reshape(n * t, c, h, w)  # (N*T, C, H, W): one image per frame
-        feats = self._backbone_features(x)  # (N*T', D, h, w)
-        if self.neck is not None:
-            feats = self.neck(feats)
-        return feats.reshape((n, -1) + feats.shape[1:])  # (N, T', D, h, w)
+        feats = self._backbone_features(x)  # (N*T', D, h, w), or a tuple of levels
+        if self.neck is None:
+            return feats.reshape((n, -1) + feats.shape[1:]), None  # (N, T', D, h, w)
+        segs = t
+        if self._fcn_test:
+            segs = self.test_cfg.get("num_segs", getattr(self.backbone, "num_segments", t))
+        levels = feats if isinstance(feats, (tuple, list)) else (feats,)
+        # (N*k, D_i, S, h_i, w_i): each clip of S frames is one sequence for the neck
+        levels = [f.reshape((-1, segs) + f.shape[1:]).transpose(1, 2).contiguous() for f in levels]
+        # the auxiliary head runs before the neck, as in MMAction2 (the same dropout draws)
+        aux_logits = self.neck.forward_aux(levels) if with_aux else None
+        feats = self.neck(levels)  # (N*k, D, t, h, w)
+        return feats.reshape((n, -1) + feats.shape[1:]), aux_logits  # (N, k, D, t, h, w)
 
     def _backbone_features(self, x: Tensor) -> Tensor:
         """The backbone's map of each frame, as MMAction2's ``extract_feat`` takes it.
@@ -176,13 +236,27 @@ class Recognizer2D(BaseRecognizer):
 
     def forward_head(self, features: Tensor, pre_logits: bool = False) -> Tensor:
         n, t = features.shape[:2]
-        x = features.flatten(0, 1)  # (N*T', D, h, w)
+        x = features.flatten(0, 1)  # (N*T', D, h, w), or (N*k, D, t, h, w) after a neck
+        if self.neck is not None:
+            return self._neck_head(x, n, pre_logits)
         if pre_logits:
             return self.cls_head.pre_logits(x, num_segs=t)  # (N, D)
         logits = self.cls_head(x, num_segs=t)  # (N, K), or (k*N, K) for TSM with T=k*S
         if logits.shape[0] != n:
             logits = self._fold_rows(logits, n)
         return logits
+
+    def _neck_head(self, x: Tensor, n: int, pre_logits: bool) -> Tensor:
+        """The head on the neck's maps ``(N*k, D, t, h, w)``: one row per sequence (MMAction2
+        squeezes the neck's single time step and calls the head with ``num_segs=1``)."""
+        if pre_logits:
+            pooled = self.cls_head.pre_logits(x, num_segs=None if self._fcn_test else 1)
+            return pooled.reshape(n, -1, pooled.shape[-1]).mean(1)  # (N, D)
+        if self._fcn_test:
+            logits = self.cls_head(x, num_segs=1, fcn_test=True)  # (N*k, K)
+        else:
+            logits = self.cls_head(x, num_segs=1)
+        return logits if logits.shape[0] == n else self._fold_rows(logits, n)
 
     def _fold_rows(self, logits: Tensor, n: int) -> Tensor:
         """Merge ``k`` rows per clip (TSM given ``k * num_segments`` frames) into one.
@@ -205,13 +279,19 @@ class Recognizer3D(BaseRecognizer):
     """
 
     def forward_features(self, clips: Tensor) -> Tensor:
+        return self._features(clips)[0]
+
+    def _features(self, clips: Tensor, with_aux: bool = False) -> tuple[Tensor, Tensor | None]:
         x = self.data_preprocessor(clips)  # (N, C, T, H, W) float, normalized
-        feats = self.backbone(x)  # (N, D, t, h, w)
-        if self.neck is not None:
-            feats = self.neck(feats)
-        return feats
+        feats = self.backbone(x)  # (N, D, t, h, w), or a tuple of levels
+        if self.neck is None:
+            return feats, None
+        aux_logits = self.neck.forward_aux(feats) if with_aux else None  # first, as MMAction2
+        return self.neck(feats), aux_logits
 
     def forward_head(self, features: Tensor, pre_logits: bool = False) -> Tensor:
         if pre_logits:
             return self.cls_head.pre_logits(features)  # (N, D)
+        if self._fcn_test:  # MMAction2 passes it to any head; only TPNHead reads it
+            return self.cls_head(features, fcn_test=True)  # (N, K)
         return self.cls_head(features)  # (N, K)

@@ -37,6 +37,7 @@ FAMILIES: dict[str, str] = {
     "csn": "vidlab.models.csn",
     "r2plus1d": "vidlab.models.r2plus1d",
     "omni": "vidlab.models.omni",
+    "tpn": "vidlab.models.tpn",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
