@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 from torch import nn
 
@@ -95,6 +96,27 @@ def test_loop_runs_a_custom_task(tmp_path):
     assert sum(logged[-4:]) < sum(logged[:4]) / 2  # and it trains
     val = [r["neg_error"] for r in records if r["mode"] == "val"]
     assert len(val) == 3 and val[-1] > val[0] and result["metrics"]["neg_error"] == val[-1]
+
+
+class TwoTermTask(SquaredErrorTask):
+    """A loss of two named terms (as TPN's loss_cls + loss_aux): the loop steps on the sum."""
+
+    def loss_terms(self, model, outputs, targets):
+        squared = self.loss(model, outputs, targets)
+        absolute = (outputs.squeeze(1) - targets).abs().mean()
+        return {"loss_sq": squared, "loss_abs": 0.5 * absolute}
+
+
+def test_loop_logs_each_loss_term(tmp_path):
+    train(_cfg(tmp_path, TwoTermTask()))
+    records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    steps = [r for r in records if r["mode"] == "train"]
+    assert len(steps) == 12
+    for r in steps:
+        assert r["loss"] == pytest.approx(r["loss_sq"] + r["loss_abs"], rel=1e-6)
+        assert r["loss_abs"] > 0 and r["loss_sq"] > 0
+    assert "loss_sq" in (tmp_path / "train.log").read_text()
+    assert steps[-1]["loss_sq"] < steps[0]["loss_sq"]
 
 
 def test_loop_clips_through_optim_clip_gradients(tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ One iteration of :func:`train_epoch`::
     schedulers.step_iter(state.iter)                       # lr/momentum of this iteration
     inputs, targets = task.prepare(batch, device, model)   # to device, blend, fold views
     with autocast:                                         # AMP: bf16, or fp16 + GradScaler
-        loss = task.loss(model, model(inputs), targets)
+        loss = task.loss(model, model(inputs), targets)    # sum of task.loss_terms, each logged
         # other loaders (OmniSource): + the same for one batch of each, in the same step
     stop if the loss is not finite                         # before the update
     scaler.scale(loss / accumulated).backward()            # DDP syncs on the update step only
@@ -97,7 +97,8 @@ def train_epoch(
         try:
             with sync:
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                    losses = [task.loss(raw, model(x), y) for x, y in sources]
+                    terms = [_loss_terms(task, raw, model(x), y) for x, y in sources]
+                    losses = [sum(t.values()) for t in terms]  # one per source
                     loss = losses[0] if len(losses) == 1 else sum(losses)
                 loss_value = loss.detach().float().item()
                 if not math.isfinite(loss_value):
@@ -131,8 +132,8 @@ def train_epoch(
             "time": t_now - t_end,
             "num_clips": num_samples,
         }
-        if other_loaders:  # each source's loss, named as MMAction2 logs them
-            info["losses"] = {f"loss_cls_{k}": v.item() for k, v in enumerate(losses)}
+        if other_loaders or len(terms[0]) > 1:
+            info["losses"] = _named_losses(terms, losses)
         runner.call("after_train_iter", info)
         t_end = t_now
 
@@ -151,6 +152,28 @@ def oom_error(batch_size: int, where: str) -> TrainingError:
         "and for testing fewer views (fewer num_clips/crops) or "
         "model.test_cfg.max_testing_views=N to run the views in chunks"
     )
+
+
+def _loss_terms(task, model, outputs, targets) -> dict:
+    """``task.loss_terms``, or ``{"loss": task.loss(...)}`` for a task that only has ``loss``."""
+    terms = getattr(task, "loss_terms", None)
+    if terms is None:
+        return {"loss": task.loss(model, outputs, targets)}
+    return terms(model, outputs, targets)
+
+
+def _named_losses(terms: list[dict], losses: list) -> dict[str, float]:
+    """The logged parts of a step's loss: each source's loss with other loaders (``loss_cls_k``,
+    as MMAction2 names them) and each term of a loss with several (``loss_aux``; ``_k`` added
+    with other loaders)."""
+    named = {}
+    for k, (source_terms, total) in enumerate(zip(terms, losses)):
+        suffix = f"_{k}" if len(terms) > 1 else ""
+        if len(terms) > 1:
+            named[f"loss_cls_{k}"] = total.item()
+        if len(source_terms) > 1:
+            named.update({f"{name}{suffix}": v.item() for name, v in source_terms.items()})
+    return named
 
 
 def nan_error(runner, value: float, i: int, n: int) -> TrainingError:

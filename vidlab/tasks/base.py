@@ -4,7 +4,7 @@ The training loop (:mod:`vidlab.engine.loop`) and evaluation (:mod:`vidlab.engin
 are the same for every task; what differs lives in a :class:`Task`:
 
 - what a batch holds and how it becomes the model's input (:meth:`Task.prepare`),
-- the loss of the model's outputs (:meth:`Task.loss`),
+- the loss of the model's outputs (:meth:`Task.loss_terms`, summed by :meth:`Task.loss`),
 - how a test batch becomes per-sample scores (:meth:`Task.predict`),
 - which metrics evaluate them and how predictions are written (:attr:`Task.default_evaluator`,
   :meth:`Task.metric_evaluators`, :meth:`Task.predictions`).
@@ -13,7 +13,8 @@ The step, seen from the task::
 
     inputs, targets = task.prepare(batch, device, model=model)      # on the device
     with autocast:
-        loss = task.loss(model, model(inputs), targets)             # forward: the loop's
+        terms = task.loss_terms(model, model(inputs), targets)      # forward: the loop's
+        loss = sum(terms.values())                                   # each term is logged
     ... backward, clip, optimizer step, EMA: the loop's ...
 
     with torch.no_grad(), autocast:                                  # evaluation
@@ -68,6 +69,12 @@ class Task:
     def loss(self, model: nn.Module, outputs: Any, targets: Any) -> torch.Tensor:
         """The scalar training loss of ``outputs = model(inputs)`` (the unwrapped model)."""
         raise NotImplementedError
+
+    def loss_terms(self, model: nn.Module, outputs: Any, targets: Any) -> dict[str, torch.Tensor]:
+        """The named terms whose sum is :meth:`loss` (MMAction2's loss dict, e.g. ``loss_cls``
+        and TPN's ``loss_aux``); the loop steps on their sum and logs each when there are
+        several. A task with one term need not have it."""
+        return {"loss": self.loss(model, outputs, targets)}
 
     def predict(
         self, model: nn.Module, batch: Any, device: torch.device, max_views: int | None = None

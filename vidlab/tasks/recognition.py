@@ -47,10 +47,13 @@ class RecognitionTask(Task):
         return clips, labels
 
     def loss(self, model: nn.Module, outputs, targets) -> torch.Tensor:
+        return sum(self.loss_terms(model, outputs, targets).values())
+
+    def loss_terms(self, model: nn.Module, outputs, targets) -> dict[str, torch.Tensor]:
         loss = model.loss(outputs, targets)
-        if isinstance(loss, dict):  # a model returning several terms: their sum
-            return sum(v for k, v in loss.items() if "loss" in k)
-        return loss
+        if isinstance(loss, dict):  # several terms (TPN: loss_cls, loss_aux); others are stats
+            return {k: v for k, v in loss.items() if "loss" in k}
+        return {"loss": loss}
 
     def predict(self, model: nn.Module, batch, device, max_views: int | None = None):
         clips = batch["clips"].to(device, non_blocking=True)  # (B, V, C, T, H, W)
