@@ -48,6 +48,7 @@ NAMES: dict[str, str] = {
     "VideoDataset": "vidlab.data.datasets:VideoDataset",
     "RawframeDataset": "vidlab.data.datasets:RawframeDataset",
     "RepeatAugDataset": "vidlab.data.datasets:RepeatAugDataset",
+    "AudioDataset": "vidlab.data.audio:AudioDataset",
     "SyntheticMotionDataset": "vidlab.data.synthetic.memory:SyntheticMotionDataset",
     # --- data: loading / decoding ---------------------------------------------------------
     "VideoInit": "vidlab.data.loading:VideoInit",
@@ -59,6 +60,9 @@ NAMES: dict[str, str] = {
     "OpenCVInit": "vidlab.data.loading:OpenCVInit",
     "OpenCVDecode": "vidlab.data.loading:OpenCVDecode",
     "RawFrameDecode": "vidlab.data.loading:RawFrameDecode",
+    "LoadAudioFeature": "vidlab.data.audio:LoadAudioFeature",
+    "AudioFeatureSelector": "vidlab.data.audio:AudioFeatureSelector",
+    "FormatAudioShape": "vidlab.data.audio:FormatAudioShape",
     # --- data: sampling -------------------------------------------------------------------
     "SampleFrames": "vidlab.data.sampling:SampleFrames",
     "UniformSample": "vidlab.data.sampling:UniformSample",
