@@ -195,12 +195,28 @@ def test_tone_peaks_in_its_mel_bin(tmp_path, freq):
     assert int(feats[5:-5].mean(axis=0).argmax()) == expected
 
 
-def test_stereo_44k_is_resampled_to_16k_mono(tmp_path):
+@pytest.mark.parametrize("resampler", ["ffmpeg", "soxr"])
+def test_stereo_44k_is_resampled_to_16k_mono(tmp_path, resampler):
+    if resampler == "soxr":
+        pytest.importorskip("soxr")  # the optional extra: librosa's resampler
     _tone(tmp_path / "tone.wav", 1000.0, rate=44100, seconds=0.5, channels=2)
-    wav = load_audio(tmp_path / "tone.wav")
-    assert abs(len(wav) - 8000) <= 2
+    wav = load_audio(tmp_path / "tone.wav", resampler=resampler)
+    assert wav.dtype == np.float32 and abs(len(wav) - 8000) <= 2
     spectrum = np.abs(np.fft.rfft(wav[1000:7000]))
     assert np.fft.rfftfreq(6000, 1 / 16000)[spectrum.argmax()] == pytest.approx(1000, abs=3)
+    assert np.abs(wav[1000:7000]).max() == pytest.approx(0.3, abs=0.01)
+
+
+def test_resampler_choice_is_checked(tmp_path, monkeypatch):
+    import vidlab.data.audio_features as features
+
+    _tone(tmp_path / "tone.wav", 440.0)
+    with pytest.raises(ValueError, match="resampler"):
+        load_audio(tmp_path / "tone.wav", resampler="sinc")
+    monkeypatch.setattr(features, "_soxr", lambda: None)
+    with pytest.raises(ImportError, match=r"vidlab\[audio\]"):
+        load_audio(tmp_path / "tone.wav", resampler="soxr")
+    assert load_audio(tmp_path / "tone.wav").shape == (16000,)  # auto: FFmpeg without soxr
 
 
 def test_cli_writes_features_and_reports_a_file_without_audio(tmp_path):
