@@ -24,8 +24,12 @@ def _require(module: str, why: str):
         raise ImportError(f"{why} needs the '{module}' package: {_INSTALL_HINT}") from e
 
 
-def clips_shape_of(cfg) -> tuple[int, int, int, int, int]:
+def clips_shape_of(cfg) -> tuple[int, ...]:
     """The ``(1, C, T, H, W)`` input of one view as the config's test pipeline makes it.
+
+    Audio pipelines (``FormatAudioShape``) give ``(1, 1, T, F)``: T is
+    ``AudioFeatureSelector``'s ``fixed_length`` (128), F the 80 mel bins of MMAction2's
+    features (``vidlab data audio-features``).
 
     T comes from the sampling step (``clip_len * num_clips`` for the 2D ``NCHW`` format, whose
     frames the model folds into the batch; ``clip_len`` for ``NCTHW``), H and W from the last
@@ -39,6 +43,7 @@ def clips_shape_of(cfg) -> tuple[int, int, int, int, int]:
     except KeyError:
         pipeline = []
     clip_len, num_clips, size, fmt, channels = 8, 1, (224, 224), "NCHW", 3
+    audio_frames = 128
     for step in pipeline:
         if not isinstance(step, dict):
             continue
@@ -55,6 +60,10 @@ def clips_shape_of(cfg) -> tuple[int, int, int, int, int]:
                 size = (int(scale[1]), int(scale[0]))  # MMAction2's scale is (w, h)
         if name == "FormatShape":
             fmt = step.get("input_format", fmt)
+        if name == "AudioFeatureSelector":
+            audio_frames = int(step.get("fixed_length", audio_frames))
+        if name == "FormatAudioShape":
+            return (1, 1, audio_frames, 80)
         if step.get("modality") == "Flow":
             channels = 2
     frames = clip_len * num_clips if fmt == "NCHW" else clip_len
@@ -77,7 +86,7 @@ def export_onnx(
         model: A recognizer (``forward(clips) -> logits``); exported in eval mode.
         path: Output ``.onnx`` file.
         clips_shape: ``(N, C, T, H, W)`` of the example input; T must suit the model (e.g. a
-            multiple of a TSM model's ``num_segments``).
+            multiple of a TSM model's ``num_segments``). Audio models: ``(N, C, T, F)``.
         opset: ONNX opset version.
         dynamic_batch: Make the batch axis of ``clips`` and ``logits`` dynamic.
         verify: Run the file with onnxruntime on a new random input (with another batch size
@@ -96,8 +105,11 @@ def export_onnx(
     if verify:
         ort = _require("onnxruntime", "Checking the exported model (verify=True)")
     path = os.fspath(path)
-    if len(clips_shape) != 5:
-        raise ValueError(f"clips_shape must be (N, C, T, H, W), got {tuple(clips_shape)}")
+    if len(clips_shape) not in (4, 5):
+        raise ValueError(
+            f"clips_shape must be (N, C, T, H, W) (audio features: (N, C, T, F)), got "
+            f"{tuple(clips_shape)}"
+        )
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
 
     was_training = model.training

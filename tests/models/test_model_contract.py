@@ -25,9 +25,12 @@ from vidlab.tasks.recognition import RecognitionTask
 NAMES = list_models()
 
 
-def _shape(name: str) -> tuple[int, int, int, int]:
-    """``(C, T, H, W)`` of a test clip (see the module docstring)."""
+def _shape(name: str) -> tuple[int, ...]:
+    """``(C, T, H, W)`` of a test clip, ``(C, T, F)`` of audio features (see the module
+    docstring)."""
     cfg = V.find_variant(name).default_cfg
+    if len(cfg.clip_shape) == 3:  # audio features (C, T, F): 32 frames of 32 mel bins
+        return (cfg.clip_shape[0], 32, 32)
     if cfg.fixed_size:
         return cfg.clip_shape
     c, t = cfg.clip_shape[:2]

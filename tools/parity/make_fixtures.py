@@ -27,7 +27,8 @@ from seeded import digest, seeded_state_dict, spec_of  # noqa: E402
 
 OUT = HERE.parent.parent / "tests" / "fixtures" / "parity"
 
-# name -> (MMAction2 config under configs/, clip shapes (N, C, T, H, W) to run[, options])
+# name -> (MMAction2 config under configs/, clip shapes (N, C, T, H, W) to run[, options]);
+#   audio cases run features (N, 1, T, F)
 # options: "changes": {dotted key in the model dict: value} made for both sides (a structure
 #   that no config of the zoo uses, e.g. ``backbone.temporal_pool``; recorded in the fixture);
 #   "reference": {dotted key: value} made for MMAction2 only (``mmcls.ResNeXt`` is built as
@@ -212,6 +213,14 @@ CASES = {
         [(2, 3, 8, 64, 64)],
         {"train": True},
     ),
+    "audio_tsn_r18_64x1x1_k400": (  # audio features (N, 1, T, F): 128 frames x 80 mel bins
+        "recognition_audio/resnet/tsn_r18_8xb320-64x1x1-100e_kinetics400-audio-feature.py",
+        [(2, 1, 128, 80)],
+    ),
+    "audio_only_r50_64x1x1_k400": (
+        "recognition_audio/audioonly/audioonly_r50_8xb160-64x1x1-100e_kinetics400-audio-feature.py",
+        [(2, 1, 128, 80)],
+    ),
 }
 
 
@@ -291,10 +300,11 @@ def _no_downloads(node):
 
 
 def _mm_inputs(clips: torch.Tensor, format_shape: str = "NCHW") -> list[torch.Tensor]:
-    """vidlab's (N, C, T, H, W) -> MMAction2's per-sample inputs for its format_shape."""
+    """vidlab's (N, C, T, H, W) (audio: (N, C, T, F)) -> MMAction2's per-sample inputs for its
+    format_shape."""
     if format_shape == "MIX2d3d" and clips.dim() == 4:  # OmniSource's images
         return [c.contiguous() for c in clips]  # (C, H, W)
-    if format_shape in ("NCTHW", "MIX2d3d"):
+    if format_shape in ("NCTHW", "MIX2d3d", "NCTF"):
         return [c.unsqueeze(0).contiguous() for c in clips]  # (1 view, C, T, H, W)
     if format_shape != "NCHW":
         raise NotImplementedError(f"format_shape={format_shape!r}")
@@ -380,6 +390,8 @@ def make(name: str, config: str, shapes: list, root: Path, options: dict | None 
     for key, value in options.get("reference", {}).items():
         _set(mm_cfg, key, value)
     fmt = model_cfg.get("data_preprocessor", {}).get("format_shape", "NCHW")
+    if model_cfg["type"] == "RecognizerAudio":  # FormatAudioShape's layout, one view each
+        fmt = "NCTF"
     model = MODELS.build(mm_cfg)
     spec = spec_of(model.state_dict())
     seed = sum(map(ord, name))

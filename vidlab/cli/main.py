@@ -247,6 +247,20 @@ def cmd_data_resize(args) -> int:
     return 0
 
 
+def cmd_data_audio_features(args) -> int:
+    from vidlab.data.audio_features import build_audio_features
+
+    out = build_audio_features(args.src, args.out)
+    for path, reason in out["failed"]:
+        print(f"failed: {path}: {reason}", file=sys.stderr)
+    frames = sum(n for _, n in out["written"])
+    print(
+        f"wrote {len(out['written'])} feature file(s) ({frames} frames of 80 mel bins) under "
+        f"{args.out}" + (f"; {len(out['failed'])} file(s) failed" if out["failed"] else "")
+    )
+    return 1 if out["failed"] else 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -401,6 +415,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crf", type=int, default=23, help="x264 quality (lower is better)")
     p.add_argument("--workers", type=int, default=1, help="encoding processes")
     p.set_defaults(func=cmd_data_resize)
+
+    p = data.add_parser(
+        "audio-features",
+        help="log-mel features (.npy) of audio/video files, as MMAction2's build_audio_features",
+    )
+    p.add_argument("src", help="a media file or a folder (searched recursively)")
+    p.add_argument("out", help="output folder: <relative path>.npy per file")
+    p.set_defaults(func=cmd_data_audio_features)
     return parser
 
 

@@ -19,6 +19,7 @@ CONV_LAYERS: dict[str, type[nn.Module] | str] = {
     "Conv3d": nn.Conv3d,
     # vidlab's own layers, named "module:attr" and imported when used (models import this file)
     "Conv2plus1d": "vidlab.models.layers.conv2plus1d:Conv2plus1d",
+    "ConvAudio": "vidlab.models.audio:ConvAudio",
 }
 
 # name -> (class, abbreviation MMCV uses as the attribute name in a block: ``.bn``, ``.gn``...)

@@ -36,6 +36,10 @@ NAMES: dict[str, str] = {
     "TRNHead": "vidlab.models.heads.trn:TRNHead",
     "TPN": "vidlab.models.tpn:TPN",
     "TPNHead": "vidlab.models.heads.tpn:TPNHead",
+    "RecognizerAudio": "vidlab.models.audio:RecognizerAudio",
+    "ResNetAudio": "vidlab.models.audio:ResNetAudio",
+    "ConvAudio": "vidlab.models.audio:ConvAudio",
+    "TSNAudioHead": "vidlab.models.heads.audio:TSNAudioHead",
     "AvgConsensus": "vidlab.models.heads.base:AvgConsensus",
     "CrossEntropyLoss": "vidlab.models.losses:CrossEntropyLoss",
     "BCELossWithLogits": "vidlab.models.losses:BCELossWithLogits",
@@ -49,6 +53,7 @@ NAMES: dict[str, str] = {
     "VideoDataset": "vidlab.data.datasets:VideoDataset",
     "RawframeDataset": "vidlab.data.datasets:RawframeDataset",
     "RepeatAugDataset": "vidlab.data.datasets:RepeatAugDataset",
+    "AudioDataset": "vidlab.data.audio:AudioDataset",
     "SyntheticMotionDataset": "vidlab.data.synthetic.memory:SyntheticMotionDataset",
     "ImageNet": "vidlab.data.images:ImageNet",  # mmcls./mmpretrain.ImageNet (OmniSource)
     # --- data: loading / decoding ---------------------------------------------------------
@@ -61,6 +66,9 @@ NAMES: dict[str, str] = {
     "OpenCVInit": "vidlab.data.loading:OpenCVInit",
     "OpenCVDecode": "vidlab.data.loading:OpenCVDecode",
     "RawFrameDecode": "vidlab.data.loading:RawFrameDecode",
+    "LoadAudioFeature": "vidlab.data.audio:LoadAudioFeature",
+    "AudioFeatureSelector": "vidlab.data.audio:AudioFeatureSelector",
+    "FormatAudioShape": "vidlab.data.audio:FormatAudioShape",
     # --- data: sampling -------------------------------------------------------------------
     "SampleFrames": "vidlab.data.sampling:SampleFrames",
     "UniformSample": "vidlab.data.sampling:UniformSample",

@@ -16,6 +16,7 @@ _WHERE = {
     "VideoDataset": "vidlab.data.datasets",
     "RawframeDataset": "vidlab.data.datasets",
     "RepeatAugDataset": "vidlab.data.datasets",
+    "AudioDataset": "vidlab.data.audio",
     "AnnotationError": "vidlab.data.annotations",
     "collate_skip_none": "vidlab.data.skipped",
     "Compose": "vidlab.data.pipeline",

@@ -70,7 +70,7 @@ class BaseActionDataset(AnnotationList, Dataset):
             videos, a frame folder's lowest file number). Given: honoured as in MMAction2 (the
             clip starts at frame/file number ``start_index``); an error for a source whose
             first frame has a higher number.
-        modality: ``'RGB'`` or ``'Flow'``.
+        modality: ``'RGB'``, ``'Flow'`` or ``'Audio'`` (``vidlab.data.audio.AudioDataset``).
         on_error: ``'raise'`` or ``'skip'`` (see the module docstring).
         delimiter: column separator; ``' '`` splits on any whitespace.
         data_root: MMEngine's root joined to a relative ``ann_file`` and ``data_prefix``.
@@ -96,8 +96,8 @@ class BaseActionDataset(AnnotationList, Dataset):
     ):
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error={on_error!r}; expected 'raise' or 'skip'")
-        if modality not in ("RGB", "Flow"):
-            raise ValueError(f"modality={modality!r}; expected 'RGB' or 'Flow'")
+        if modality not in ("RGB", "Flow", "Audio"):
+            raise ValueError(f"modality={modality!r}; expected 'RGB', 'Flow' or 'Audio'")
         ann_file = os.fspath(ann_file)
         prefix = self._prefix_of(data_prefix)
         if data_root:

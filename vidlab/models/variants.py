@@ -38,6 +38,7 @@ FAMILIES: dict[str, str] = {
     "r2plus1d": "vidlab.models.r2plus1d",
     "omni": "vidlab.models.omni",
     "tpn": "vidlab.models.tpn",
+    "audio": "vidlab.models.audio",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
@@ -50,7 +51,8 @@ class VariantCfg:
     """What using a variant needs beyond its architecture (timm's ``default_cfg``).
 
     Attributes:
-        clip_shape: ``(C, T, H, W)`` of one test view.
+        clip_shape: ``(C, T, H, W)`` of one test view; ``(C, T, F)`` for audio features
+            (``vidlab.models.audio``: T feature frames by F mel bins).
         sampling: MMAction2's ``clip_len x frame_interval x num_clips`` of its test pipeline.
         num_classes: Classes of the published weights.
         mean: Per-channel mean in pixel units (what ``data_preprocessor`` subtracts).
@@ -62,7 +64,7 @@ class VariantCfg:
             ``fc6`` sees the flattened last map); tests then run it at that size, not 32 px.
     """
 
-    clip_shape: tuple[int, int, int, int]
+    clip_shape: tuple[int, ...]
     sampling: tuple[int, int, int] = (1, 1, 8)
     num_classes: int = 400
     mean: tuple[float, ...] = IMAGENET_MEAN

@@ -79,7 +79,9 @@ class RecognitionTask(Task):
             preds.append(
                 {
                     "index": index,
-                    "filename": record.get("filename", record.get("frame_dir")),
+                    "filename": record.get(
+                        "filename", record.get("frame_dir", record.get("audio_path"))
+                    ),
                     "label": label.tolist() if label.ndim else int(label),
                     "pred": int(top[row, 0]),
                     "top5_labels": top[row].tolist(),

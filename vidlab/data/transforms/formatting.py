@@ -7,6 +7,8 @@
     {"clips": torch.uint8 (V, C, T, H, W), "label": int64 scalar | float (K,) multi-hot,
      "index": int, "meta": {...}}
 
+(audio features: ``clips`` float32 ``(V, 1, T, F)``, see ``vidlab.data.audio``)
+
 with ``V = num_crops * num_clips, T = clip_len`` after ``'NCTHW'`` and
 ``V = num_crops, T = num_clips * clip_len`` after ``'NCHW'`` (a 2D model's segments are its
 time axis).
@@ -220,10 +222,13 @@ def pack_sample(results: dict, collect_keys=None, meta_keys=("img_shape",)) -> d
     sample: dict = {}
     if "imgs" in results and (collect_keys is None or "imgs" in collect_keys):
         sample["clips"] = _clips_tensor(results)
+    elif "audios" in results and collect_keys is None:
+        # audio features (V, 1, T, F) after FormatAudioShape: the views are clips as for video
+        sample["clips"] = _to_tensor(np.asarray(results["audios"], dtype=np.float32))
     if collect_keys is not None:
         sample["inputs"] = {k: _to_tensor(results[k]) for k in collect_keys}
-    elif "imgs" not in results:
-        for key in ("heatmap_imgs", "keypoint", "audios"):
+    elif "imgs" not in results and "audios" not in results:
+        for key in ("heatmap_imgs", "keypoint"):
             if key in results:
                 sample["inputs"] = _to_tensor(results[key])
                 break
