@@ -78,6 +78,7 @@ NAMES: dict[str, str] = {
     # --- engine ---------------------------------------------------------------------------
     "DefaultSampler": "vidlab.data.loader:DefaultSampler",
     "AccMetric": "vidlab.evaluation.metrics:AccMetric",
+    "ConfusionMatrix": "vidlab.evaluation.metrics:ConfusionMatrix",
     "EpochBasedTrainLoop": "vidlab.compat.mmengine:EpochBasedTrainLoop",
     "ValLoop": "vidlab.compat.mmengine:ValLoop",
     "TestLoop": "vidlab.compat.mmengine:TestLoop",
