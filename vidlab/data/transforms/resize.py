@@ -8,7 +8,6 @@ from vidlab.data.transforms.frames import (
     _as_array,
     _img_shape,
     _is_int_pair,
-    _note_lazy,
     compact,
 )
 
@@ -83,7 +82,7 @@ class Resize:
             the aspect kept); without ``keep_ratio`` the output ``(w, h)``.
         keep_ratio: keep the aspect ratio.
         interpolation: ``'bilinear'`` | ``'nearest'`` | ``'bicubic'`` | ``'area'``.
-        lazy: accepted; the resize is applied at once.
+        lazy: only record the resize; a later ``Fuse`` applies it (MMAction2's lazy mode).
     """
 
     def __init__(
@@ -106,7 +105,6 @@ class Resize:
             raise ValueError(
                 f"interpolation={interpolation!r} is not supported; use one of {sorted(_TORCH_MODES)}"
             )
-        _note_lazy(lazy)
         self.scale = scale
         self.keep_ratio = keep_ratio
         self.interpolation = interpolation
@@ -122,6 +120,9 @@ class Resize:
         return int(new_w), int(new_h)
 
     def __call__(self, results: dict) -> dict:
+        from vidlab.data.transforms.lazy import init_lazy, lazy_resize
+
+        init_lazy(results, self.lazy)
         img_h, img_w = _img_shape(results)
         if "scale_factor" not in results:
             results["scale_factor"] = np.array([1, 1], dtype=np.float32)
@@ -130,7 +131,9 @@ class Resize:
         results["img_shape"] = (new_h, new_w)
         results["keep_ratio"] = self.keep_ratio
         results["scale_factor"] = results["scale_factor"] * scale_factor
-        if "imgs" in results:
+        if self.lazy:
+            lazy_resize(results, self.interpolation)
+        elif "imgs" in results:
             results["imgs"] = resize_frames(results["imgs"], (new_w, new_h), self.interpolation)
         return results
 
