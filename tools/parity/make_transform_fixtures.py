@@ -142,9 +142,71 @@ def lazy_pipelines():
     return dict(frames=frames.tolist(), cases=out)
 
 
+def _write_frames(folder: Path) -> None:
+    """Six JPEG frames (OpenCV's encoder, quality 90) of a textured moving scene, 100x76."""
+    import cv2
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:76, 0:100]
+    for i in range(6):
+        base = np.stack(
+            [(xx * 2 + i * 9) % 256, (yy * 3 + xx) % 256, (xx * yy // 7 + i * 20) % 256], -1
+        )
+        noise = rng.integers(-25, 25, size=base.shape)
+        img = np.clip(base + noise, 0, 255).astype(np.uint8)
+        cv2.imwrite(str(folder / f"img_{i + 1:05d}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+
+
+PIXEL_PIPES = {
+    "decode": [],
+    "short_side_48_crop_40": [("Resize", dict(scale=(-1, 48))), ("CenterCrop", dict(crop_size=40))],
+    "to_57x33_bilinear": [("Resize", dict(scale=(57, 33), keep_ratio=False))],
+    "to_150x114_bicubic": [
+        ("Resize", dict(scale=(150, 114), keep_ratio=False, interpolation="bicubic"))
+    ],
+}
+
+
+def pixels():
+    """MMAction2's pixels: a frame folder through RawFrameDecode (+ Resize, crop), and a video
+    through its PyAV and OpenCV readers; per-frame sha256 of the uint8 arrays."""
+    import mmaction.datasets.transforms as T
+
+    folder = HERE / "frames"
+    if not folder.exists():
+        _write_frames(folder)
+    out = {}
+    for name, steps in PIXEL_PIPES.items():
+        r = dict(
+            frame_dir=str(folder),
+            total_frames=6,
+            filename_tmpl="img_{:05d}.jpg",
+            start_index=1,
+            modality="RGB",
+            frame_inds=np.array([1, 3, 6, 3]),
+        )
+        r = T.RawFrameDecode()(r)
+        for type_name, kwargs in steps:
+            r = getattr(T, type_name)(**kwargs)(r)
+        out[name] = [_sha(np.ascontiguousarray(img)) for img in r["imgs"]]
+    inds = np.array([0, 2, 5, 11, 7])
+    video = dict(frame_inds=inds.tolist())
+    path = str(HERE / "motion.mp4")
+    r = T.PyAVDecode()(T.PyAVInit()(dict(filename=path, frame_inds=inds)))
+    video["pyav"] = [_sha(img) for img in r["imgs"]]
+    r = T.OpenCVDecode()(T.OpenCVInit()(dict(filename=path, frame_inds=inds)))
+    video["opencv"] = [_sha(img) for img in r["imgs"]]
+    return dict(frames=out, video=video)
+
+
 def main():
     data = dict(
-        untrimmed=untrimmed(), hvu=hvu(), motion_vectors=motion_vectors(), lazy=lazy_pipelines()
+        untrimmed=untrimmed(),
+        hvu=hvu(),
+        motion_vectors=motion_vectors(),
+        lazy=lazy_pipelines(),
+        pixels=pixels(),
     )
     (HERE / "transforms.json").write_text(json.dumps(data))
     print("wrote", HERE / "transforms.json", data["motion_vectors"]["nonzero"])

@@ -413,9 +413,17 @@ class VideoDecode:
         return results
 
     def _read(self, source: _Source, positions: np.ndarray) -> np.ndarray:
+        from vidlab.data.pixels import use_cv2
+
         size = self.short_side
-        if not size or (
-            source.kind != "array" and min(source.height, source.width) >= _SCALER_MIN_RATIO * size
+        if not size:
+            return source.read(positions)
+        # FFmpeg's scaler is faster for a large shrink, but its pixels are not Resize's:
+        # never in the "mmaction2" pixel mode.
+        if (
+            not use_cv2()
+            and source.kind != "array"
+            and min(source.height, source.width) >= _SCALER_MIN_RATIO * size
         ):
             return source.read(positions, short_side=size)
         # A small shrink: FFmpeg's unscaled RGB conversion plus Resize's own sampling is faster

@@ -45,6 +45,13 @@ def _cv2():
     return cv2
 
 
+def _lossless(path: str) -> bool:
+    from vidlab.data.io.frames import IMAGE_CODECS, LOSSY_CODECS
+
+    codec = IMAGE_CODECS.get(os.path.splitext(path)[1].lower())
+    return codec is not None and codec not in LOSSY_CODECS
+
+
 def decode_image(
     data: bytes, path: str = "<bytes>", color_type: str = "color", backend: str = "cv2"
 ) -> np.ndarray:
@@ -58,6 +65,10 @@ def decode_image(
     """
     if color_type not in _COLOR_TYPES:
         raise ValueError(f"color_type={color_type!r} is not known; use one of {_COLOR_TYPES}")
+    if backend == "cv2" and _lossless(path):
+        # Lossless images decode to the same pixels anywhere; FFmpeg avoids OpenCV's libpng,
+        # which can clash with the zlib that PyAV's FFmpeg loaded ("bad parameters to zlib").
+        backend = "ffmpeg"
     if backend == "cv2":
         cv2 = _cv2()
         flag = {
