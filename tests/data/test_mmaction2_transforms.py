@@ -37,6 +37,9 @@ def test_untrimmed_sample_frames_like_mmaction2(case):
 def test_untrimmed_sample_frames_is_a_config_type():
     t = build(dict(type="UntrimmedSampleFrames", clip_len=3, clip_interval=4))
     assert t(dict(total_frames=8, start_index=0))["frame_inds"].tolist() == [1, 2, 3, 5, 6, 7]
+    # MMAction2 fails in np.concatenate here; vidlab says why
+    with pytest.raises(ValueError, match="5 frames hold no clip centre"):
+        UntrimmedSampleFrames(clip_interval=16)(dict(total_frames=5, start_index=0, filename="v"))
 
 
 def test_load_hvu_label_like_mmaction2():
@@ -181,3 +184,17 @@ def test_rawframe_dataset_keeps_data_prefix_dict(tmp_path):
     (tmp_path / "v.txt").write_text("a.mp4 0\n")
     ds = VideoDataset(str(tmp_path / "v.txt"), [], data_prefix=dict(video="v"), data_root="/d")
     assert ds.data_prefix == dict(video="/d/v")
+
+
+def test_keypoints_and_boxes_follow_crops_resizes_and_flips():
+    """As MMAction2: keypoints shift/scale/mirror, boxes shift and clip, scale, mirror."""
+    imgs = np.zeros((2, 240, 320, 3), np.uint8)
+    kp = np.array([[160, 120], [160, 120]], float).reshape(1, 1, 2, 2)
+    box = np.array([[0, 0, 320, 240]], float)
+    r = CenterCrop(224)(dict(imgs=imgs, keypoint=kp, gt_bboxes=box, proposals=box.copy()))
+    assert np.all(r["keypoint"] == 112) and r["gt_bboxes"].tolist() == [[0, 0, 223, 223]]
+    assert r["proposals"].tolist() == [[0, 0, 223, 223]]
+    r = Resize(scale=(112, 112), keep_ratio=False)(r)
+    assert np.all(r["keypoint"] == 56) and r["gt_bboxes"].tolist() == [[0, 0, 111.5, 111.5]]
+    r = Flip(flip_ratio=1.0)(dict(r, modality="RGB"))
+    assert r["gt_bboxes"].tolist() == [[0.5, 0, 112, 111.5]]

@@ -135,3 +135,37 @@ def test_bad_arguments_are_clear():
         M.get_weighted_score([[[1.0]], [[2.0]]], [1.0])
     with pytest.raises(ValueError, match="target segments"):
         pairwise_temporal_iou(np.array([]), np.array([]))
+
+
+def test_mmengine_metric_calls():
+    """process() per batch, then evaluate() or compute_metrics(), as MMEngine's Evaluator."""
+    import torch
+
+    metric = M.AccMetric(metric_options=dict(top_k_accuracy=dict(topk=(1, 2))))
+    samples = [
+        dict(pred_score=torch.tensor([0.9, 0.1, 0.0]), gt_label=torch.tensor([0])),
+        dict(pred_score=torch.tensor([0.1, 0.9, 0.0]), gt_label=torch.tensor([1])),
+        dict(pred_score=torch.tensor([0.0, 0.2, 0.8]), gt_label=torch.tensor([1])),
+    ]
+    metric.process(None, samples[:2])
+    metric.process(None, samples[2:])
+    assert metric.compute_metrics(metric.results) == {"top1": 2 / 3, "top2": 1.0, "mean1": 0.5}
+    assert metric.evaluate(3) == {"acc/top1": 2 / 3, "acc/top2": 1.0, "acc/mean1": 0.5}
+    assert metric.results == []
+    cm = M.ConfusionMatrix()
+    cm.process(None, samples)
+    assert cm.evaluate(3)["confusion_matrix/result"].tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 0]]
+
+
+def test_confusion_matrix_plot():
+    plt = pytest.importorskip("matplotlib.pyplot")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = M.ConfusionMatrix.plot([[2, 0, 1], [0, 1, 1], [0, 0, 1]], include_values=True, show=False)
+    assert isinstance(fig, plt.Figure) and [t.get_text() for t in fig.axes[0].texts][:3] == [
+        "2",
+        "0",
+        "1",
+    ]
+    plt.close(fig)

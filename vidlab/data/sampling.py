@@ -532,6 +532,12 @@ class UntrimmedSampleFrames:
         total = _total_frames(results)
         start = _start_index(results)
         centres = np.arange(self.clip_interval // 2, total, self.clip_interval)
+        if not len(centres):
+            src = results.get("filename", results.get("frame_dir", "<unknown source>"))
+            raise ValueError(
+                f"{src}: {total} frames hold no clip centre (the first is frame "
+                f"{self.clip_interval // 2}); use a smaller clip_interval"
+            )
         half = self.clip_len // 2
         offsets = np.arange(-half, self.clip_len - half) * self.frame_interval
         frame_inds = np.clip(centres[:, None] + offsets[None, :], 0, total - 1)  # (clips, len)

@@ -312,7 +312,41 @@ def softmax(x, dim: int = 1) -> np.ndarray:
     return e / e.sum(axis=dim, keepdims=True)
 
 
-class AccMetric:
+def _sample_get(sample, key):
+    """``sample[key]`` of a dict or an MMAction2 data sample (``None`` if absent)."""
+    if isinstance(sample, dict):
+        return sample.get(key)
+    return getattr(sample, key, None)
+
+
+class _BaseMetricAPI:
+    """MMEngine's ``BaseMetric`` calls (``process`` per batch, ``evaluate(size)`` at the end),
+    for code that drives a metric by hand; vidlab's engine calls ``compute(scores, labels)``."""
+
+    prefix: str
+
+    def process(self, data_batch, data_samples) -> None:
+        """Keep ``pred_score`` (and ``pred_label``) and ``gt_label`` of each data sample."""
+        results = self.__dict__.setdefault("results", [])
+        for sample in data_samples:
+            pred, label = _sample_get(sample, "pred_score"), _sample_get(sample, "gt_label")
+            label = _as_numpy(label).reshape(-1)
+            results.append(
+                {
+                    "pred": None if pred is None else _as_numpy(pred),
+                    "pred_label": _sample_get(sample, "pred_label"),
+                    "label": int(label[0]) if label.size == 1 else label,
+                }
+            )
+
+    def evaluate(self, size: int | None = None) -> dict:
+        """The metrics of everything processed, with prefixed keys; the results are cleared."""
+        out = self.compute_metrics(self.__dict__.get("results", []))
+        self.results = []
+        return {f"{self.prefix}/{k}": v for k, v in out.items()}
+
+
+class AccMetric(_BaseMetricAPI):
     """MMAction2's ``AccMetric``: a list of metrics computed over a whole evaluation set.
 
     Args:
@@ -385,11 +419,18 @@ class AccMetric:
                 results[f"{p}/balanced1"] = balanced_accuracy(scores, labels_np)
         return results
 
+    def compute_metrics(self, results: list) -> dict:
+        """MMAction2's ``compute_metrics``: the metrics of processed results, keys unprefixed."""
+        scores = np.stack([r["pred"] for r in results])
+        labels = np.stack([np.asarray(r["label"]) for r in results])
+        n = len(self.prefix) + 1
+        return {k[n:]: v for k, v in self.compute(scores, labels).items()}
+
     def __repr__(self) -> str:
         return f"AccMetric(metric_list={self.metric_list}, prefix={self.prefix!r})"
 
 
-class ConfusionMatrix:
+class ConfusionMatrix(_BaseMetricAPI):
     """MMAction2's ``ConfusionMatrix`` metric: ``{"confusion_matrix/result": K x K counts}``.
 
     Rows are true classes, columns predicted ones (top-1 of the scores). The matrix is returned
@@ -413,6 +454,21 @@ class ConfusionMatrix:
         # MMAction2's process() sets num_classes to the score width whenever scores are given.
         matrix = self.calculate(scores, labels, num_classes=scores.shape[1])
         return {f"{self.prefix}/result": matrix.tolist()}
+
+    def compute_metrics(self, results: list) -> dict:
+        """MMAction2's ``compute_metrics``: ``{"result": K x K tensor}`` of processed results."""
+        import torch
+
+        num_classes = self.num_classes
+        preds = []
+        for r in results:
+            if r["pred"] is not None:
+                preds.append(int(np.argmax(r["pred"])))
+                num_classes = r["pred"].shape[0]
+            else:
+                preds.append(int(_as_numpy(r["pred_label"]).reshape(-1)[0]))
+        labels = torch.tensor([int(r["label"]) for r in results])
+        return {"result": self.calculate(torch.tensor(preds), labels, num_classes=num_classes)}
 
     @staticmethod
     def calculate(pred, target, num_classes: int | None = None):
@@ -440,6 +496,60 @@ class ConfusionMatrix:
             pred_label = pred.argmax(dim=1).flatten()
         counts = torch.bincount(num_classes * target + pred_label, minlength=num_classes**2)
         return counts.reshape(num_classes, num_classes)
+
+    @staticmethod
+    def plot(
+        confusion_matrix,
+        include_values: bool = False,
+        cmap: str = "viridis",
+        classes: Sequence[str] | None = None,
+        colorbar: bool = True,
+        show: bool = True,
+    ):
+        """Draw the matrix with matplotlib (true classes down, predicted across, on top).
+
+        Args:
+            confusion_matrix: ``(K, K)`` counts (tensor, array or nested list).
+            include_values: write each count in its cell.
+            cmap: the colour map.
+            classes: class names for the axes (default: indices).
+            colorbar: draw a colour bar.
+            show: call ``plt.show()``.
+
+        Returns:
+            The matplotlib figure.
+        """
+        import matplotlib.pyplot as plt
+
+        m = _as_numpy(confusion_matrix)
+        k = m.shape[0]
+        fig, ax = plt.subplots(figsize=(10, 10))
+        image = ax.imshow(m, interpolation="nearest", cmap=cmap)
+        if include_values:
+            middle = (m.max() + m.min()) / 2.0
+            for i in range(k):
+                for j in range(k):
+                    value = m[i, j]
+                    text = f"{value:d}" if np.issubdtype(m.dtype, np.integer) else f"{value:.2g}"
+                    color = image.cmap(0.0) if value >= middle else image.cmap(1.0)
+                    ax.text(j, i, text, ha="center", va="center", color=color)
+        if colorbar:
+            fig.colorbar(image, ax=ax)
+        labels = list(classes) if classes is not None else list(range(k))
+        ax.set(
+            xticks=np.arange(k),
+            yticks=np.arange(k),
+            xticklabels=labels,
+            yticklabels=labels,
+            xlabel="Predicted label",
+            ylabel="True label",
+        )
+        ax.xaxis.tick_top()
+        ax.set_ylim((k - 0.5, -0.5))
+        fig.autofmt_xdate(ha="center")
+        if show:
+            plt.show()
+        return fig
 
     def __repr__(self) -> str:
         return f"ConfusionMatrix(num_classes={self.num_classes}, prefix={self.prefix!r})"

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from vidlab.data.transforms.frames import (
+    _box_crop,
+    _boxes_apply,
     _check_box,
     _crop,
     _frame_hw,
@@ -51,8 +53,12 @@ class RandomCrop:
         results["img_shape"] = (y2 - y1, x2 - x1)
         if self.lazy:
             lazy_crop(results, (x1, y1, x2, y2), img_h, img_w)
-        elif "imgs" in results:
+            return results
+        if "imgs" in results:
             results["imgs"] = _crop(results["imgs"], x1, y1, x2, y2)
+        if "keypoint" in results:  # skeleton pipelines: coordinates move with the crop
+            results["keypoint"] = results["keypoint"] - np.array([x1, y1])
+        _boxes_apply(results, lambda b: _box_crop(b, x1, y1, x2, y2))
         return results
 
     def __call__(self, results: dict) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidlab.data.transforms.frames import _img_shape
+from vidlab.data.transforms.frames import _boxes_apply, _img_shape
 from vidlab.data.transforms.lazy import init_lazy, lazy_flip
 
 __all__ = ["Flip"]
@@ -101,6 +101,10 @@ class Flip:
                 results["keypoint"] = kp
                 if "keypoint_score" in results:
                     results["keypoint_score"] = kpscore
+            if "gt_bboxes" in results:
+                if self.direction != "horizontal":
+                    raise ValueError("only horizontal flips are supported for boxes")
+                _boxes_apply(results, lambda b: _flip_boxes(b, results["img_shape"][1]))
         return results
 
     def __repr__(self) -> str:
@@ -108,3 +112,11 @@ class Flip:
             f"{type(self).__name__}(flip_ratio={self.flip_ratio}, direction={self.direction}, "
             f"flip_label_map={self.flip_label_map}, lazy={self.lazy})"
         )
+
+
+def _flip_boxes(box: np.ndarray, img_w: int) -> np.ndarray:
+    """Boxes ``(..., 4k)`` mirrored left-right in a frame ``img_w`` wide (MMAction2's rule)."""
+    out = box.copy()
+    out[..., 0::4] = img_w - box[..., 2::4]
+    out[..., 2::4] = img_w - box[..., 0::4]
+    return out

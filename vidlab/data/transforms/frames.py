@@ -121,3 +121,21 @@ def _check_box(name: str, x1: int, y1: int, x2: int, y2: int, img_w: int, img_h:
             f"{name}: crop box ({x1}, {y1}, {x2}, {y2}) does not fit in the {img_w}x{img_h} "
             f"frames (w x h); resize the frames first or use a smaller crop"
         )
+
+
+def _box_crop(box: np.ndarray, x1: int, y1: int, x2: int, y2: int) -> np.ndarray:
+    """Boxes ``(..., 4)`` in the coordinates of the crop, clipped to it (MMAction2's rule)."""
+    out = box.copy()
+    out[..., 0::2] = np.clip(box[..., 0::2] - x1, 0, x2 - x1 - 1)
+    out[..., 1::2] = np.clip(box[..., 1::2] - y1, 0, y2 - y1 - 1)
+    return out
+
+
+def _boxes_apply(results: dict, fn) -> None:
+    """Apply ``fn`` to ``gt_bboxes`` and (when present) ``proposals``."""
+    if "gt_bboxes" in results:
+        results["gt_bboxes"] = fn(results["gt_bboxes"])
+        if results.get("proposals") is not None:
+            if results["proposals"].shape[1] != 4:
+                raise ValueError(f"proposals must be (N, 4), got {results['proposals'].shape}")
+            results["proposals"] = fn(results["proposals"])

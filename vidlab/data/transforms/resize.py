@@ -6,6 +6,7 @@ import numpy as np
 
 from vidlab.data.transforms.frames import (
     _as_array,
+    _boxes_apply,
     _img_shape,
     _is_int_pair,
     compact,
@@ -138,8 +139,12 @@ class Resize:
         results["scale_factor"] = results["scale_factor"] * scale_factor
         if self.lazy:
             lazy_resize(results, self.interpolation)
-        elif "imgs" in results:
+            return results
+        if "imgs" in results:
             results["imgs"] = resize_frames(results["imgs"], (new_w, new_h), self.interpolation)
+        if "keypoint" in results:  # coordinates scale with this resize
+            results["keypoint"] = results["keypoint"] * scale_factor
+        _boxes_apply(results, lambda b: b * np.concatenate([scale_factor, scale_factor]))
         return results
 
     def __repr__(self) -> str:
