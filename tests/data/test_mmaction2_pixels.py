@@ -93,3 +93,29 @@ def test_pixel_mode_setting(monkeypatch):
     monkeypatch.setenv("VIDLAB_PIXELS", "nope")
     with pytest.raises(ValueError, match="VIDLAB_PIXELS='nope'"):
         pixel_mode()
+
+
+@pytest.mark.parametrize("mode", ["mmaction2"], indirect=True)
+def test_loader_workers_after_the_parent_used_opencv(mode, tmp_path):
+    """OpenCV in forked DataLoader workers after the parent used it (its thread pool does not
+    survive a fork; vidlab runs OpenCV single-threaded, as MMEngine): no hang."""
+    from vidlab.data.datasets import RawframeDataset
+    from vidlab.data.loader import build_dataloader
+
+    parent = _frames("short_side_48_crop_40")  # the parent uses OpenCV first
+    (tmp_path / "list.txt").write_text("frames 6 0\nframes 6 1\n")
+    pipeline = [
+        dict(type="SampleFrames", clip_len=1, num_clips=4, test_mode=True),
+        dict(type="RawFrameDecode"),
+        dict(type="Resize", scale=(-1, 48)),
+        dict(type="CenterCrop", crop_size=40),
+        dict(type="FormatShape", input_format="NCHW"),
+        dict(type="PackActionInputs"),
+    ]
+    ds = RawframeDataset(
+        str(tmp_path / "list.txt"), pipeline, data_prefix=str(HERE), test_mode=True
+    )
+    loader = build_dataloader(ds, batch_size=2, num_workers=2, seed=0, shuffle=False)
+    (batch,) = list(loader)
+    assert batch["clips"].shape == (2, 1, 3, 4, 40, 40)
+    assert parent.shape == (4, 40, 40, 3)

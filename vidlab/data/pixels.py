@@ -20,7 +20,7 @@ from __future__ import annotations
 import importlib.util
 import os
 
-__all__ = ["PIXEL_MODES", "pixel_mode", "set_pixel_mode", "use_cv2"]
+__all__ = ["PIXEL_MODES", "cv2_module", "pixel_mode", "set_pixel_mode", "use_cv2"]
 
 PIXEL_MODES = ("mmaction2", "fast")
 _mode: str | None = None
@@ -39,6 +39,26 @@ def set_pixel_mode(mode: str | None) -> None:
         os.environ.pop("VIDLAB_PIXELS", None)
     else:
         os.environ["VIDLAB_PIXELS"] = mode
+
+
+def cv2_module():
+    """OpenCV, single-threaded as MMEngine sets it: DataLoader workers are the parallelism,
+    and OpenCV's thread pool does not survive the fork that starts them."""
+    try:
+        import cv2
+    except ImportError as e:
+        raise ImportError(
+            "MMAction2's pixels (OpenCV decode and resize) need OpenCV: "
+            "pip install opencv-python-headless, or use the 'fast' pixel mode"
+        ) from e
+    global _cv2_ready
+    if not _cv2_ready:
+        cv2.setNumThreads(0)
+        _cv2_ready = True
+    return cv2
+
+
+_cv2_ready = False
 
 
 def _has_cv2() -> bool:
@@ -77,9 +97,9 @@ CV2_INTERPOLATION = {
 
 def cv2_resize(imgs, size: tuple[int, int], interpolation: str = "bilinear"):
     """``cv2.resize`` of every frame to ``size = (w, h)``, as ``mmcv.imresize``; one array."""
-    import cv2
     import numpy as np
 
+    cv2 = cv2_module()
     flag = getattr(cv2, CV2_INTERPOLATION[interpolation])
     first = imgs[0]
     out = np.empty((len(imgs), size[1], size[0]) + first.shape[2:], dtype=first.dtype)

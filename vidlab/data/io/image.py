@@ -35,14 +35,9 @@ def read_image_bytes(path: str | os.PathLike) -> bytes:
 
 
 def _cv2():
-    try:
-        import cv2
-    except ImportError as e:
-        raise ImportError(
-            "decoding images with backend='cv2' (MMAction2's pixels) needs OpenCV: "
-            "pip install opencv-python-headless (or use backend='ffmpeg')"
-        ) from e
-    return cv2
+    from vidlab.data.pixels import cv2_module
+
+    return cv2_module()
 
 
 def _lossless(path: str) -> bool:
