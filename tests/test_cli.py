@@ -99,6 +99,37 @@ def test_test_writes_predictions_in_dataset_order(trained, env, tmp_path):
     assert 0.0 <= results["metrics"]["acc/top1"] <= 1.0
 
 
+def test_test_metrics_are_mmaction2s(trained, env, tmp_path):
+    """issue 15: ``--metrics`` takes MMAction2's names; the values follow its definitions."""
+    import numpy as np
+
+    out = tmp_path / "r.json"
+    names = ["top_k_accuracy", "mean_class_accuracy", "confusion_matrix"]
+    proc = run(
+        "test",
+        QUICKSTART,
+        trained / "epoch_2.pth",
+        "--out",
+        out,
+        "--metrics",
+        *names,
+        "--cfg-options",
+        *TINY,
+        env=env,
+    )
+    assert "confusion_matrix/result:" in proc.stdout
+    results = json.loads(out.read_text())
+    matrix = np.array(results["metrics"]["confusion_matrix/result"])
+    # mean1 from the matrix by MMAction2's definition: classes that are labels or predictions.
+    used = (matrix.sum(0) + matrix.sum(1)) > 0
+    rows = matrix[used][:, used]  # MMAction2's matrix: the classes used, in order
+    expected = np.mean([r[i] / r.sum() if r.sum() else 0.0 for i, r in enumerate(rows)])
+    assert results["metrics"]["acc/mean1"] == pytest.approx(expected)
+    preds = results["predictions"]
+    top1 = sum(p["pred"] == p["label"] for p in preds) / len(preds)
+    assert results["metrics"]["acc/top1"] == pytest.approx(top1)
+
+
 def test_infer_prints_top_k_label_names(trained, env):
     root = data_root(env)
     video = root / (root / "val.txt").read_text().split()[0]

@@ -101,6 +101,10 @@ def inference_recognizer(model, video, labels=None, top_k: int = 5) -> list[tupl
 
     cfg = model.cfg
     sample = Compose(_test_pipeline(cfg))(_record(video))
+    if "clips" not in sample:  # a test pipeline without PackActionInputs
+        from vidlab.data.transforms.formatting import pack_sample
+
+        sample = pack_sample(sample)
     clips = sample["clips"]  # (V, C, T, H, W) uint8
     device = next(model.parameters()).device
     logits = model(clips.to(device))  # (V, K)

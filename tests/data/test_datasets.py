@@ -161,10 +161,16 @@ def test_item_is_the_packed_sample(tmp_path, media):
     assert s["label"].item() == 0 and s["index"] == 1
 
 
-def test_pipeline_without_pack_is_packed(tmp_path, media):
+def test_pipeline_without_pack_gives_the_results_dict(tmp_path, media):
+    """issue 15: as MMAction2, for debugging a pipeline; the loader's collate packs it."""
+    from vidlab.data.skipped import collate_skip_none
+
     p = [VideoInit(), SampleFrames(clip_len=4, num_clips=1, test_mode=True), VideoDecode()]
     s = VideoDataset(write(tmp_path / "l.txt", "a.mp4 1\n"), p, data_prefix=str(media))[0]
-    assert s["clips"].shape == (1, 3, 4, H, W) and s["index"] == 0
+    assert s["filename"] == str(media / "a.mp4") and s["label"] == 1 and s["index"] == 0
+    assert len(s["frame_inds"]) == 4 and s["imgs"].shape == (4, H, W, 3)
+    batch = collate_skip_none([s])
+    assert batch["clips"].shape == (1, 1, 3, 4, H, W) and batch["index"].tolist() == [0]
 
 
 def test_missing_video_names_file_and_line(tmp_path, media):
@@ -242,6 +248,7 @@ def test_rawframe_dataset(tmp_path, media):
 def test_video_pipeline_on_rawframe_dataset(tmp_path, media):
     ann = write(tmp_path / "r.txt", "a 10 3\n")
     p = [DecordInit(), SampleFrames(clip_len=1, num_clips=2, test_mode=True), DecordDecode()]
+    p.append(PackActionInputs())
     s = RawframeDataset(ann, p, data_prefix=str(media / "frames"))[0]
     assert s["clips"].shape == (2, 3, 1, H, W)  # packed as NCTHW: 2 clips of 1 frame
 

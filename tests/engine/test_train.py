@@ -191,3 +191,29 @@ def test_real_recognizer_with_blending(tmp_path):
     cfg["test_dataloader"] = None
     result = train(cfg)
     assert result["iter"] == 1 and "acc/top1" in result["metrics"]
+
+
+class TiedRecognizer(TinyRecognizer):
+    """Scores tie between classes 2 and 3 for every clip (as quantised or fp16 outputs do)."""
+
+    def forward(self, clips):
+        logits = super().forward(clips) * 0  # keeps the parameters in the graph
+        return logits + torch.tensor([0.0, 0.0, 1.0, 1.0])
+
+
+def test_test_reports_mmaction2_metric_values(trained, tmp_path):
+    """issue 15: ties rank the higher class first in top-k (MMAction2), mean1 counts argmax."""
+    work, result = trained
+    cfg = make_cfg(work)
+    cfg["model"] = dict(type=TiedRecognizer, num_classes=4)
+    names = ["top_k_accuracy", "mean_class_accuracy", "balanced_accuracy", "confusion_matrix"]
+    out = run_test(cfg, result["last_checkpoint"], metrics=names)
+    labels = [p["label"] for p in out["predictions"]]
+    m = out["metrics"]
+    # top1: class 3 ranks first among the tied 2 and 3 (vidlab before issue 15: class 2).
+    assert m["acc/top1"] == labels.count(3) / len(labels)
+    assert all(p["pred"] == 3 for p in out["predictions"])
+    # mean1 uses argmax (the first maximum, class 2): only class 2 is right, 1 of 4 classes.
+    assert m["acc/mean1"] == m["acc/balanced1"] == 0.25
+    matrix = m["confusion_matrix/result"]
+    assert [row[2] for row in matrix] == [labels.count(c) for c in range(4)]

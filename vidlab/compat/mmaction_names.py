@@ -76,3 +76,12 @@ DumpResults
 MMACTION2_NAMES = frozenset(
     word for line in _LISTED.splitlines() if not line.startswith("#") for word in line.split()
 )
+
+# MMAction2 names that vidlab replaces on purpose: the one line said instead of "not implemented".
+REPLACED = {
+    "ImgAug": (
+        "MMAction2's 'ImgAug' wraps the imgaug package, which is unmaintained (last release "
+        "0.4.0 in 2020) and is not in vidlab; use vidlab's transforms instead: "
+        "RandAugment, ColorJitter, RandomErasing, Flip, RandomResizedCrop or MultiScaleCrop"
+    ),
+}

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from vidlab.compat.mmaction0x import ALIASES
-from vidlab.compat.mmaction_names import MMACTION2_NAMES
+from vidlab.compat.mmaction_names import MMACTION2_NAMES, REPLACED
 from vidlab.config.errors import ConfigError, display_path
 from vidlab.config.names import NAMES
 from vidlab.config.types import Config
@@ -256,6 +256,8 @@ def resolve(t: Any) -> Any:
         if ":" in name:
             return _import_attr(name, name)
         bare = _without_scope(name)
+        if bare in REPLACED:
+            raise TypeProblem(REPLACED[bare])
         if bare in MMACTION2_NAMES:
             raise TypeProblem(
                 f"MMAction2's {bare!r} is not implemented in vidlab (yet); `vidlab list-models` "

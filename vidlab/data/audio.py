@@ -94,7 +94,7 @@ class AudioDataset(BaseActionDataset):
     def _path(self, name: str) -> str:
         if self.suffix and not name.endswith(self.suffix):
             name += self.suffix
-        return _join(self.data_prefix, name)
+        return _join(self._prefix, name)
 
     def parse_line(self, cols: list[str]) -> dict:
         if len(cols) < 2:

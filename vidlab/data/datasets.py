@@ -6,7 +6,10 @@ The annotation files are parsed by :class:`vidlab.data.annotations.AnnotationLis
 importable from here.
 
 Each item is the packed sample of the data contract (``clips``, ``label``, ``index``,
-``meta``); a pipeline that does not end with ``PackActionInputs`` is packed automatically.
+``meta``) when the pipeline ends with ``PackActionInputs``; without it, the item is the results
+dict itself (``filename``, ``frame_inds``, ``imgs``, ...), as in MMAction2, which is how a
+pipeline is debugged. The loader's collate function packs such dicts, so training and testing
+work either way.
 
 Failing samples: with ``on_error='raise'`` (default) the exception propagates with a note naming
 the annotation line; a missing file raises ``FileNotFoundError`` naming the file and the line.
@@ -105,7 +108,9 @@ class BaseActionDataset(AnnotationList, Dataset):
                 ann_file = os.path.join(data_root, ann_file)
             prefix = os.path.join(data_root, prefix) if prefix else data_root
         self.ann_file = ann_file
-        self.data_prefix = prefix
+        self._prefix = prefix  # the folder joined to the annotation paths
+        # MMAction2's attribute: a dict keyed by the kind of data, after data_root is joined
+        self.data_prefix = {self._prefix_keys[0]: prefix}
         self.test_mode = test_mode
         self.multi_class = multi_class
         self.start_index = start_index
@@ -164,12 +169,10 @@ class BaseActionDataset(AnnotationList, Dataset):
 
     @staticmethod
     def _pack(out, idx: int):
+        """The packed sample, or the results dict of a pipeline without ``PackActionInputs``
+        (packed later by the loader's collate function)."""
         if out is None:
             return None
-        if "clips" not in out and "inputs" not in out:
-            from vidlab.data.transforms.formatting import pack_sample
-
-            out = pack_sample(out)
         out["index"] = idx
         return out
 
@@ -267,14 +270,14 @@ class VideoDataset(BaseActionDataset):
 
     def parse_line(self, cols: list[str]) -> dict:
         label = self._labels_from(cols[1:], "'path label' (2 columns)")
-        return {"filename": _join(self.data_prefix, cols[0]), "label": label}
+        return {"filename": _join(self._prefix, cols[0]), "label": label}
 
     def parse_record(self, item: dict) -> dict:
         filename = item.pop("filename")
         label = item.pop("label", -1)
         if isinstance(label, list) and not self.multi_class:
             raise ValueError("a list of labels needs multi_class=True")
-        return {"filename": _join(self.data_prefix, filename), "label": label, **item}
+        return {"filename": _join(self._prefix, filename), "label": label, **item}
 
 
 class RawframeDataset(BaseActionDataset):
@@ -348,7 +351,7 @@ class RawframeDataset(BaseActionDataset):
         )
         if len(cols) < 1 + n_num:
             raise ValueError(f"expected {layout} but found {len(cols)} column(s)")
-        rec = {"frame_dir": _join(self.data_prefix, cols[0])}
+        rec = {"frame_dir": _join(self._prefix, cols[0])}
         nums = []
         for name, s in zip(
             ("offset", "total_frames") if self.with_offset else ("total_frames",),
@@ -369,7 +372,7 @@ class RawframeDataset(BaseActionDataset):
         return rec
 
     def parse_record(self, item: dict) -> dict:
-        rec = {"frame_dir": _join(self.data_prefix, item.pop("frame_dir"))}
+        rec = {"frame_dir": _join(self._prefix, item.pop("frame_dir"))}
         rec["total_frames"] = int(item.pop("total_frames"))
         if "offset" in item:
             rec["offset"] = int(item.pop("offset"))

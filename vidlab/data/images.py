@@ -2,14 +2,14 @@
 
 MMAction2's OmniSource config trains on ImageNet next to Kinetics with MMPretrain (MMCls)
 parts: ``mmcls.ImageNet`` (a ``meta/train.txt`` list of ``path label`` lines under
-``data_root``), ``LoadRGBFromFile``, ``mmcls.RandomResizedCrop``, ``mmcls.RandomFlip`` and
+``data_root``), ``LoadRGBFromFile`` (in :mod:`vidlab.data.loading`), ``mmcls.RandomResizedCrop``, ``mmcls.RandomFlip`` and
 ``mmcls.PackClsInputs``. The scope prefix is stripped by the name lookup, except for
 ``RandomResizedCrop``, whose MMPretrain version (output ``scale``, crop ratio in
 ``crop_ratio_range``, another fallback) differs from MMAction2's: it is listed under its
 scoped names.
 
-Images are decoded by FFmpeg through PyAV (JPEG, PNG, BMP, WebP, TIFF), the decoder of frame
-folders (:mod:`vidlab.data.io.frames`); no other image library is needed. A sample is
+Images are decoded as frame folders are (:mod:`vidlab.data.pixels`: OpenCV for MMAction2's exact
+pixels where it is installed, else FFmpeg through PyAV). A sample is
 ``{"clips": uint8 (C, H, W), "label", "index", "meta"}``: a 4D batch, which the recognition task
 and ``ActionDataPreprocessor(format_shape='MIX2d3d')`` take as images.
 """
@@ -17,7 +17,6 @@ and ``ActionDataPreprocessor(format_shape='MIX2d3d')`` take as images.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,7 +24,7 @@ import numpy as np
 from vidlab.data.datasets import BaseActionDataset, _join
 from vidlab.data.transforms.resize import resize_frames
 
-__all__ = ["ClsRandomResizedCrop", "ImageNet", "LoadRGBFromFile", "PackClsInputs", "RandomFlip"]
+__all__ = ["ClsRandomResizedCrop", "ImageNet", "PackClsInputs", "RandomFlip"]
 
 
 class ImageNet(BaseActionDataset):
@@ -82,12 +81,12 @@ class ImageNet(BaseActionDataset):
 
     def parse_line(self, cols: list[str]) -> dict:
         label = self._labels_from(cols[1:], "'path label' (2 columns)")
-        return {"img_path": _join(self.data_prefix, cols[0]), "label": label}
+        return {"img_path": _join(self._prefix, cols[0]), "label": label}
 
     def parse_record(self, item: dict) -> dict:
         path = item.pop("img_path", None) or item.pop("filename")
         label = item.pop("gt_label", item.pop("label", -1))
-        return {"img_path": _join(self.data_prefix, path), "label": label, **item}
+        return {"img_path": _join(self._prefix, path), "label": label, **item}
 
     def _source_path(self, rec: dict) -> str | None:
         return rec.get("img_path")
@@ -96,57 +95,6 @@ class ImageNet(BaseActionDataset):
         info = super().get_data_info(idx)
         info["gt_label"] = info["label"]
         return info
-
-
-class LoadRGBFromFile:
-    """Decode ``results['img_path']`` into ``results['img']``, uint8 ``(H, W, 3)`` RGB.
-
-    Args:
-        to_float32: Return float32 pixels (as MMAction2's; they are cast back when packed).
-        ignore_empty: An unreadable or missing file gives None (the sample is skipped) instead
-            of an error.
-        color_type, imdecode_backend, io_backend: MMAction2's, accepted: the image is always
-            decoded to RGB colour by FFmpeg.
-    """
-
-    def __init__(
-        self,
-        to_float32: bool = False,
-        color_type: str = "color",
-        imdecode_backend: str = "cv2",
-        io_backend: str = "disk",
-        ignore_empty: bool = False,
-        **kwargs,
-    ) -> None:
-        if color_type != "color":
-            raise ValueError(f"LoadRGBFromFile: color_type={color_type!r}; only 'color'")
-        self.to_float32 = to_float32
-        self.ignore_empty = ignore_empty
-        self._decoder = None
-
-    _accepts_any_kwargs = True  # MMCV's file-client arguments
-
-    def __call__(self, results: dict) -> dict | None:
-        from vidlab.data.io.frames import _ImageDecoder
-
-        path = results["img_path"]
-        if self._decoder is None:
-            self._decoder = _ImageDecoder()
-        try:
-            img = self._decoder.decode(os.fspath(path)).to_ndarray(format="rgb24")
-        except Exception:
-            if self.ignore_empty:
-                return None
-            raise
-        if self.to_float32:
-            img = img.astype(np.float32)
-        results["img"] = img
-        results["img_shape"] = img.shape[:2]
-        results["ori_shape"] = img.shape[:2]
-        return results
-
-    def __getstate__(self):  # the decoder holds FFmpeg state: each worker makes its own
-        return {**self.__dict__, "_decoder": None}
 
 
 class ClsRandomResizedCrop:

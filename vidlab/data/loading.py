@@ -49,6 +49,7 @@ __all__ = [
     "OpenCVInit",
     "OpenCVDecode",
     "RawFrameDecode",
+    "LoadRGBFromFile",
     "open_source",
     "ensure_source_info",
 ]
@@ -105,6 +106,10 @@ class _Source:
 
     def close(self) -> None:
         self.reader.close()
+
+    def __len__(self) -> int:
+        """The number of frames, as ``len()`` of MMAction2's readers gives it."""
+        return self.total_frames
 
     def __repr__(self) -> str:
         return f"_Source({self.kind}, {self.path!r}, {self.total_frames} frames)"
@@ -416,9 +421,17 @@ class VideoDecode:
         return results
 
     def _read(self, source: _Source, positions: np.ndarray) -> np.ndarray:
+        from vidlab.data.pixels import use_cv2
+
         size = self.short_side
-        if not size or (
-            source.kind != "array" and min(source.height, source.width) >= _SCALER_MIN_RATIO * size
+        if not size:
+            return source.read(positions)
+        # FFmpeg's scaler is faster for a large shrink, but its pixels are not Resize's:
+        # never in the "mmaction2" pixel mode.
+        if (
+            not use_cv2()
+            and source.kind != "array"
+            and min(source.height, source.width) >= _SCALER_MIN_RATIO * size
         ):
             return source.read(positions, short_side=size)
         # A small shrink: FFmpeg's unscaled RGB conversion plus Resize's own sampling is faster
@@ -464,12 +477,20 @@ class DecordDecode(VideoDecode):
 
 
 class OpenCVInit(VideoInit):
-    """MMAction2's ``OpenCVInit``: OpenCV when installed, else vidlab's default reader."""
+    """MMAction2's ``OpenCVInit``: OpenCV when installed, else vidlab's default reader.
+
+    Sets ``new_path`` (the file read) as MMAction2 does.
+    """
 
     _fallback = True
 
     def __init__(self, io_backend: str = "disk", **kwargs):
         super().__init__(backend="opencv", io_backend=io_backend, **kwargs)
+
+    def __call__(self, results: dict) -> dict:
+        results = super().__call__(results)
+        results["new_path"] = results["video_reader"].path
+        return results
 
 
 class OpenCVDecode(VideoDecode):
@@ -502,3 +523,78 @@ class RawFrameDecode(VideoDecode):
         super().__init__(short_side=short_side)
         self.io_backend = io_backend
         self.decoding_backend = decoding_backend
+
+
+class LoadRGBFromFile:
+    """MMAction2's ``LoadRGBFromFile``: one image from ``img_path`` into ``img`` (RGB, uint8).
+
+    Sets ``img``, ``img_shape`` and ``ori_shape``.
+
+    Args:
+        to_float32: return float32 pixels.
+        color_type: ``'color'``, ``'grayscale'`` or ``'unchanged'``.
+        imdecode_backend: ``'cv2'`` (OpenCV, MMAction2's pixels, when the pixel mode is
+            ``'mmaction2'``; FFmpeg in the ``'fast'`` mode, see :mod:`vidlab.data.pixels`) or
+            ``'ffmpeg'`` (PyAV, always available).
+        io_backend: only ``'disk'``.
+        ignore_empty: a missing or undecodable file returns ``None`` (the sample is dropped)
+            instead of raising.
+    """
+
+    _accepts_any_kwargs = True  # MMAction2 file-client arguments (config validation)
+
+    def __init__(
+        self,
+        to_float32: bool = False,
+        color_type: str = "color",
+        imdecode_backend: str = "cv2",
+        io_backend: str = "disk",
+        ignore_empty: bool = False,
+        **kwargs,
+    ):
+        from vidlab.data.io.image import IMAGE_BACKENDS
+
+        _check_io_backend(io_backend)
+        if imdecode_backend not in IMAGE_BACKENDS:
+            raise ValueError(
+                f"imdecode_backend={imdecode_backend!r} is not supported; use one of "
+                f"{IMAGE_BACKENDS}"
+            )
+        self.to_float32 = to_float32
+        self.color_type = color_type
+        self.imdecode_backend = imdecode_backend
+        self.io_backend = io_backend
+        self.ignore_empty = ignore_empty
+
+    def _backend(self) -> str:
+        from vidlab.data.pixels import use_cv2
+
+        return (
+            "ffmpeg" if self.imdecode_backend == "cv2" and not use_cv2() else self.imdecode_backend
+        )
+
+    def __call__(self, results: dict) -> dict | None:
+        from vidlab.data.io import DecodeError
+        from vidlab.data.io.image import decode_image, read_image_bytes
+
+        path = os.fspath(results["img_path"])
+        try:
+            data = read_image_bytes(path)
+            img = decode_image(data, path, self.color_type, self._backend())
+        except (FileNotFoundError, DecodeError):
+            if self.ignore_empty:
+                return None
+            raise
+        if self.to_float32:
+            img = img.astype(np.float32)
+        results["img"] = img
+        results["img_shape"] = img.shape[:2]
+        results["ori_shape"] = img.shape[:2]
+        return results
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(ignore_empty={self.ignore_empty}, "
+            f"to_float32={self.to_float32}, color_type={self.color_type!r}, "
+            f"imdecode_backend={self.imdecode_backend!r}, io_backend={self.io_backend!r})"
+        )

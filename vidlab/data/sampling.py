@@ -20,7 +20,13 @@ import warnings
 
 import numpy as np
 
-__all__ = ["SampleFrames", "UniformSample", "UniformSampleFrames", "DenseSampleFrames"]
+__all__ = [
+    "SampleFrames",
+    "UniformSample",
+    "UniformSampleFrames",
+    "DenseSampleFrames",
+    "UntrimmedSampleFrames",
+]
 
 
 def _total_frames(results: dict) -> int:
@@ -495,4 +501,60 @@ class UniformSampleFrames:
         return (
             f"{type(self).__name__}(clip_len={self.clip_len}, num_clips={self.num_clips}, "
             f"test_mode={self.test_mode}, seed={self.seed})"
+        )
+
+
+class UntrimmedSampleFrames:
+    """Clips centred every ``clip_interval`` frames along a whole (untrimmed) video (MMAction2).
+
+    Centres are ``clip_interval // 2, clip_interval // 2 + clip_interval, ...`` below
+    ``total_frames``; each clip takes ``clip_len`` frames ``frame_interval`` apart around its
+    centre, indices clipped to the video. Sets ``frame_inds``, ``clip_len``, ``clip_interval``,
+    ``frame_interval`` and ``num_clips`` (one clip per centre).
+
+    Args:
+        clip_len: frames per clip.
+        clip_interval: frames between adjacent clip centres.
+        frame_interval: frames between adjacent sampled frames of a clip.
+    """
+
+    def __init__(self, clip_len: int = 1, clip_interval: int = 16, frame_interval: int = 1):
+        if clip_len < 1 or clip_interval < 1 or frame_interval < 1:
+            raise ValueError(
+                f"clip_len={clip_len}, clip_interval={clip_interval} and "
+                f"frame_interval={frame_interval} must all be >= 1"
+            )
+        self.clip_len = clip_len
+        self.clip_interval = clip_interval
+        self.frame_interval = frame_interval
+
+    def __call__(self, results: dict) -> dict:
+        total = _total_frames(results)
+        start = _start_index(results)
+        centres = np.arange(self.clip_interval // 2, total, self.clip_interval)
+        if not len(centres):
+            src = results.get("filename", results.get("frame_dir", "<unknown source>"))
+            raise ValueError(
+                f"{src}: {total} frames hold no clip centre (the first is frame "
+                f"{self.clip_interval // 2}); use a smaller clip_interval"
+            )
+        half = self.clip_len // 2
+        offsets = np.arange(-half, self.clip_len - half) * self.frame_interval
+        frame_inds = np.clip(centres[:, None] + offsets[None, :], 0, total - 1)  # (clips, len)
+        _finish(
+            results,
+            frame_inds.reshape(-1) + start,
+            total,
+            start,
+            self.clip_len,
+            self.frame_interval,
+            len(centres),
+        )
+        results["clip_interval"] = self.clip_interval
+        return results
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(clip_len={self.clip_len}, "
+            f"clip_interval={self.clip_interval}, frame_interval={self.frame_interval})"
         )

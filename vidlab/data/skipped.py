@@ -37,12 +37,26 @@ class Skipped:
     where: str = ""
 
 
+_RESULTS_INPUTS = ("imgs", "heatmap_imgs", "keypoint", "audios")
+
+
+def _unpacked(x) -> bool:
+    """A pipeline's results dict that no ``PackActionInputs`` packed."""
+    return (
+        isinstance(x, dict)
+        and "clips" not in x
+        and "inputs" not in x
+        and any(k in x for k in _RESULTS_INPUTS)
+    )
+
+
 def collate_skip_none(batch: list) -> dict:
     """``default_collate`` of the samples, without the skipped ones, which it lists.
 
     :class:`Skipped` markers (and ``None``, from datasets of other libraries) are dropped from
     the batch; the markers go into ``batch["skipped"]`` (a list, empty when nothing was
-    skipped). Items that are lists (``RepeatAugDataset``) are flattened into the batch. When
+    skipped). Items that are lists (``RepeatAugDataset``) are flattened into the batch; results
+    dicts of a pipeline without ``PackActionInputs`` are packed here. When
     every sample was skipped the batch has zero clips: ``clips``, ``label`` and ``index`` are
     empty tensors, and ``skipped`` says why; a training or evaluation loop skips it.
     """
@@ -53,6 +67,13 @@ def collate_skip_none(batch: list) -> dict:
                 skipped.append(x)
             elif x is None:
                 anonymous += 1
+            elif _unpacked(x):
+                from vidlab.data.transforms.formatting import pack_sample
+
+                packed = pack_sample(x)
+                if x.get("index") is not None:
+                    packed["index"] = int(x["index"])
+                flat.append(packed)
             else:
                 flat.append(x)
     if anonymous:

@@ -19,7 +19,7 @@ from vidlab.checkpoint import unwrap_model
 from vidlab.engine.build import cfg_get
 from vidlab.engine.loop import is_empty, oom_error, record_skipped
 
-__all__ = ["compute_metrics", "evaluate", "max_views", "write_results"]
+__all__ = ["compute_metrics", "evaluate", "format_metric", "max_views", "write_results"]
 
 
 def max_views(cfg, model) -> int | None:
@@ -98,6 +98,13 @@ def compute_metrics(evaluators, scores, labels) -> dict:
     for ev in evaluators:
         metrics.update(ev.compute(scores, labels))
     return metrics
+
+
+def format_metric(value) -> str:
+    """A metric value for a log line: 4 decimals for a number, a matrix as its rows."""
+    if isinstance(value, list):
+        return "\n" + "\n".join(f"    {row}" for row in value)
+    return f"{value:.4f}"
 
 
 def write_results(path: Path, metrics: dict, predictions: list) -> None:

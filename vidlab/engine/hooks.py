@@ -422,7 +422,9 @@ class LoggerHook(Hook):
             return
         record = {"mode": "val", "epoch": runner.state.epoch, **metrics}
         self._write(record, runner.state.iter)
-        text = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+        from vidlab.engine.evaluate import format_metric
+
+        text = "  ".join(f"{k} {format_metric(v)}" for k, v in metrics.items())
         runner.log(f"epoch {runner.state.epoch} val: {text}")
 
     def after_train_epoch(self, runner) -> None:

@@ -29,7 +29,13 @@ from vidlab.engine.build import (
     has_batchnorm,
     set_memory_format,
 )
-from vidlab.engine.evaluate import compute_metrics, evaluate, max_views, write_results
+from vidlab.engine.evaluate import (
+    compute_metrics,
+    evaluate,
+    format_metric,
+    max_views,
+    write_results,
+)
 from vidlab.engine.loop import TrainingError, train_epoch, write_bad_samples
 from vidlab.engine.state import (
     Runner,
@@ -478,7 +484,7 @@ def test(
     if info.rank == 0:
         print(f"tested {report.source}: {len(predictions)} videos")
         for key, value in results.items():
-            print(f"  {key}: {value:.4f}")
+            print(f"  {key}: {format_metric(value)}")
         if out is not None:
             write_results(Path(out), results, predictions)
             print(f"predictions written to {out}")

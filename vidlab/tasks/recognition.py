@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -65,14 +64,20 @@ class RecognitionTask(Task):
         return scores, batch["label"]
 
     def metric_evaluators(self, names):
-        from vidlab.evaluation.metrics import AccMetric
+        from vidlab.evaluation.metrics import AccMetric, ConfusionMatrix
 
-        return [AccMetric(metric_list=tuple(names))]
+        names = list(names)
+        evaluators = [ConfusionMatrix()] if "confusion_matrix" in names else []
+        names = [n for n in names if n != "confusion_matrix"]
+        return ([AccMetric(metric_list=tuple(names))] if names else []) + evaluators
 
     def predictions(self, dataset, scores, labels, indices):
         records = getattr(dataset, "records", None)
         preds = []
-        top = np.argsort(-scores, axis=1, kind="stable")[:, :5]
+        from vidlab.evaluation.metrics import rank_classes
+
+        # The ranking top_k_accuracy uses: "pred" == "label" exactly when top-1 counts a hit.
+        top = rank_classes(scores)[:, :5]
         for row, index in enumerate(indices):
             record = records[index] if records is not None and index >= 0 else {}
             label = labels[row]

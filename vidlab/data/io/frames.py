@@ -1,8 +1,9 @@
 """Frame folders: a directory of numbered images (``img_00001.jpg``, ``00000.png``, ...).
 
 The filename template and the first number are read off the files. Images are decoded by
-FFmpeg through PyAV (one reused JPEG/PNG decoder per reader, fed the file's bytes), so no image
-library is needed.
+OpenCV in the ``"mmaction2"`` pixel mode (MMAction2's pixels exactly; see
+:mod:`vidlab.data.pixels`), else by FFmpeg through PyAV (one reused JPEG/PNG decoder per
+reader, fed the file's bytes), so no image library is needed.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ IMAGE_CODECS = {
     ".tif": "tiff",
     ".tiff": "tiff",
 }
+LOSSY_CODECS = ("mjpeg", "webp")  # their pixels depend on the decoder
 _NAME = re.compile(r"^(?P<prefix>.*?)(?P<num>\d+)(?P<ext>\.[A-Za-z]+)$")
 # Optical-flow folders (MMAction2's denseflow layout) hold x_/y_ images beside img_ ones.
 _FLOW_PREFIXES = ("x_", "y_", "flow_x_", "flow_y_")
@@ -237,6 +239,11 @@ class _ImageDecoder:
         return frames[0]
 
 
+def _lossy(layout: FrameLayout) -> bool:
+    ext = os.path.splitext(layout.files[layout.start_index])[1].lower()
+    return IMAGE_CODECS[ext] in LOSSY_CODECS
+
+
 class FrameFolderReader(ReaderBase):
     """Reads a folder of numbered images as a video: index ``i`` is file number
     ``start_index + i``.
@@ -266,6 +273,7 @@ class FrameFolderReader(ReaderBase):
     def _setup(self, layouts: tuple[FrameLayout, ...], interpolation: str) -> None:
         self.layouts = layouts
         self.layout = layout = layouts[0]
+        self._interpolation = interpolation
         self._convert = RGBConverter(interpolation, "rgb24" if self.channels == 3 else "gray")
         first = self._decode(layout.start_index)
         issues = ()
@@ -289,6 +297,11 @@ class FrameFolderReader(ReaderBase):
         )
 
     def read(self, indices, short_side: int | None = None) -> np.ndarray:
+        from vidlab.data.pixels import use_cv2
+
+        # Only lossy images depend on the decoder; PNG/BMP/TIFF decode to the same pixels
+        # anywhere (and OpenCV's libpng can clash with the zlib PyAV's FFmpeg loaded).
+        cv2_mode = use_cv2() and _lossy(self.layout)
         layout = self.layout
         span = max(layout.files) - layout.start_index + 1  # frames after a gap stay addressable
         idx = as_indices(indices, span, self.path)
@@ -307,9 +320,26 @@ class FrameFolderReader(ReaderBase):
         for k, i in enumerate(targets.tolist()):
             number = i + layout.start_index
             for c, lay in enumerate(self.layouts):
-                frame = self._decode(number, lay)
-                self._convert.convert(frame, out[k] if self.channels == 3 else out[k, ..., c])
+                dst = out[k] if self.channels == 3 else out[k, ..., c]
+                if cv2_mode:
+                    self._decode_cv2(number, lay, dst)
+                else:
+                    self._convert.convert(self._decode(number, lay), dst)
         return in_order(out, idx, targets, inverse)
+
+    def _decode_cv2(self, number: int, layout: FrameLayout, out: np.ndarray) -> None:
+        """OpenCV's decode (and resize to ``out``'s size), as MMAction2's ``RawFrameDecode``."""
+        from vidlab.data.io.image import decode_image, read_image_bytes
+        from vidlab.data.pixels import cv2_resize
+
+        path = os.path.join(self.path, layout.files[number])
+        img = decode_image(
+            read_image_bytes(path), path, "color" if self.channels == 3 else "grayscale", "cv2"
+        )
+        h, w = out.shape[:2]
+        if img.shape[:2] != (h, w):
+            img = cv2_resize(img[None], (w, h), self._interpolation)[0]
+        out[...] = img.reshape(out.shape)
 
     def _decode(self, number: int, layout: FrameLayout | None = None) -> av.VideoFrame:
         layout = layout or self.layout

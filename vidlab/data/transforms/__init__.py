@@ -16,6 +16,7 @@ _WHERE = {
     "ThreeCrop": "crop",
     "TenCrop": "crop",
     "Flip": "flip",
+    "Fuse": "lazy",
     "resize_frames": "resize",
     "rescale_size": "resize",
     "ColorJitter": "color",
@@ -23,6 +24,8 @@ _WHERE = {
     "RandAugment": "color",
     "FormatShape": "formatting",
     "PackActionInputs": "formatting",
+    "Transpose": "formatting",
+    "LoadHVULabel": "formatting",
     "pack_sample": "formatting",
 }
 

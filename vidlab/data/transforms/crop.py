@@ -11,12 +11,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from vidlab.data.transforms.frames import (
+    _box_crop,
+    _boxes_apply,
     _check_box,
     _crop,
     _frame_hw,
     _img_shape,
     _is_int_pair,
-    _note_lazy,
     _pair,
     _update_quadruple,
 )
@@ -30,6 +31,8 @@ __all__ = [
     "TenCrop",
 ]
 
+from vidlab.data.transforms.lazy import init_lazy, lazy_crop
+
 log = logging.getLogger(__name__)
 
 
@@ -39,7 +42,6 @@ class RandomCrop:
     def __init__(self, size: int, lazy: bool = False):
         if not isinstance(size, int):
             raise TypeError(f"Size must be an int, but got {type(size)}")
-        _note_lazy(lazy)
         self.size = size
         self.lazy = lazy
 
@@ -49,11 +51,18 @@ class RandomCrop:
         _update_quadruple(results, x1, y1, x2 - x1, y2 - y1, img_w, img_h)
         results["crop_bbox"] = np.array([x1, y1, x2, y2])
         results["img_shape"] = (y2 - y1, x2 - x1)
+        if self.lazy:
+            lazy_crop(results, (x1, y1, x2, y2), img_h, img_w)
+            return results
         if "imgs" in results:
             results["imgs"] = _crop(results["imgs"], x1, y1, x2, y2)
+        if "keypoint" in results:  # skeleton pipelines: coordinates move with the crop
+            results["keypoint"] = results["keypoint"] - np.array([x1, y1])
+        _boxes_apply(results, lambda b: _box_crop(b, x1, y1, x2, y2))
         return results
 
     def __call__(self, results: dict) -> dict:
+        init_lazy(results, self.lazy)
         img_h, img_w = _img_shape(results)
         if self.size > img_h or self.size > img_w:
             raise ValueError(
@@ -77,7 +86,7 @@ class RandomResizedCrop(RandomCrop):
     Args:
         area_range: fraction of the frame area, ``(min, max)``.
         aspect_ratio_range: width/height, ``(min, max)``, sampled log-uniformly.
-        lazy: accepted; the crop is applied at once.
+        lazy: only record the crop; a later ``Fuse`` applies it (MMAction2's lazy mode).
     """
 
     def __init__(
@@ -93,7 +102,6 @@ class RandomResizedCrop(RandomCrop):
             raise ValueError(
                 f"aspect_ratio_range must satisfy 0 < min <= max, got {aspect_ratio_range}"
             )
-        _note_lazy(lazy)
         self.area_range = area_range
         self.aspect_ratio_range = aspect_ratio_range
         self.lazy = lazy
@@ -121,6 +129,7 @@ class RandomResizedCrop(RandomCrop):
         return x_offset, y_offset, x_offset + crop_size, y_offset + crop_size
 
     def __call__(self, results: dict) -> dict:
+        init_lazy(results, self.lazy)
         img_h, img_w = _img_shape(results)
         box = self.get_crop_bbox((img_h, img_w), self.area_range, self.aspect_ratio_range)
         return self._apply(results, box, img_h, img_w)
@@ -141,7 +150,7 @@ class MultiScaleCrop(RandomCrop):
         max_wh_scale_gap: the largest allowed gap between the width and height scale levels.
         random_crop: random position instead of the fixed ones.
         num_fixed_crops: 5 (corners + centre) or 13 fixed positions.
-        lazy: accepted; the crop is applied at once.
+        lazy: only record the crop; a later ``Fuse`` applies it (MMAction2's lazy mode).
     """
 
     def __init__(
@@ -160,7 +169,6 @@ class MultiScaleCrop(RandomCrop):
             raise TypeError(f"Scales must be tuple, but got {type(scales)}")
         if num_fixed_crops not in (5, 13):
             raise ValueError(f"Num_fix_crops must be in {[5, 13]}, but got {num_fixed_crops}")
-        _note_lazy(lazy)
         self.scales = tuple(scales)
         self.max_wh_scale_gap = max_wh_scale_gap
         self.random_crop = random_crop
@@ -168,6 +176,7 @@ class MultiScaleCrop(RandomCrop):
         self.lazy = lazy
 
     def __call__(self, results: dict) -> dict:
+        init_lazy(results, self.lazy)
         img_h, img_w = _img_shape(results)
         base_size = min(img_h, img_w)
         crop_sizes = [int(base_size * s) for s in self.scales]
@@ -225,10 +234,10 @@ class CenterCrop(RandomCrop):
         self.crop_size = _pair(crop_size)
         if not _is_int_pair(self.crop_size):
             raise TypeError(f"Crop_size must be int or tuple of int, but got {type(crop_size)}")
-        _note_lazy(lazy)
         self.lazy = lazy
 
     def __call__(self, results: dict) -> dict:
+        init_lazy(results, self.lazy)
         img_h, img_w = _img_shape(results)
         crop_w, crop_h = self.crop_size
         left = (img_w - crop_w) // 2

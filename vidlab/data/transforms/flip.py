@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidlab.data.transforms.frames import _img_shape, _note_lazy
+from vidlab.data.transforms.frames import _boxes_apply, _img_shape
+from vidlab.data.transforms.lazy import init_lazy, lazy_flip
 
 __all__ = ["Flip"]
 
@@ -17,7 +18,7 @@ class Flip:
         direction: ``'horizontal'`` or ``'vertical'``.
         flip_label_map: ``{label: label_after_flip}`` for direction-sensitive classes.
         left_kp, right_kp: keypoint indices swapped by a flip (skeleton data).
-        lazy: accepted; the flip is applied at once.
+        lazy: only record the flip; a later ``Fuse`` applies it (MMAction2's lazy mode).
 
     For ``modality='Flow'`` the x component changes sign under a horizontal flip: for frames
     holding (x, y) in two channels the x channel is inverted (``255 - v``); for the 0.x layout
@@ -40,7 +41,6 @@ class Flip:
                 f"Direction {direction} is not supported. Currently support ones are "
                 f"{list(self._directions)}"
             )
-        _note_lazy(lazy)
         self.flip_ratio = flip_ratio
         self.direction = direction
         self.flip_label_map = flip_label_map
@@ -81,12 +81,15 @@ class Flip:
             raise ValueError("Flip of optical flow supports direction='horizontal' only")
         if "imgs" in results:
             _img_shape(results)
+        init_lazy(results, self.lazy)
         flip = np.random.rand() < self.flip_ratio
         results["flip"] = flip
         results["flip_direction"] = self.direction
         if self.flip_label_map is not None and flip:
             results["label"] = self.flip_label_map.get(results["label"], results["label"])
-        if flip:
+        if self.lazy:
+            lazy_flip(results, flip, self.direction)
+        elif flip:
             if "imgs" in results:
                 results["imgs"] = self._flip_imgs(results["imgs"], modality)
             if "keypoint" in results:
@@ -98,6 +101,10 @@ class Flip:
                 results["keypoint"] = kp
                 if "keypoint_score" in results:
                     results["keypoint_score"] = kpscore
+            if "gt_bboxes" in results:
+                if self.direction != "horizontal":
+                    raise ValueError("only horizontal flips are supported for boxes")
+                _boxes_apply(results, lambda b: _flip_boxes(b, results["img_shape"][1]))
         return results
 
     def __repr__(self) -> str:
@@ -105,3 +112,11 @@ class Flip:
             f"{type(self).__name__}(flip_ratio={self.flip_ratio}, direction={self.direction}, "
             f"flip_label_map={self.flip_label_map}, lazy={self.lazy})"
         )
+
+
+def _flip_boxes(box: np.ndarray, img_w: int) -> np.ndarray:
+    """Boxes ``(..., 4k)`` mirrored left-right in a frame ``img_w`` wide (MMAction2's rule)."""
+    out = box.copy()
+    out[..., 0::4] = img_w - box[..., 2::4]
+    out[..., 2::4] = img_w - box[..., 0::4]
+    return out

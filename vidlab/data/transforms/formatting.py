@@ -20,7 +20,7 @@ import numpy as np
 
 from vidlab.data.transforms.frames import frames_array
 
-__all__ = ["FormatShape", "PackActionInputs", "pack_sample"]
+__all__ = ["FormatShape", "LoadHVULabel", "PackActionInputs", "Transpose", "pack_sample"]
 
 _FORMATS = ("NCTHW", "NCHW", "NCTHW_Heatmap", "NPTCHW")
 
@@ -247,3 +247,85 @@ def pack_sample(results: dict, collect_keys=None, meta_keys=("img_shape",)) -> d
             meta[k] = tuple(int(x) for x in v) if k == "img_shape" else v
     sample["meta"] = meta
     return sample
+
+
+class Transpose:
+    """MMAction2's ``Transpose``: ``results[key] = results[key].transpose(order)`` per key.
+
+    Args:
+        keys: the keys to transpose (arrays or tensors: ``.transpose(order)`` is numpy's).
+        order: the new axis order.
+    """
+
+    def __init__(self, keys, order):
+        self.keys = keys
+        self.order = order
+
+    def __call__(self, results: dict) -> dict:
+        for key in self.keys:
+            value = results[key]
+            if hasattr(value, "permute"):  # a torch tensor: numpy's transpose(order) is permute
+                results[key] = value.permute(*self.order)
+            else:
+                results[key] = np.asarray(value).transpose(self.order)
+        return results
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(keys={self.keys}, order={self.order})"
+
+
+class LoadHVULabel:
+    """MMAction2's ``LoadHVULabel``: HVU's per-category tag lists to multi-hot tensors.
+
+    Reads ``label`` (category -> tag indices within the category), ``categories`` and
+    ``category_nums`` (tags per category, in order); sets ``label`` (float ``(num_tags,)``
+    multi-hot over all categories' tags laid end to end), ``mask`` (1 over the tags of every
+    category the sample is labelled in) and ``category_mask`` (``(num_categories,)``).
+    Categories not in ``categories`` are skipped. The category layout is read from the first
+    sample and kept.
+    """
+
+    _accepts_any_kwargs = True  # MMAction2 takes and ignores **kwargs
+
+    def __init__(self, **kwargs):
+        self.hvu_initialized = False
+        self.kwargs = kwargs
+
+    def init_hvu_info(self, categories, category_nums) -> None:
+        """Set the category layout (names, tags per category, where each starts)."""
+        if len(categories) != len(category_nums):
+            raise ValueError(
+                f"{len(categories)} categories but {len(category_nums)} category_nums; "
+                "give one count per category"
+            )
+        self.categories = list(categories)
+        self.category_nums = list(category_nums)
+        self.num_categories = len(self.categories)
+        self.num_tags = sum(self.category_nums)
+        starts = np.concatenate([[0], np.cumsum(self.category_nums)[:-1]]).astype(int)
+        self.category2num = dict(zip(self.categories, self.category_nums))
+        self.category2startidx = dict(zip(self.categories, starts.tolist()))
+        self.hvu_initialized = True
+
+    def __call__(self, results: dict) -> dict:
+        import torch
+
+        if not self.hvu_initialized:
+            self.init_hvu_info(results["categories"], results["category_nums"])
+        label = torch.zeros(self.num_tags)
+        mask = torch.zeros(self.num_tags)
+        category_mask = torch.zeros(self.num_categories)
+        for category, tags in results["label"].items():
+            if category not in self.category2startidx:  # not trained on this category
+                continue
+            category_mask[self.categories.index(category)] = 1.0
+            start = self.category2startidx[category]
+            label[[start + int(t) for t in tags]] = 1.0
+            mask[start : start + self.category2num[category]] = 1.0
+        results["label"] = label
+        results["mask"] = mask
+        results["category_mask"] = category_mask
+        return results
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(hvu_initialized={self.hvu_initialized})"

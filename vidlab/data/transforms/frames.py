@@ -8,8 +8,8 @@ random draw. Randomness comes from ``np.random`` and, where MMAction2 uses it
 
 The keys written are MMAction2's: ``img_shape`` (h, w), ``crop_bbox`` (x1, y1, x2, y2),
 ``crop_quadruple`` (x, y, w, h as fractions of the original frame), ``scale_factor`` (w, h),
-``keep_ratio``, ``flip``, ``flip_direction``. ``lazy=True`` is accepted and runs the transform
-eagerly (there is no ``Fuse`` step in vidlab).
+``keep_ratio``, ``flip``, ``flip_direction``. ``lazy=True`` is MMAction2's lazy mode (see
+:mod:`.lazy`: the operations are recorded and applied once by ``Fuse``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import numpy as np
 __all__ = ["compact", "frames_array"]
 
 log = logging.getLogger(__name__)
-_lazy_noted = False
 
 
 def _pair(x) -> tuple:
@@ -36,13 +35,6 @@ def _is_int_pair(x) -> bool:
     return len(x) == 2 and all(
         isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in x
     )
-
-
-def _note_lazy(lazy: bool) -> None:
-    global _lazy_noted
-    if lazy and not _lazy_noted:
-        _lazy_noted = True
-        log.info("lazy=True is accepted for MMAction2 configs; vidlab applies transforms eagerly")
 
 
 def _frame_hw(imgs) -> tuple[int, int]:
@@ -129,3 +121,21 @@ def _check_box(name: str, x1: int, y1: int, x2: int, y2: int, img_w: int, img_h:
             f"{name}: crop box ({x1}, {y1}, {x2}, {y2}) does not fit in the {img_w}x{img_h} "
             f"frames (w x h); resize the frames first or use a smaller crop"
         )
+
+
+def _box_crop(box: np.ndarray, x1: int, y1: int, x2: int, y2: int) -> np.ndarray:
+    """Boxes ``(..., 4)`` in the coordinates of the crop, clipped to it (MMAction2's rule)."""
+    out = box.copy()
+    out[..., 0::2] = np.clip(box[..., 0::2] - x1, 0, x2 - x1 - 1)
+    out[..., 1::2] = np.clip(box[..., 1::2] - y1, 0, y2 - y1 - 1)
+    return out
+
+
+def _boxes_apply(results: dict, fn) -> None:
+    """Apply ``fn`` to ``gt_bboxes`` and (when present) ``proposals``."""
+    if "gt_bboxes" in results:
+        results["gt_bboxes"] = fn(results["gt_bboxes"])
+        if results.get("proposals") is not None:
+            if results["proposals"].shape[1] != 4:
+                raise ValueError(f"proposals must be (N, 4), got {results['proposals'].shape}")
+            results["proposals"] = fn(results["proposals"])
