@@ -179,6 +179,22 @@ CASES = {
         "recognition/slowonly/slowonly_r50_8xb16-16x4x1-256e_kinetics400-flow.py",
         [(1, 2, 16, 32, 32)],
     ),
+    "slowfast_r50_4x16x1_k400": (  # 16 frames too: 2 slow, 16 fast
+        "recognition/slowfast/slowfast_r50_8xb8-4x16x1-256e_kinetics400-rgb.py",
+        [(2, 3, 32, 32, 32), (1, 3, 16, 32, 32)],
+    ),
+    "slowfast_r50_8x8x1_k400": (  # tau = alpha = 4, 7x1x1 laterals
+        "recognition/slowfast/slowfast_r50_8xb8-8x8x1-256e_kinetics400-rgb.py",
+        [(1, 3, 32, 32, 32)],
+    ),
+    "slowfast_r50_steplr_8x8x1_k400": (  # lateral_norm: BN + ReLU in the laterals
+        "recognition/slowfast/slowfast_r50_8xb8-8x8x1-steplr-256e_kinetics400-rgb.py",
+        [(1, 3, 32, 32, 32)],
+    ),
+    "slowfast_r101_r50_4x16x1_k400": (  # ResNet-101 slow, ResNet-50 fast pathway
+        "recognition/slowfast/slowfast_r101-r50_32xb8-4x16x1-256e_kinetics400-rgb.py",
+        [(1, 3, 32, 32, 32)],
+    ),
     "c2d_r50_8x8x1_k400": (
         "recognition/c2d/c2d_r50-in1k-pre_8xb32-8x8x1-100e_kinetics400-rgb.py",
         [(2, 3, 8, 64, 64)],

@@ -33,6 +33,7 @@ FAMILIES: dict[str, str] = {
     "trn": "vidlab.models.trn",
     "i3d": "vidlab.models.i3d",
     "slowonly": "vidlab.models.slowonly",
+    "slowfast": "vidlab.models.slowfast",
     "c2d": "vidlab.models.c2d",
     "csn": "vidlab.models.csn",
     "r2plus1d": "vidlab.models.r2plus1d",
