@@ -1,8 +1,8 @@
 """`vidlab quickstart`: the embedded default job, end to end on the CPU with no downloads.
 
-It renders the synthetic motion dataset (or reuses it), trains a small TSM from scratch, tests
-the best checkpoint with two views per video, classifies one held-out video, and writes
-`summary.json`. Its config is the ordinary file `configs/quickstart/tsm_r18_synthetic_motion.py`.
+It renders the synthetic motion dataset (or reuses it), trains a small model from scratch (TSM
+by default; TSN, or X3D for a 3D CNN), tests the best checkpoint, classifies one held-out video,
+and writes `summary.json`. Its configs are ordinary files in `configs/quickstart/`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ CONFIG_DIR = Path(__file__).parent / "configs" / "quickstart"
 CONFIGS = {
     "tsm": CONFIG_DIR / "tsm_r18_synthetic_motion.py",
     "tsn": CONFIG_DIR / "tsn_r18_synthetic_motion.py",
+    "x3d": CONFIG_DIR / "x3d_s_synthetic_motion.py",
 }
 
 

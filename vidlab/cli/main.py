@@ -328,9 +328,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "quickstart",
-        help="generate a synthetic motion dataset, train a small TSM on the CPU, test it",
+        help="generate a synthetic motion dataset, train a small model (TSM, TSN, X3D) on the CPU, test it",
     )
-    p.add_argument("--model", choices=["tsm", "tsn"], default="tsm")
+    from vidlab.quickstart import CONFIGS as quickstart_models  # a light module: paths only
+
+    p.add_argument("--model", choices=sorted(quickstart_models), default="tsm")
     p.add_argument("--work-dir", default=None, help="default: work_dirs/quickstart_<model>")
     _add_cfg_options(p)
     p.set_defaults(func=cmd_quickstart)
