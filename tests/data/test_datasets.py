@@ -381,3 +381,41 @@ def test_labels_checked_against_the_models_classes(tmp_path):
     unlabeled.check_labels_against(6, "test_dataloader", need_labels=False)  # inference lists
     with pytest.raises(AnnotationError, match=r"u.txt:1: no label .*train_dataloader needs"):
         unlabeled.check_labels_against(6, "train_dataloader", need_labels=True)
+
+
+def test_concat_dataset_is_the_datasets_one_after_the_other(tmp_path, media):
+    """MMEngine's ConcatDataset (MMAction2's Kinetics-710 config): global indices in samples,
+    skip markers and records; labels checked per dataset; built from a config."""
+    from vidlab.data.wrappers import ConcatDataset
+
+    first = write(tmp_path / "a.txt", "a.mp4 1\nb.mp4 0\n")
+    second = write(tmp_path / "b.txt", "b.mp4 2\nbroken.mp4 0\na.mp4 3\n")
+    node = dict(type="VideoDataset", pipeline=tsn_test_pipeline(), data_prefix=str(media))
+    ds = build(
+        dict(
+            type="ConcatDataset",
+            datasets=[
+                dict(node, ann_file=first),
+                dict(node, ann_file=second, on_error="skip"),
+            ],
+        )
+    )
+    assert isinstance(ds, ConcatDataset) and len(ds) == 5
+    assert [ds[i]["label"].item() for i in (0, 1, 2, 4)] == [1, 0, 2, 3]
+    assert [ds[i]["index"] for i in (0, 1, 2, 4)] == [0, 1, 2, 4]
+    assert ds[-1]["index"] == 4
+    skipped = ds[3]
+    assert isinstance(skipped, Skipped) and skipped.index == 3 and skipped.where == f"{second}:2"
+    assert [r["filename"] for r in ds.records] == [
+        os.path.join(str(media), name)
+        for name in ("a.mp4", "b.mp4", "b.mp4", "broken.mp4", "a.mp4")
+    ]
+    batch = next(iter(DataLoader(ds, batch_size=5, collate_fn=collate_skip_none)))
+    assert batch["index"].tolist() == [0, 1, 2, 4] and [s.index for s in batch["skipped"]] == [3]
+    with pytest.raises(IndexError, match="out of range for 5 samples"):
+        ds[5]
+    ds.check_labels_against(4, "train_dataloader.dataset", need_labels=True)
+    with pytest.raises(Exception, match=r"b\.txt:3: label 3 is outside"):  # by file:line
+        ds.check_labels_against(3, "train_dataloader.dataset", need_labels=True)
+    ds.log_skips = False
+    assert not any(d.log_skips for d in ds.datasets)

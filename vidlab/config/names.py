@@ -106,6 +106,7 @@ NAMES: dict[str, str] = {
     "PackClsInputs": "vidlab.data.images:PackClsInputs",
     # --- engine ---------------------------------------------------------------------------
     "DefaultSampler": "vidlab.data.loader:DefaultSampler",
+    "ConcatDataset": "vidlab.data.wrappers:ConcatDataset",
     "AccMetric": "vidlab.evaluation.metrics:AccMetric",
     "ConfusionMatrix": "vidlab.evaluation.metrics:ConfusionMatrix",
     "EpochBasedTrainLoop": "vidlab.compat.mmengine:EpochBasedTrainLoop",
