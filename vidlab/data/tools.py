@@ -161,9 +161,9 @@ def _decode_all(path: str, num_frames: int) -> tuple[int, list[str]]:
 
     from vidlab.data.io import DecodeError
     from vidlab.data.io.protocols import av_open
-    from vidlab.data.io.pyav import reason_of
+    from vidlab.data.io.pyav import frame_rotation, reason_of, size_change_note
 
-    count = 0
+    count, changed = 0, False
     notes: list[str] = []
     try:
         with av_open(path) as container:
@@ -174,18 +174,14 @@ def _decode_all(path: str, num_frames: int) -> tuple[int, list[str]]:
                 size = (frame.width, frame.height)
                 if first is None:
                     first = size
-                    rotation = round(-frame.rotation / 90) % 4 * 90  # frame's: counterclockwise
-                    if rotation:
+                    if rotation := frame_rotation(frame):
                         notes.append(
                             f"rotated {rotation} degrees for display (a display matrix); frames "
                             "are read upright"
                         )
-                elif size != first and not notes:
-                    notes.append(
-                        f"the frame size changes mid-stream ({first[0]}x{first[1]} at the start, "
-                        f"{size[0]}x{size[1]} from frame {count}); every frame is returned at "
-                        f"{first[0]}x{first[1]}, scaled"
-                    )
+                elif size != first and not changed:
+                    changed = True
+                    notes.append(size_change_note(first, size, f"from frame {count}"))
                 count += 1
     except (av.error.FFmpegError, OSError, EOFError) as e:
         raise DecodeError(

@@ -194,7 +194,7 @@ class PyAVReader(ReaderBase):
         the index reads MP4/MOV's only)."""
         if self._index is None:
             return
-        rotation = round(-frame.rotation / 90) % 4 * 90  # frame.rotation: counterclockwise
+        rotation = frame_rotation(frame)
         if rotation != self._index.rotation:
             self._index = replace(self._index, rotation=rotation)
             self._info = None
@@ -222,11 +222,7 @@ class PyAVReader(ReaderBase):
                 return
         if self._index is None or any("mid-stream" in i for i in self._index.issues):
             return
-        w, h = self._size
-        note = (
-            f"the frame size changes mid-stream ({w}x{h} at the start, {size[0]}x{size[1]} "
-            f"first seen at frame {t}); every frame is returned at {w}x{h}, scaled"
-        )
+        note = size_change_note(self._size, size, f"first seen at frame {t}")
         self._index = replace(self._index, issues=(*self._index.issues, note))
         self._info = None
         if not self._url:
@@ -425,6 +421,22 @@ class PyAVReader(ReaderBase):
                 self._drained = True  # the decoder must be flushed (a seek) before reuse
                 yield from decode(None)
                 return
+
+
+def frame_rotation(frame: av.VideoFrame) -> int:
+    """Clockwise degrees (0, 90, 180, 270) to turn ``frame`` upright, from its display matrix
+    (``frame.rotation`` is counterclockwise)."""
+    return round(-frame.rotation / 90) % 4 * 90
+
+
+def size_change_note(first: tuple[int, int], size: tuple[int, int], where: str) -> str:
+    """The ``VideoInfo.issues`` note of a frame size that changes mid-stream, and the rule;
+    ``where``: ``"from frame 30"`` (a full decode) or ``"first seen at frame 30"`` (a reader)."""
+    w, h = first
+    return (
+        f"the frame size changes mid-stream ({w}x{h} at the start, {size[0]}x{size[1]} "
+        f"{where}); every frame is returned at {w}x{h}, scaled"
+    )
 
 
 def first_frame_size(src: str) -> tuple[int, int] | None:
