@@ -419,3 +419,12 @@ def test_concat_dataset_is_the_datasets_one_after_the_other(tmp_path, media):
         ds.check_labels_against(3, "train_dataloader.dataset", need_labels=True)
     ds.log_skips = False
     assert not any(d.log_skips for d in ds.datasets)
+
+
+def test_concat_dataset_bad_input():
+    from vidlab.data.wrappers import ConcatDataset
+
+    with pytest.raises(ValueError, match="datasets is empty"):
+        ConcatDataset([])
+    with pytest.raises(TypeError, match=r"datasets\[0\] is an unbuilt config dict"):
+        ConcatDataset([dict(type="VideoDataset", ann_file="a.txt")])
