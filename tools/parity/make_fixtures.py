@@ -144,6 +144,17 @@ CASES = {
         "recognition/i3d/i3d_imagenet-pretrained-r50_8xb8-32x2x1-100e_kinetics400-rgb.py",
         [(2, 3, 32, 32, 32)],
     ),
+    "i3d_r18_basic_block": (  # no zoo config has a 3D ResNet-18: BasicBlock3d checked here
+        "recognition/i3d/i3d_imagenet-pretrained-r50_8xb8-32x2x1-100e_kinetics400-rgb.py",
+        [(1, 3, 16, 32, 32)],
+        {
+            "changes": {
+                "backbone.depth": 18,
+                "backbone.inflate": ((1, 1), (1, 0), (1, 0), (0, 1)),
+                "cls_head.in_channels": 512,
+            }
+        },
+    ),
     "i3d_r50_heavy_32x2x1_k400": (  # every block inflated, no temporal stride in the stem
         "recognition/i3d/i3d_imagenet-pretrained-r50-heavy_8xb8-32x2x1-100e_kinetics400-rgb.py",
         [(1, 3, 32, 32, 32)],
