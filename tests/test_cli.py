@@ -222,15 +222,16 @@ def test_a_shortened_run_cuts_the_schedule_with_one_note(trained):
     assert "param_scheduler[1].end 10 -> 2" in log
 
 
-def test_quickstart_x3d_runs_end_to_end(tmp_path, env):
-    # The 3D quickstart, shortened: data, training, test of the best checkpoint, inference on a
-    # held-out video and summary.json. (Its full run's accuracy and time are in the README.)
-    work = tmp_path / "x3d"
-    proc = run("quickstart", "--model", "x3d", "--work-dir", work, "--cfg-options", *TINY, env=env)
+@pytest.mark.parametrize("model, backbone", [("x3d", "X3D"), ("i3d", "ResNet3d")])
+def test_quickstart_3d_runs_end_to_end(tmp_path, env, model, backbone):
+    # The 3D quickstarts, shortened: data, training, test of the best checkpoint, inference on a
+    # held-out video and summary.json. (Their full runs' accuracy and time are in the README.)
+    work = tmp_path / model
+    proc = run("quickstart", "--model", model, "--work-dir", work, "--cfg-options", *TINY, env=env)
     summary = json.loads((work / "summary.json").read_text())
-    assert summary["model"] == "x3d"
+    assert summary["model"] == model
     config = (work / "config.py").read_text()
-    assert "type='X3D'" in config and "type='UniformSample'" in config
+    assert f"type='{backbone}'" in config and "type='UniformSample'" in config
     assert 0.0 <= summary["top1"] <= 1.0 and len(summary["inference"]["top5"]) == 5
     assert Path(summary["checkpoint"]).is_file()
     assert "[quickstart] top-1" in proc.stdout

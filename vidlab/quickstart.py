@@ -1,7 +1,7 @@
 """`vidlab quickstart`: the embedded default job, end to end on the CPU with no downloads.
 
 It renders the synthetic motion dataset (or reuses it), trains a small model from scratch (TSM
-by default; TSN, or X3D for a 3D CNN), tests the best checkpoint, classifies one held-out video,
+by default; TSN, or a 3D CNN: I3D-R18 or X3D), tests the best checkpoint, classifies one held-out video,
 and writes `summary.json`. Its configs are ordinary files in `configs/quickstart/`.
 """
 
@@ -16,6 +16,7 @@ CONFIGS = {
     "tsm": CONFIG_DIR / "tsm_r18_synthetic_motion.py",
     "tsn": CONFIG_DIR / "tsn_r18_synthetic_motion.py",
     "x3d": CONFIG_DIR / "x3d_s_synthetic_motion.py",
+    "i3d": CONFIG_DIR / "i3d_r18_synthetic_motion.py",
 }
 
 
