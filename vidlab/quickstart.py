@@ -1,8 +1,9 @@
 """`vidlab quickstart`: the embedded default job, end to end on the CPU with no downloads.
 
 It renders the synthetic motion dataset (or reuses it), trains a small model from scratch (TSM
-by default; TSN, or a 3D CNN: I3D-R18 or X3D), tests the best checkpoint, classifies one held-out video,
-and writes `summary.json`. Its configs are ordinary files in `configs/quickstart/`.
+by default; TSN, or a 3D CNN: I3D-R18 or X3D), tests the best checkpoint, classifies one
+held-out video, and writes `summary.json`. Its configs are ordinary files in
+`configs/quickstart/`.
 """
 
 from __future__ import annotations
