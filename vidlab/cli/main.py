@@ -299,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     from vidlab.cli.testing import add_test_parser
 
     add_test_parser(sub)
+    from vidlab.cli import report_accuracy
+
+    report_accuracy.add_parser(sub)
 
     p = sub.add_parser("infer", help="top-k labels for one video, frame folder or URL")
     p.add_argument("config")
@@ -421,6 +424,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     """Errors about the user's input: printed as one message, no traceback."""
     errors: list[type[BaseException]] = [FileNotFoundError, CLIError]
     for module, name in (
+        ("vidlab.cli.main", "CLIError"),  # as raised by vidlab.cli.* under `python -m`
         ("vidlab.config", "ConfigError"),
         ("vidlab.data.annotations", "AnnotationError"),
         ("vidlab.models.pretrained", "PretrainedError"),
