@@ -302,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     from vidlab.cli import report_accuracy
 
     report_accuracy.add_parser(sub)
+    from vidlab.cli import analyze
+
+    analyze.add_parsers(sub, _add_cfg_options)
 
     p = sub.add_parser("infer", help="top-k labels for one video, frame folder or URL")
     p.add_argument("config")
