@@ -92,7 +92,7 @@ class OnnxRecognizer(nn.Module):
         if len(fixed) != clips.dim() - 1 or any(
             f is not None and f != s for f, s in zip(fixed, clips.shape[1:])
         ):
-            shown = tuple("N" if d is None else d for d in self.input_shape)
+            shown = "(" + ", ".join("N" if d is None else str(d) for d in self.input_shape) + ")"
             raise ConfigError(
                 f"{self.path} takes clips of shape {shown}, but the test pipeline makes views of "
                 f"shape {tuple(clips.shape[1:])} (C, T, H, W): export again with "
