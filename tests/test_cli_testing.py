@@ -143,7 +143,7 @@ def test_0x_train_habits_test_last(env, tmp_path):
 
 def test_train_habit_mapping():
     from vidlab.cli.main import build_parser
-    from vidlab.cli.testing import run_train_habits, torchrun_argv
+    from vidlab.cli.testing import gpus_argv, run_train_habits, torchrun_argv
 
     args = build_parser().parse_args(
         ["train", "c.py", "--resume-from", "e.pth", "--options", "a=1", "--cfg-options", "b=2"]
@@ -153,6 +153,18 @@ def test_train_habit_mapping():
     argv = torchrun_argv(["train", "c.py"], 4)
     assert argv[1:4] == ["-m", "torch.distributed.run", "--nproc_per_node=4"]
     assert argv[-4:] == ["train", "c.py", "--launcher", "pytorch"]
+    # `python tools/train.py c.py --gpus 2 --seed 1`: no command name in argv, --gpus dropped
+    argv = gpus_argv("train", ["c.py", "--gpus", "2", "--seed", "1"], 2)
+    assert argv[4:] == [
+        "-m",
+        "vidlab.cli.main",
+        "train",
+        "c.py",
+        "--seed",
+        "1",
+        "--launcher",
+        "pytorch",
+    ]
 
 
 def test_report_accuracy_prints_what_mmaction2s_tool_prints(env):

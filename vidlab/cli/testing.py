@@ -65,6 +65,15 @@ def _strip_gpus(argv: list[str]) -> list[str]:
     return out
 
 
+def gpus_argv(command: str, argv: list[str], nproc: int) -> list[str]:
+    """The torchrun command for ``vidlab COMMAND ... --gpus N`` (``argv`` without the program;
+    from tools/train.py or tools/test.py it has no command name)."""
+    argv = _strip_gpus(argv)
+    if command not in argv:
+        argv = [command, *argv]
+    return torchrun_argv(argv, nproc)
+
+
 def _apply_gpu_habits(args, command: str) -> int | None:
     """Map ``--gpus``/``--gpu-ids``; returns an exit code when the command ran under torchrun."""
     if args.gpu_ids:
@@ -77,8 +86,7 @@ def _apply_gpu_habits(args, command: str) -> int | None:
             f"running it as: bash tools/dist_{command}.sh CONFIG ... {args.gpus} "
             "(torchrun, one process per GPU)",
         )
-        argv = _strip_gpus(sys.argv[1:])
-        return subprocess.call(torchrun_argv(argv, args.gpus))
+        return subprocess.call(gpus_argv(command, sys.argv[1:], args.gpus))
     if args.gpus == 1:
         _note("--gpus 1", "one process uses one GPU; nothing to set")
     return None
