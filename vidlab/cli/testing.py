@@ -136,10 +136,16 @@ def add_test_parser(sub) -> argparse.ArgumentParser:
         default=None,
         metavar="SIZE",
         help="activation memory for the views run at once, e.g. 4G (see also "
-        "model.test_cfg.max_testing_views); on CUDA an out-of-memory halves the chunk anyway",
+        "test_cfg.max_testing_views); on CUDA an out-of-memory halves the chunk anyway",
     )
     progress = p.add_mutually_exclusive_group()
-    progress.add_argument("--progress", dest="progress", action="store_true", default=None)
+    progress.add_argument(
+        "--progress",
+        dest="progress",
+        action="store_true",
+        default=None,
+        help="progress bar with ETA on stderr (default: when stderr is a terminal)",
+    )
     progress.add_argument("--no-progress", dest="progress", action="store_false")
     p.add_argument("--work-dir", default=None, help="where a list of skipped files goes")
     p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none")
@@ -158,7 +164,7 @@ def add_test_parser(sub) -> argparse.ArgumentParser:
         nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help="override config keys, e.g. 'model.test_cfg.max_testing_views=4'",
+        help="override config keys, e.g. test_cfg.max_testing_views=4",
     )
     p.set_defaults(func=cmd_test)
     return p
