@@ -324,8 +324,13 @@ def test(
     fp16 = _loop_fp16(cfg_get(cfg, "test_cfg")) and not onnx
     if progress is None:
         progress = sys.stderr.isatty()
+    sampler = getattr(loader, "sampler", None)
+    try:  # this process's share of the videos (a distributed sampler splits them)
+        total = len(sampler) if sampler is not None else len(loader.dataset)
+    except TypeError:
+        total = len(loader.dataset)
     bar = tqdm(
-        total=len(loader.dataset),
+        total=total,
         desc="test",
         unit="video",
         disable=not progress or info.rank != 0,
