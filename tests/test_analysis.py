@@ -91,3 +91,20 @@ def test_flop_rules_for_norms_and_matmul():
     assert flops["bn"] == 3 * 4 * 2
     assert flops["ln"] == 3 * 4 * 5
     assert flops[""] == 96 + 24 + 60
+
+
+def test_shape_forms_of_get_flops():
+    """``--shape`` as MMAction2's get_flops.py: H W (frames from the pipeline), T H W, N C T H W."""
+    from pathlib import Path
+
+    import vidlab
+    from vidlab.cli.analyze import _shape
+    from vidlab.config import load_config
+
+    path = Path(vidlab.__file__).parent / "configs" / "quickstart" / "tsm_r18_synthetic_motion.py"
+    cfg = load_config(path)
+    assert _shape(cfg, None) == ((1, 3, 8, 32, 32), "one view of the config's test pipeline")
+    assert _shape(cfg, [64])[0] == (1, 3, 8, 64, 64)
+    assert _shape(cfg, [48, 64])[0] == (1, 3, 8, 48, 64)
+    assert _shape(cfg, [16, 48, 64])[0] == (1, 3, 16, 48, 64)
+    assert _shape(cfg, [2, 3, 16, 48, 64])[0] == (2, 3, 16, 48, 64)

@@ -118,7 +118,7 @@ def test_0x_test_habits_through_tools_test_py(ckpt, env, tmp_path):
     assert "--gpus 1 is MMAction2 0.x's" in proc.stderr
 
 
-def test_0x_train_habits_test_last(env, tmp_path):
+def test_0x_train_habits_test_last_and_best(env, tmp_path):
     work = tmp_path / "work"
     tiny = [
         *SMALL,
@@ -131,14 +131,17 @@ def test_0x_train_habits_test_last(env, tmp_path):
         "val_dataloader.persistent_workers=False",
     ]
     proc = run(
-        QUICKSTART, "--work-dir", work, "--validate", "--test-last", "--options", *tiny,
+        QUICKSTART, "--work-dir", work, "--validate", "--test-last", "--test-best",
+        "--options", *tiny,
         env=env, script=ROOT / "tools" / "train.py",
     )  # fmt: skip
     assert "--validate is MMAction2 0.x's" in proc.stderr
     assert "--options is MMAction2 0.x's" in proc.stderr
-    payload = pickle.load((work / "last_pred.pkl").open("rb"))
-    assert len(payload["predictions"]) == len(val_lines(env))
-    assert "acc/top1" in payload["metrics"]
+    for name in ("last", "best"):  # save_best='auto': one best checkpoint, on acc/top1
+        payload = pickle.load((work / f"{name}_pred.pkl").open("rb"))
+        assert len(payload["predictions"]) == len(val_lines(env))
+        assert "acc/top1" in payload["metrics"]
+    assert "testing the best checkpoint" in proc.stdout
 
 
 def test_train_habit_mapping():
