@@ -149,7 +149,7 @@ def test_test_with_another_models_checkpoint(trained, tmp_path):
 
 def test_test_bad_out_suffix(trained):
     work, result = trained
-    with pytest.raises(ValueError, match=r"\.json, \.pkl or \.yaml"):
+    with pytest.raises(ValueError, match=r"\.json, \.pkl, \.csv or \.yaml"):
         run_test(make_cfg(work), result["last_checkpoint"], out="preds.txt")
 
 

@@ -41,9 +41,13 @@ def _load(args):
 
 
 def cmd_train(args) -> int:
+    from vidlab.cli.testing import run_train_habits, test_after_training
     from vidlab.data.synthetic import prepare_synthetic_data
     from vidlab.engine.train import train
 
+    code = run_train_habits(args)  # MMAction2 0.x flags; --gpus N: the run went to torchrun
+    if code is not None:
+        return code
     cfg = _load(args)
     if args.launcher == "none":
         _fetch_pretrained(cfg.get("model"))  # a URL that cannot be fetched: before any data
@@ -51,7 +55,7 @@ def cmd_train(args) -> int:
     resume = args.resume
     if resume == "auto":
         resume = True
-    train(
+    result = train(
         cfg,
         work_dir=args.work_dir,
         resume=resume,
@@ -61,6 +65,8 @@ def cmd_train(args) -> int:
         deterministic=args.deterministic,
         auto_scale_lr=args.auto_scale_lr,
     )
+    if args.test_last or args.test_best:
+        test_after_training(args, cfg, result)
     return 0
 
 
@@ -79,16 +85,6 @@ def _fetch_pretrained(node) -> None:
     elif isinstance(node, (list, tuple)):
         for value in node:
             _fetch_pretrained(value)
-
-
-def cmd_test(args) -> int:
-    from vidlab.data.synthetic import prepare_synthetic_data
-    from vidlab.engine.train import test
-
-    cfg = _load(args)
-    prepare_synthetic_data(cfg)  # configs with a synthetic_data key: render it first
-    test(cfg, args.checkpoint, out=args.out, metrics=args.metrics, launcher=args.launcher)
-    return 0
 
 
 def cmd_infer(args) -> int:
@@ -295,21 +291,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--auto-scale-lr", action="store_true", help="scale lr by batch / base_batch_size"
     )
     _add_cfg_options(p)
+    from vidlab.cli.testing import add_train_habits
+
+    add_train_habits(p)  # MMAction2 0.x flags: --validate, --test-last, --gpus, ...
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("test", help="test a checkpoint (multi-view), print and save metrics")
-    p.add_argument("config")
-    p.add_argument("checkpoint")
-    p.add_argument("--out", help="per-video predictions and metrics (.json, .pkl or .yaml)")
-    p.add_argument(
-        "--metrics",
-        nargs="+",
-        default=None,
-        help="e.g. top_k_accuracy mean_class_accuracy (default: the config's evaluator)",
-    )
-    p.add_argument("--launcher", choices=["none", "pytorch", "slurm"], default="none")
-    _add_cfg_options(p)
-    p.set_defaults(func=cmd_test)
+    from vidlab.cli.testing import add_test_parser
+
+    add_test_parser(sub)
+    from vidlab.cli import report_accuracy
+
+    report_accuracy.add_parser(sub)
+    from vidlab.cli import analyze
+
+    analyze.add_parsers(sub, _add_cfg_options)
 
     p = sub.add_parser("infer", help="top-k labels for one video, frame folder or URL")
     p.add_argument("config")
@@ -432,6 +427,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     """Errors about the user's input: printed as one message, no traceback."""
     errors: list[type[BaseException]] = [FileNotFoundError, CLIError]
     for module, name in (
+        ("vidlab.cli.main", "CLIError"),  # as raised by vidlab.cli.* under `python -m`
         ("vidlab.config", "ConfigError"),
         ("vidlab.data.annotations", "AnnotationError"),
         ("vidlab.models.pretrained", "PretrainedError"),

@@ -43,6 +43,8 @@ def evaluate(
     max_testing_views: int | None = None,
     bad_samples: dict | None = None,
     task=None,
+    progress=None,
+    logits_out: list | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """The task's predictions over a loader, gathered over processes in dataset order.
 
@@ -50,6 +52,9 @@ def evaluate(
     ``(B*V, ...)`` (in chunks of ``max_testing_views`` when given) and ``model.average_views``
     turns the logits into ``(B, K)`` scores. Samples skipped by the dataset
     (``on_error='skip'``) are added to ``bad_samples`` (path -> reason) when it is given.
+    ``progress`` (e.g. a tqdm bar) gets ``update(batch size)`` after each batch. Given a list,
+    ``logits_out`` receives each sample's raw per-view logits ``(V, K)`` in dataset order (the
+    task's ``last_logits``).
 
     Returns:
         ``(scores (N, K), labels (N,) or (N, K), dataset indices (N,))``.
@@ -78,8 +83,12 @@ def evaluate(
             except torch.cuda.OutOfMemoryError as e:
                 raise oom_error(b, "evaluation") from e
             indices = batch.get("index", torch.full((b,), -1))
+            raw = getattr(task, "last_logits", None) if logits_out is not None else None
             for j in range(b):
-                local.append((int(indices[j]), scores[j].float().cpu(), labels[j].cpu()))
+                views = raw[j].cpu() if raw is not None else None
+                local.append((int(indices[j]), scores[j].float().cpu(), labels[j].cpu(), views))
+            if progress is not None:
+                progress.update(b)
     finally:
         model.train(was_training)
     results = gather_ordered(local, len(loader.dataset))
@@ -89,6 +98,8 @@ def evaluate(
         raise RuntimeError("evaluation produced no results: the loader yielded no samples")
     scores = torch.stack([r[1] for r in results]).numpy()
     labels = torch.stack([r[2] for r in results]).numpy()
+    if logits_out is not None:
+        logits_out.extend(r[3] for r in results)
     return scores, labels, [r[0] for r in results]
 
 

@@ -32,9 +32,7 @@ from vidlab.engine.build import (
 from vidlab.engine.evaluate import (
     compute_metrics,
     evaluate,
-    format_metric,
     max_views,
-    write_results,
 )
 from vidlab.engine.loop import TrainingError, train_epoch, write_bad_samples
 from vidlab.engine.state import (
@@ -424,73 +422,11 @@ def test(
     out: str | os.PathLike | None = None,
     metrics: list[str] | None = None,
     launcher: str = "none",
+    **options,
 ) -> dict:
-    """Test a checkpoint on ``test_dataloader`` with the task's (multi-view) inference.
+    """Test a checkpoint on ``test_dataloader``: :func:`vidlab.engine.testing.test` (its
+    keyword options: ``dump``, ``onnx``, ``progress``, ``view_memory``, ``report_dir``,
+    ``labels_file``)."""
+    from vidlab.engine.testing import test as run_test
 
-    Args:
-        cfg: the config.
-        checkpoint: weights to test, loaded strictly (a checkpoint of another model reports the
-            grouped mismatches).
-        out: write per-video predictions and the metrics to ``.json``, ``.pkl`` or ``.yaml``.
-        metrics: metric names overriding ``test_evaluator`` (``top_k_accuracy``,
-            ``mean_class_accuracy``, ``mean_average_precision``).
-        launcher: ``"none"``, ``"pytorch"`` or ``"slurm"``.
-
-    Returns:
-        ``{"metrics": {...}, "predictions": [...], "out": path or None, "bad_samples": path of
-        the list of skipped files, or None}``.
-    """
-    from vidlab.engine import distributed as dist
-    from vidlab.tasks import build_task
-
-    if out is not None and Path(out).suffix not in (".json", ".pkl", ".pickle", ".yaml", ".yml"):
-        raise ConfigError(f"out={str(out)!r}: use a .json, .pkl or .yaml file name")
-    if out is not None and Path(out).suffix in (".yaml", ".yml"):
-        try:
-            import yaml  # noqa: F401
-        except ImportError:
-            raise ImportError(
-                f"writing {out} needs PyYAML: pip install pyyaml (or use a .json/.pkl file)"
-            ) from None
-    task = build_task(cfg)
-    info = dist.init_distributed(launcher)
-    device = torch.device(info.device)
-    model = build_model(cfg, device)
-    report = load_weights(model, checkpoint, strict=True)
-    loader = build_loader(
-        cfg, "test_dataloader", seed=0, train=False, has_bn=False, num_classes=_num_classes(model)
-    )
-    if loader is None:
-        raise ConfigError("the config has no 'test_dataloader'")
-    fp16 = _loop_fp16(cfg_get(cfg, "test_cfg"))
-    bad: dict[str, str] = {}
-    scores, labels, indices = evaluate(
-        model,
-        loader,
-        device,
-        amp_dtype=torch.float16 if fp16 and device.type == "cuda" else None,
-        max_testing_views=max_views(cfg, model),
-        bad_samples=bad,
-        task=task,
-    )
-    bad_list = None
-    if bad and info.rank == 0:
-        work_dir = cfg_get(cfg, "work_dir") or (Path(out).parent if out else _default_work_dir(cfg))
-        bad_list = str(write_bad_samples(bad, Path(work_dir)))
-        print(f"{len(bad)} bad sample(s) skipped; listed in {bad_list}")
-    evaluators = build_evaluators(cfg, "test_evaluator", task, metrics)
-    results = compute_metrics(evaluators, scores, labels)
-    predictions = task.predictions(loader.dataset, scores, labels, indices)
-    if info.rank == 0:
-        print(f"tested {report.source}: {len(predictions)} videos")
-        for key, value in results.items():
-            print(f"  {key}: {format_metric(value)}")
-        if out is not None:
-            write_results(Path(out), results, predictions)
-            print(f"predictions written to {out}")
-    return {
-        "metrics": results,
-        "predictions": predictions,
-        "out": str(out) if out else None,
-        "bad_samples": bad_list,
-    }
+    return run_test(cfg, checkpoint, out=out, metrics=metrics, launcher=launcher, **options)

@@ -23,6 +23,10 @@ class RecognitionTask(Task):
 
     name = "recognition"
     default_evaluator = dict(type="AccMetric")
+    # Chunks the views of a batch (max_testing_views, a memory budget, out-of-memory back-off);
+    # `vidlab test` sets one with a budget, else one is made per max_views.
+    view_runner = None
+    last_logits = None
 
     def batch_size(self, batch) -> int:
         return len(batch["clips"])
@@ -55,12 +59,17 @@ class RecognitionTask(Task):
         return {"loss": loss}
 
     def predict(self, model: nn.Module, batch, device, max_views: int | None = None):
+        from vidlab.engine.views import ViewRunner
+
         clips = batch["clips"].to(device, non_blocking=True)  # (B, V, C, T, H, W)
-        v = clips.shape[1]
+        b, v = clips.shape[:2]
         flat = clips.flatten(0, 1)  # (B*V, C, T, H, W)
-        chunk = max_views or flat.shape[0]
-        logits = torch.cat([model(x) for x in flat.split(chunk)])  # (B*V, K)
-        scores = model.average_views(logits.float(), v)  # (B, K)
+        runner = self.view_runner
+        if runner is None or runner.max_views != max_views:
+            runner = self.view_runner = ViewRunner(max_views)
+        logits = runner(model, flat).float()  # (B*V, K)
+        self.last_logits = logits.reshape(b, v, -1)  # (B, V, K): for `vidlab test --dump`
+        scores = model.average_views(logits, v)  # (B, K)
         return scores, batch["label"]
 
     def metric_evaluators(self, names):
