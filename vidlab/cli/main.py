@@ -417,7 +417,11 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_wait_policy()  # before torch is imported: OpenMP reads it once (vidlab.threads)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # argparse leaves inputs typed after an option (`infer C K --top-k 3 a.mp4`)
+        if not hasattr(args, "inputs") or any(e.startswith("-") for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.inputs = [*args.inputs, *extra]
     warnings.showwarning = _show_warning
     try:
         code = args.func(args) or 0
