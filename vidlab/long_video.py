@@ -25,7 +25,7 @@ import torch
 
 from vidlab.inference import _test_pipeline, device_of, label_names_for, prepare_clips, scores_of
 
-__all__ = ["Span", "open_source", "parse_span", "sliding_window"]
+__all__ = ["Span", "check_source", "open_source", "parse_span", "sliding_window"]
 
 _STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "rtmps", "udp", "tcp", "srt", "http", "https")
 
@@ -60,6 +60,19 @@ def parse_span(text: str | int | float) -> Span:
     return Span(float(m.group(1)), m.group(2) or "f")
 
 
+def check_source(source: str | int) -> None:
+    """Raise `DecodeError` for a URL scheme that is not a stream (before loading a model)."""
+    from vidlab.data.io import DecodeError
+
+    text = str(source)
+    scheme = text.split("://", 1)[0].lower() if "://" in text else None
+    if scheme is not None and scheme not in _STREAM_SCHEMES:
+        raise DecodeError(
+            f"{text}: the {scheme!r} scheme is not a stream vidlab opens; use one of "
+            f"{', '.join(s + '://' for s in _STREAM_SCHEMES)}, a file, a pipe or a webcam number"
+        )
+
+
 def open_source(source: str | int):
     """Open a file, stream URL, pipe or webcam with PyAV; return the container.
 
@@ -74,6 +87,7 @@ def open_source(source: str | int):
     from vidlab.data.io import DecodeError
 
     text = str(source)
+    check_source(text)
     kwargs: dict = {}
     if text.isdigit():
         if sys.platform.startswith("linux"):
@@ -83,11 +97,6 @@ def open_source(source: str | int):
         else:
             text, kwargs["format"] = f"video={text}", "dshow"
     scheme = text.split("://", 1)[0].lower() if "://" in text else None
-    if scheme is not None and scheme not in _STREAM_SCHEMES:
-        raise DecodeError(
-            f"{text}: the {scheme!r} scheme is not a stream vidlab opens; use one of "
-            f"{', '.join(s + '://' for s in _STREAM_SCHEMES)}, a file, a pipe or a webcam number"
-        )
     if scheme in ("rtsp", "rtsps"):
         kwargs["options"] = {"rtsp_transport": "tcp"}
     try:

@@ -30,12 +30,14 @@ def cmd_infer(args) -> int:
             raise _cli_error(str(err)) from None
     sliding = args.source is not None or args.window is not None
     if sliding:
-        from vidlab.long_video import parse_span
+        from vidlab.long_video import check_source, parse_span
 
         try:  # bad lengths before loading a model
             parse_span(args.window or "2s"), parse_span(args.stride or "1s")
         except ValueError as err:
             raise _cli_error(str(err)) from None
+        if args.source is not None:
+            check_source(args.source)
         if args.inputs and len(args.inputs) != 1:
             raise _cli_error("--window runs on one video at a time; give one input")
     elif args.timeline or args.out_video:
