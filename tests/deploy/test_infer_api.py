@@ -87,3 +87,27 @@ def test_unknown_backend_and_missing_onnx_file(model, tmp_path):
     pytest.importorskip("onnxruntime")
     with pytest.raises(FileNotFoundError, match="no such ONNX file"):
         init_recognizer(model.cfg, tmp_path / "none.onnx", backend="onnxruntime")
+
+
+def test_url_is_read_as_the_file(model, videos):
+    """An http:// URL (the getting-started guide's demo input), served locally."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(videos))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/move_left.mp4"
+        by_url = inference_recognizer(model, url, labels=CLASSES)
+    finally:
+        server.shutdown()
+        server.server_close()
+    by_file = inference_recognizer(model, videos / "move_left.mp4", labels=CLASSES)
+    assert by_url == by_file
