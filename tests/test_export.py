@@ -82,3 +82,59 @@ def test_default_export_shape_comes_from_the_test_pipeline():
         dict(type="FormatShape", input_format="NCTHW"),
     ]
     assert clips_shape_of(cfg) == (1, 3, 16, 128, 160)
+
+
+class _DetHead(nn.Module):
+    def forward(self, x):
+        return torch.linalg.det(x)  # ONNX Det: TensorRT's parser has no Det
+
+
+class DetRecognizer(nn.Module):
+    """clips (N, C, T, H, W) -> (N, 1), through an op outside TensorRT's list in `head.det`."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 4)
+        self.head = nn.Sequential()
+        self.head.add_module("det", _DetHead())
+
+    def forward(self, clips):
+        x = self.fc(clips.float().mean(dim=(2, 3, 4)) / 255)  # (N, 4)
+        return self.head(x.reshape(-1, 2, 2)).unsqueeze(1)  # (N, 1)
+
+
+def test_tensorrt_op_check_names_the_op_and_its_module(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from vidlab.export import UnsupportedOpError
+
+    with pytest.raises(UnsupportedOpError, match=r"1 op type\(s\).*Det in head\.det"):
+        export_onnx(DetRecognizer(), tmp_path / "det.onnx", clips_shape=(1, 3, 2, 4, 4))
+    result = export_onnx(
+        DetRecognizer(), tmp_path / "det.onnx", clips_shape=(1, 3, 2, 4, 4), check_ops=False
+    )
+    assert "Det" in result["ops"] and result["max_rel_diff"] < 1e-5
+
+
+def test_op_check_on_a_graph_and_the_module_of_a_node():
+    onnx = pytest.importorskip("onnx")
+    from onnx import helper
+
+    from vidlab.export import TENSORRT_OPS, UnsupportedOpError, check_onnx_ops, module_of
+
+    assert module_of("/backbone/layer1/layer1.0/conv1/Conv") == "backbone.layer1.0.conv1"
+    assert module_of("Identity_3") == "<model>"
+    nodes = [
+        helper.make_node("Relu", ["x"], ["a"], name="/backbone/relu/Relu"),
+        helper.make_node("Unique", ["a"], ["b"], name="/cls_head/Unique"),
+        helper.make_node("Unique", ["b"], ["y"], name="/cls_head/fc/Unique"),
+    ]
+    vi = helper.make_tensor_value_info
+    graph = helper.make_graph(
+        nodes, "g", [vi("x", onnx.TensorProto.FLOAT, [2])], [vi("y", onnx.TensorProto.FLOAT, [2])]
+    )
+    model = helper.make_model(graph)
+    with pytest.raises(UnsupportedOpError, match=r"Unique in cls_head, cls_head\.fc\."):
+        check_onnx_ops(model)
+    assert check_onnx_ops(model, allowed=None) == ["Relu", "Unique"]
+    assert check_onnx_ops(model, allowed=TENSORRT_OPS | {"Unique"}) == ["Relu", "Unique"]
+    assert {"Conv", "BatchNormalization", "Gemm", "Softmax", "LayerNormalization"} <= TENSORRT_OPS

@@ -16,6 +16,96 @@ import torch.nn as nn
 
 _INSTALL_HINT = "pip install 'vidlab[onnx]'  (installs onnx and onnxruntime)"
 
+# Operator types that TensorRT's ONNX parser builds (onnx-tensorrt's docs/operators.md, TensorRT
+# 10). Ops absent here (Det, Unique, the sequence and Optional ops, integer convolutions, STFT,
+# losses, ...) make `trtexec --onnx` fail, the FAQ's "ONNX to TensorRT fails". Some listed ops
+# have limits on types or attributes that only the parser itself can check.
+TENSORRT_OPS = frozenset(
+    """
+    Abs Acos Acosh Add AffineGrid And ArgMax ArgMin Asin Asinh Atan Atanh AveragePool
+    BatchNormalization BlackmanWindow Cast CastLike Ceil Celu Clip Concat Constant
+    ConstantOfShape Conv ConvTranspose Cos Cosh CumSum DeformConv DepthToSpace DequantizeLinear
+    Div Dropout Einsum Elu Equal Erf Exp Expand EyeLike Flatten Floor GRU Gather GatherElements
+    GatherND Gelu Gemm GlobalAveragePool GlobalLpPool GlobalMaxPool Greater GreaterOrEqual
+    GridSample GroupNormalization HammingWindow HannWindow HardSigmoid HardSwish Hardmax
+    Identity If ImageScaler InstanceNormalization IsInf IsNaN LRN LSTM LayerNormalization
+    LeakyRelu Less LessOrEqual Log LogSoftmax Loop LpNormalization LpPool MatMul Max MaxPool
+    Mean MeanVarianceNormalization Min Mish Mod Mul Neg NonMaxSuppression NonZero Not OneHot Or
+    PRelu Pad ParametricSoftplus Pow QuantizeLinear RNN RandomNormal RandomNormalLike
+    RandomUniform RandomUniformLike Range Reciprocal ReduceL1 ReduceL2 ReduceLogSum
+    ReduceLogSumExp ReduceMax ReduceMean ReduceMin ReduceProd ReduceSum ReduceSumSquare Relu
+    Reshape Resize ReverseSequence RoiAlign Round ScaledTanh Scan Scatter ScatterElements
+    ScatterND Selu Shape Shrink Sigmoid Sign Sin Sinh Size Slice Softmax Softplus Softsign
+    SpaceToDepth Split Sqrt Squeeze Sub Sum Tan Tanh ThresholdedRelu Tile TopK Transpose Trilu
+    Unsqueeze Upsample Where Xor
+    """.split()
+)
+
+
+class UnsupportedOpError(RuntimeError):
+    """The exported graph uses an operator outside an allow-list (`TENSORRT_OPS` by default)."""
+
+
+def module_of(node_name: str) -> str:
+    """The PyTorch module a node of a TorchScript-exported graph came from.
+
+    The exporter names nodes by scope, ``/backbone/layer1/layer1.0/conv1/Conv``; each scope
+    repeats its parent's qualified name, so this gives ``backbone.layer1.0.conv1`` (the model
+    itself for an unscoped node: ``<model>``).
+    """
+    parts: list[str] = []
+    for part in node_name.strip("/").split("/")[:-1]:
+        if parts and part.startswith(parts[-1] + "."):
+            parts[-1] = part
+        else:
+            parts.append(part)
+    return ".".join(parts) or "<model>"
+
+
+def check_onnx_ops(model_or_path, allowed=TENSORRT_OPS, what: str = "TensorRT's ONNX parser"):
+    """Raise if the graph uses an op type outside `allowed`; return the sorted op types used.
+
+    Args:
+        model_or_path: An ``.onnx`` file or a loaded ``onnx.ModelProto``.
+        allowed: The op types allowed (default: those TensorRT's ONNX parser supports); None
+            lists the op types without checking them.
+        what: What the allow-list stands for, for the message.
+
+    Raises:
+        UnsupportedOpError: Each op type outside the list, with the modules that emit it.
+    """
+    onnx = _require("onnx", "Checking an ONNX graph")
+    graph = (
+        onnx.load(os.fspath(model_or_path), load_external_data=False)
+        if isinstance(model_or_path, (str, os.PathLike))
+        else model_or_path
+    ).graph
+    nodes = list(graph.node)
+    for node in graph.node:  # If/Loop/Scan bodies are graphs too
+        for attr in node.attribute:
+            for sub in [attr.g, *attr.graphs]:
+                nodes.extend(sub.node)
+    bad: dict[str, list[str]] = {}
+    for node in nodes:
+        if allowed is None:
+            continue
+        if node.op_type not in allowed or node.domain not in ("", "ai.onnx"):
+            where = bad.setdefault(node.op_type, [])
+            if module_of(node.name) not in where:
+                where.append(module_of(node.name))
+    if bad:
+        lines = [
+            f"{op} in {', '.join(mods[:5])}{' ...' if len(mods) > 5 else ''}"
+            for op, mods in sorted(bad.items())
+        ]
+        raise UnsupportedOpError(
+            f"the ONNX graph uses {len(bad)} op type(s) that {what} does not support: "
+            + "; ".join(lines)
+            + ". Rewrite that module with supported ops, try another opset, or pass "
+            "check_ops=False (vidlab export --no-check-ops) if you will not use TensorRT."
+        )
+    return sorted({n.op_type for n in nodes})
+
 
 def _require(module: str, why: str):
     try:
@@ -79,6 +169,7 @@ def export_onnx(
     verify: bool = True,
     rtol: float = 1e-3,
     atol: float = 1e-4,
+    check_ops: bool = True,
 ) -> dict:
     """Export ``model`` to ONNX at ``path`` and check it numerically.
 
@@ -93,13 +184,18 @@ def export_onnx(
             when ``dynamic_batch``) and compare with PyTorch.
         rtol: Relative tolerance of the check.
         atol: Absolute tolerance of the check.
+        check_ops: Fail when the graph uses an op that TensorRT's ONNX parser does not support
+            (`check_onnx_ops`); the op types used are in the result either way.
 
     Returns:
-        ``dict(path=..., max_abs_diff=...)``; ``max_abs_diff`` is None without ``verify``.
+        ``dict(path=..., max_abs_diff=..., max_rel_diff=..., ops=[...])``: the diffs are None
+        without ``verify``; ``max_rel_diff`` is ``max_abs_diff / max |PyTorch logits|``.
 
     Raises:
         ImportError: onnx (or, with ``verify``, onnxruntime) is not installed.
         RuntimeError: onnxruntime's logits differ from PyTorch's beyond the tolerances.
+        UnsupportedOpError: With ``check_ops``, an op outside `TENSORRT_OPS` (named with the
+            modules that emit it).
     """
     _require("onnx", "ONNX export")
     if verify:
@@ -131,7 +227,8 @@ def export_onnx(
             warnings.simplefilter("ignore")  # tracer and deprecation chatter, not user-actionable
             torch.onnx.export(model, (clips.to(device),), path, **kwargs)
 
-        result = dict(path=path, max_abs_diff=None)
+        result = dict(path=path, max_abs_diff=None, max_rel_diff=None)
+        result["ops"] = check_onnx_ops(path, allowed=TENSORRT_OPS if check_ops else None)
         if not verify:
             return result
         check_shape = (
@@ -160,4 +257,5 @@ def export_onnx(
             "An op may export differently; try another opset or report the model."
         )
     result["max_abs_diff"] = max_abs_diff
+    result["max_rel_diff"] = max_abs_diff / max(float(np.abs(expected).max()), 1e-12)
     return result

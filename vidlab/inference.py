@@ -9,23 +9,36 @@ from pathlib import Path
 import numpy as np
 import torch
 
+BACKENDS = ("pytorch", "onnxruntime")
 
-def init_recognizer(config, checkpoint=None, device="cpu"):
+
+def init_recognizer(config, checkpoint=None, device="cpu", backend: str = "pytorch"):
     """Build a recognizer from a config and load its weights.
 
     Args:
         config: a config file path or a loaded `Config`.
-        checkpoint: a checkpoint path (vidlab's or MMAction2's), or None for random weights.
-        device: where to put the model, e.g. "cpu" or "cuda:0".
+        checkpoint: a checkpoint path (vidlab's or MMAction2's), or None for random weights;
+            with ``backend="onnxruntime"`` the ``.onnx`` file `vidlab export` wrote.
+        device: where to put the model, e.g. "cpu" or "cuda:0" (PyTorch backend).
+        backend: ``"pytorch"``, or ``"onnxruntime"`` to run an exported model (the config
+            still gives the test pipeline and how views are averaged).
 
     Returns:
         The model in eval mode, with the config it was built from as `model.cfg`.
     """
     from vidlab.config import Config, build, load_config
 
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r}; use one of {', '.join(BACKENDS)}")
     cfg = (
         Config(copy.deepcopy(dict(config))) if isinstance(config, Mapping) else load_config(config)
     )
+    if backend == "onnxruntime":
+        from vidlab.onnx_runtime import OnnxRecognizer
+
+        if checkpoint is None:
+            raise ValueError("backend='onnxruntime' needs the .onnx file as the checkpoint")
+        return OnnxRecognizer(checkpoint, cfg)
     model = build(cfg.model, key_path="model")
     if checkpoint is not None:
         from vidlab.checkpoint import load_weights
@@ -43,6 +56,46 @@ def _record(video) -> dict:
     if Path(path).is_dir():
         return dict(frame_dir=path, modality="RGB", label=-1)
     return dict(filename=path, start_index=0, modality="RGB", label=-1)
+
+
+def device_of(model) -> torch.device:
+    """Where the model's inputs go (an `OnnxRecognizer` has no parameters: the CPU)."""
+    device = getattr(model, "device", None)
+    if device is not None:
+        return torch.device(device)
+    return next(model.parameters()).device
+
+
+def scores_of(model, logits: torch.Tensor, num_views: int) -> torch.Tensor:
+    """Logits ``(B*V, K)`` -> probabilities ``(B, K)`` in [0, 1] that sum to 1.
+
+    Views are merged as the head does (`average_clips`); where that leaves logits (``'score'``
+    or None: MMAction2's demo then printed raw scores, the FAQ's "scores not in [0, 1]"), the
+    merged logits go through a softmax.
+    """
+    merged = model.average_views(logits, num_views).float()
+    if getattr(model, "average_clips", None) == "prob":
+        return merged
+    return torch.softmax(merged, dim=-1)
+
+
+def prepare_clips(pipeline, video) -> torch.Tensor:
+    """One input through a composed test pipeline -> uint8 clips ``(V, C, T, H, W)``."""
+    sample = pipeline(_record(video))
+    if "clips" not in sample:  # a test pipeline without PackActionInputs
+        from vidlab.data.transforms.formatting import pack_sample
+
+        sample = pack_sample(sample)
+    return sample["clips"]
+
+
+def label_names_for(model, labels, num_classes: int) -> list[str]:
+    """`load_label_names` with the config's ``label_file`` as the default (where it exists)."""
+    if labels is None:
+        labels = model.cfg.get("label_file")
+        if labels is not None and not Path(labels).is_file():
+            labels = None
+    return load_label_names(labels, num_classes)
 
 
 def _test_pipeline(cfg):
@@ -88,34 +141,31 @@ def inference_recognizer(model, video, labels=None, top_k: int = 5) -> list[tupl
 
     Args:
         model: a recognizer from `init_recognizer` (it carries its config).
-        video: a video file, a frame folder, an http(s) URL or a (T, H, W, 3) uint8 array.
+        video: a video file, a frame folder, an http(s) URL or a (T, H, W, 3) uint8 RGB array.
         labels: a label-map file, a list of names, or None (the config's `label_file` if set,
             else the class indices).
         top_k: how many (label, score) pairs to return.
 
     Returns:
-        `[(label, score), ...]`, best first; scores are probabilities when the head averages
-        probabilities (`average_clips='prob'`).
+        `[(label, score), ...]`, best first; scores are probabilities (in [0, 1], summing to 1
+        over all classes) whatever the head's `average_clips` (`scores_of`).
     """
     from vidlab.data.pipeline import Compose
 
-    cfg = model.cfg
-    sample = Compose(_test_pipeline(cfg))(_record(video))
-    if "clips" not in sample:  # a test pipeline without PackActionInputs
-        from vidlab.data.transforms.formatting import pack_sample
-
-        sample = pack_sample(sample)
-    clips = sample["clips"]  # (V, C, T, H, W) uint8
-    device = next(model.parameters()).device
-    logits = model(clips.to(device))  # (V, K)
-    scores = model.average_views(logits, clips.shape[0])[0].float().cpu()  # (K,)
-    if labels is None:
-        labels = cfg.get("label_file")
-        if labels is not None and not Path(labels).is_file():
-            labels = None
-    names = load_label_names(labels, scores.numel())
+    clips = prepare_clips(Compose(_test_pipeline(model.cfg)), video)  # (V, C, T, H, W) uint8
+    logits = model(clips.to(device_of(model)))  # (V, K)
+    scores = scores_of(model, logits, clips.shape[0])[0].cpu()  # (K,)
+    names = label_names_for(model, labels, scores.numel())
     top = torch.topk(scores, min(top_k, scores.numel()))
     return [(names[i], float(s)) for s, i in zip(top.values.tolist(), top.indices.tolist())]
 
 
-__all__ = ["init_recognizer", "inference_recognizer", "load_label_names"]
+__all__ = [
+    "BACKENDS",
+    "device_of",
+    "inference_recognizer",
+    "init_recognizer",
+    "load_label_names",
+    "prepare_clips",
+    "scores_of",
+]

@@ -15,8 +15,9 @@ import torch
 import vidlab
 from vidlab.config import ConfigError, load_config
 from vidlab.engine.build import build_model
-from vidlab.engine.testing import OnnxRecognizer, per_class_accuracy
+from vidlab.engine.testing import per_class_accuracy
 from vidlab.engine.testing import test as run_test
+from vidlab.onnx_runtime import OnnxRecognizer
 
 QUICKSTART = Path(vidlab.__file__).parent / "configs" / "quickstart" / "tsm_r18_synthetic_motion.py"
 SMALL = ["synthetic_data.videos_per_class=2", "test_dataloader.num_workers=0"]
@@ -102,7 +103,7 @@ def test_onnx_test_matches_torch_and_names_a_shape_mismatch(ckpt, tmp_path):
     assert runner(torch.zeros(3, 3, 8, 32, 32)).shape == (3, 6)  # 3 runs of the fixed batch 1
     with pytest.raises(ConfigError) as err:
         runner(torch.zeros(2, 3, 8, 48, 48))
-    assert "(1, 3, 8, 32, 32)" in str(err.value) and "(3, 8, 48, 48)" in str(err.value)
+    assert "('N', 3, 8, 32, 32)" in str(err.value) and "(3, 8, 48, 48)" in str(err.value)
     assert "--shape 1 3 8 48 48" in str(err.value)
     with pytest.raises(ConfigError, match="expects an .onnx file"):
         run_test(cfg, ckpt, onnx=True, progress=False)

@@ -24,7 +24,7 @@ def _shape(cfg, given: list[int] | None) -> tuple[tuple[int, ...], str]:
         return (view[0], view[1], *given), "--shape"
     if len(given) in (4, 5):
         return tuple(given), "--shape"
-    from vidlab.cli.main import CLIError
+    from vidlab.cli.errors import CLIError
 
     raise CLIError(f"--shape {' '.join(map(str, given))}: give H W, T H W or N C T H W")
 

@@ -13,9 +13,7 @@ import re
 import sys
 import warnings
 
-
-class CLIError(Exception):
-    """A user error found by the command line itself (printed as one line, exit code 2)."""
+from vidlab.cli.errors import CLIError
 
 
 def _add_cfg_options(p: argparse.ArgumentParser) -> None:
@@ -87,22 +85,6 @@ def _fetch_pretrained(node) -> None:
             _fetch_pretrained(value)
 
 
-def cmd_infer(args) -> int:
-    from vidlab.data.io import source_kind
-    from vidlab.inference import inference_recognizer, init_recognizer
-
-    try:
-        source_kind(args.video)  # a scheme vidlab cannot read: say so before loading a model
-    except (ValueError, TypeError) as err:
-        raise CLIError(str(err)) from None
-    model = init_recognizer(_load(args), args.checkpoint, device=args.device)
-    results = inference_recognizer(model, args.video, labels=args.labels, top_k=args.top_k)
-    print(f"{args.video}:")
-    for rank, (label, score) in enumerate(results, 1):
-        print(f"  {rank}. {label:<24} {score:.4f}")
-    return 0
-
-
 def cmd_print_config(args) -> int:
     print(_load(args).pretty_text())
     return 0
@@ -115,35 +97,6 @@ def cmd_quickstart(args) -> int:
         model=args.model,
         work_dir=args.work_dir,
         cfg_options=args.cfg_options,
-    )
-    return 0
-
-
-def cmd_export(args) -> int:
-    from vidlab.export import clips_shape_of, export_onnx
-    from vidlab.inference import init_recognizer
-
-    missing = []
-    for module in ("onnx", "onnxruntime"):
-        try:
-            __import__(module)
-        except ImportError:
-            missing.append(module)
-    if missing:
-        raise CLIError(
-            f"export needs the {' and '.join(missing)} package{'s' if len(missing) > 1 else ''}: "
-            "pip install 'vidlab[onnx]'"
-        )
-    cfg = _load(args)
-    model = init_recognizer(cfg, args.checkpoint, device="cpu")
-    if args.shape is not None:
-        shape, origin = tuple(args.shape), "--shape"
-    else:
-        shape, origin = clips_shape_of(cfg), "the config's test pipeline"
-    result = export_onnx(model, args.out, clips_shape=shape, opset=args.opset)
-    print(
-        f"wrote {result['path']} (input clips {shape}, from {origin}); "
-        f"max |onnxruntime - torch| = {result.get('max_abs_diff', float('nan')):.2e}"
     )
     return 0
 
@@ -306,15 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze.add_parsers(sub, _add_cfg_options)
 
-    p = sub.add_parser("infer", help="top-k labels for one video, frame folder or URL")
-    p.add_argument("config")
-    p.add_argument("checkpoint")
-    p.add_argument("video")
-    p.add_argument("--labels", help="label map: one class name per line (line i = label i)")
-    p.add_argument("--top-k", type=int, default=5)
-    p.add_argument("--device", default="cpu")
-    _add_cfg_options(p)
-    p.set_defaults(func=cmd_infer)
+    from vidlab.cli import infer as _infer
+
+    _infer.register(sub)
 
     p = sub.add_parser("print-config", help="print the merged config as Python")
     p.add_argument("config")
@@ -323,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "quickstart",
-        help="generate a synthetic motion dataset, train a small model (TSM, TSN, X3D) on the CPU, test it",
+        help="render a synthetic motion dataset, train a small model on the CPU (no downloads), test it",
     )
     from vidlab.quickstart import CONFIGS as quickstart_models  # a light module: paths only
 
@@ -332,21 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cfg_options(p)
     p.set_defaults(func=cmd_quickstart)
 
-    p = sub.add_parser("export", help="export a model to ONNX and check it numerically")
-    p.add_argument("config")
-    p.add_argument("checkpoint", nargs="?", default=None)
-    p.add_argument("--out", default="model.onnx")
-    p.add_argument(
-        "--shape",
-        type=int,
-        nargs=5,
-        default=None,
-        metavar=("N", "C", "T", "H", "W"),
-        help="example input (default: one view as the config's test pipeline makes it)",
-    )
-    p.add_argument("--opset", type=int, default=17)
-    _add_cfg_options(p)
-    p.set_defaults(func=cmd_export)
+    from vidlab.cli import export as _export
+
+    _export.register(sub)
 
     p = sub.add_parser("analyze-logs", help="plot and summarise scalars from log.jsonl files")
     p.add_argument("logs", nargs="+")
@@ -478,7 +413,11 @@ def main(argv: list[str] | None = None) -> int:
 
     configure_wait_policy()  # before torch is imported: OpenMP reads it once (vidlab.threads)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # argparse leaves inputs typed after an option (`infer C K --top-k 3 a.mp4`)
+        if not hasattr(args, "inputs") or any(e.startswith("-") for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.inputs = [*args.inputs, *extra]
     warnings.showwarning = _show_warning
     try:
         code = args.func(args) or 0

@@ -137,7 +137,7 @@ def fuse(
 
 
 def cmd_report_accuracy(args) -> int:
-    from vidlab.cli.main import CLIError
+    from vidlab.cli.errors import CLIError
 
     try:
         result = fuse(args.preds, args.coefficients, args.apply_softmax, args.multi_label)

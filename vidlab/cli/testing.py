@@ -184,7 +184,7 @@ def _eval_options(pairs: list[str]) -> dict:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or key != "topk":
-            from vidlab.cli.main import CLIError
+            from vidlab.cli.errors import CLIError
 
             raise CLIError(
                 f"--options {pair!r}: the metric option known here is topk=1,5 "

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
 from vidlab.checkpoint import load_weights
 from vidlab.config.errors import ConfigError
@@ -40,81 +39,9 @@ from vidlab.engine.evaluate import (
 from vidlab.engine.loop import write_bad_samples
 from vidlab.engine.views import ViewRunner
 
-__all__ = ["OnnxRecognizer", "per_class_accuracy", "test", "write_dump"]
+__all__ = ["per_class_accuracy", "test", "write_dump"]
 
 OUT_SUFFIXES = (".json", ".pkl", ".pickle", ".yaml", ".yml", ".csv")
-
-
-class OnnxRecognizer(nn.Module):
-    """An exported ``.onnx`` recognizer run by onnxruntime, with the torch model's view averaging.
-
-    The graph takes float ``clips`` ``(N, C, T, H, W)`` of raw pixels (``vidlab export``). A
-    fixed batch axis is served in chunks of that size (the last one padded); a view shape that
-    differs from the graph's fixed ``C, T, H, W`` is an error that names both shapes.
-
-    Args:
-        path: the ``.onnx`` file.
-        like: the model built from the config (its ``average_views`` and ``num_classes``).
-        device: ``'cuda'`` uses onnxruntime's CUDA provider when it has one.
-    """
-
-    def __init__(self, path: str | os.PathLike, like: nn.Module, device: str = "cpu") -> None:
-        super().__init__()
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise ImportError(
-                "testing an ONNX model needs onnxruntime: pip install 'vidlab[onnx]'"
-            ) from None
-        providers = ["CPUExecutionProvider"]
-        if (
-            str(device).startswith("cuda")
-            and "CUDAExecutionProvider" in ort.get_available_providers()
-        ):
-            providers.insert(0, "CUDAExecutionProvider")
-        self.path = str(path)
-        self.session = ort.InferenceSession(self.path, providers=providers)
-        inp = self.session.get_inputs()[0]
-        self.input_name = inp.name
-        self.input_shape = tuple(d if isinstance(d, int) else None for d in inp.shape)
-        self.like = like
-        self.test_cfg = getattr(like, "test_cfg", None)
-
-    @property
-    def num_classes(self):
-        return getattr(self.like, "num_classes", None)
-
-    def average_views(self, logits, num_views):
-        return self.like.average_views(logits, num_views)
-
-    def _check(self, clips: torch.Tensor) -> None:
-        fixed = self.input_shape[1:]
-        if len(fixed) != clips.dim() - 1 or any(
-            f is not None and f != s for f, s in zip(fixed, clips.shape[1:])
-        ):
-            shown = "(" + ", ".join("N" if d is None else str(d) for d in self.input_shape) + ")"
-            raise ConfigError(
-                f"{self.path} takes clips of shape {shown}, but the test pipeline makes views of "
-                f"shape {tuple(clips.shape[1:])} (C, T, H, W): export again with "
-                f"--shape 1 {' '.join(map(str, clips.shape[1:]))} or change the test pipeline "
-                "(its sampling and crop) to the exported shape"
-            )
-
-    def forward(self, clips: torch.Tensor) -> torch.Tensor:
-        self._check(clips)
-        x = clips.detach().float().cpu()  # (N, C, T, H, W)
-        batch = self.input_shape[0]
-        if batch is None:
-            (logits,) = self.session.run(None, {self.input_name: x.numpy()})
-            return torch.from_numpy(logits)
-        out = []
-        for part in x.split(batch):
-            n = part.shape[0]
-            if n < batch:  # a fixed batch axis: pad the last chunk, keep its rows
-                part = torch.cat([part, part.new_zeros((batch - n, *part.shape[1:]))])
-            (logits,) = self.session.run(None, {self.input_name: part.numpy()})
-            out.append(torch.from_numpy(logits[:n]))
-        return torch.cat(out)  # (N, K)
 
 
 def per_class_accuracy(scores, labels) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -299,6 +226,8 @@ def test(
         if not Path(checkpoint).is_file():
             raise FileNotFoundError(f"no such ONNX file: {checkpoint}")
         model.eval()
+        from vidlab.onnx_runtime import OnnxRecognizer
+
         model = OnnxRecognizer(checkpoint, model, device=str(device))
         source = f"{checkpoint} (onnxruntime)"
     else:
