@@ -1,0 +1,234 @@
+"""Temporal action localization data: MMAction2's ``ActivityNetDataset`` and its transforms
+``LoadLocalizationFeature``, ``GenerateLocalizationLabels`` and ``PackLocalizationInputs``.
+
+The annotation file is a JSON object, video name -> ``{duration_second, duration_frame,
+feature_frame, annotations: [{segment: [start_s, end_s], label}], fps, rfps}``; each video's
+features are ``<data_prefix>/<video name>.csv``: a header line, then one row per snippet
+(``T`` rows of ``C`` comma-separated numbers; MMAction2's ActivityNet files: 100 x 400).
+
+A packed sample is ``{"inputs": float32 (C, T), "gt_bbox": float64 (g, 2), "meta": {...},
+"index": i}``; ``gt_bbox`` holds the segments as fractions of the featured part of the video
+(``feature_frame / duration_frame`` of ``duration_second``), clipped to [0, 1], as MMAction2's
+``GenerateLocalizationLabels`` makes them. The loader's collate keeps ``gt_bbox`` and ``meta``
+as per-sample lists (their lengths differ between videos).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from vidlab.data.annotations import AnnotationError
+from vidlab.data.datasets import BaseActionDataset, _join
+
+__all__ = [
+    "ActivityNetDataset",
+    "GenerateLocalizationLabels",
+    "LoadLocalizationFeature",
+    "PackLocalizationInputs",
+]
+
+_REQUIRED = ("duration_second", "duration_frame", "feature_frame", "annotations")
+
+
+class ActivityNetDataset(BaseActionDataset):
+    """ActivityNet-style localization annotations (MMAction2's format, see the module doc).
+
+    Args:
+        ann_file: The JSON annotation file.
+        pipeline: Transforms.
+        data_prefix: The folder of the ``<video name>.csv`` feature files (a string or
+            ``dict(video=folder)``).
+        test_mode: Evaluation dataset.
+        on_error, data_root, indices: see ``BaseActionDataset``.
+        metainfo, serialize_data, lazy_init, max_refetch, filter_cfg: MMEngine's, accepted
+            and without effect.
+    """
+
+    def __init__(
+        self,
+        ann_file: str,
+        pipeline,
+        data_prefix: str | dict | None = "",
+        test_mode: bool = False,
+        on_error: str = "raise",
+        data_root: str | None = None,
+        indices: int | Sequence[int] | None = None,
+        metainfo: dict | None = None,
+        serialize_data: bool = True,
+        lazy_init: bool = False,
+        max_refetch: int = 1000,
+        filter_cfg: dict | None = None,
+    ):
+        super().__init__(
+            ann_file,
+            pipeline,
+            data_prefix=data_prefix,
+            test_mode=test_mode,
+            on_error=on_error,
+            data_root=data_root,
+            indices=indices,
+        )
+
+    def _load(self) -> list[dict]:
+        if not os.path.isfile(self.ann_file):
+            raise FileNotFoundError(f"{self.ann_file}: annotation file does not exist")
+        with open(self.ann_file, encoding="utf-8") as f:
+            try:
+                database = json.load(f)
+            except json.JSONDecodeError as e:
+                raise AnnotationError(
+                    f"{self.ann_file}:{e.lineno}: invalid JSON ({e.msg})"
+                ) from None
+        if not isinstance(database, dict):
+            raise AnnotationError(
+                f"{self.ann_file}: expected a JSON object of video name -> info "
+                "(MMAction2's ActivityNet format), got a " + type(database).__name__
+            )
+        records, problems = [], []
+        for name, info in database.items():
+            where = f"{self.ann_file}: video {name!r}"
+            problem = _check_video(info)
+            if problem:
+                problems.append(f"{where}: {problem}")
+                continue
+            rec = dict(info)
+            rec["video_name"] = name
+            rec["feature_path"] = _join(self._prefix, name + ".csv")
+            rec["label"] = -1  # localization has segments, not a video label
+            rec["ann_line"] = where
+            records.append(rec)
+        if problems:
+            raise AnnotationError(self._problem_report(problems))
+        return records
+
+    def _check_labels(self) -> None:
+        pass  # segments carry class names; nothing to check against num_classes
+
+    def check_labels_against(self, num_classes, key: str, need_labels: bool) -> None:
+        """Nothing to check: a video's targets are its segments, checked when loading."""
+
+    @property
+    def num_classes(self) -> int:
+        return 0
+
+    def _source_path(self, rec: dict) -> str | None:
+        return rec.get("feature_path")
+
+    def _check_exists(self, rec: dict) -> None:
+        path = rec["feature_path"]
+        if not os.path.exists(path):
+            raise FileNotFoundError(
+                f"{path}: feature file does not exist (video {rec['video_name']!r} of "
+                f"{self.ann_file}); `vidlab extract-features` writes them"
+            )
+
+    def get_data_info(self, idx: int) -> dict:
+        info = super().get_data_info(idx)
+        for key in ("explicit_start_index", "start_index", "modality", "label"):
+            info.pop(key, None)
+        info["annotations"] = [dict(a) for a in info["annotations"]]
+        return info
+
+
+def _check_video(info) -> str | None:
+    if not isinstance(info, dict):
+        return f"expected an object of {', '.join(_REQUIRED)}, got {type(info).__name__}"
+    missing = [k for k in _REQUIRED if k not in info]
+    if missing:
+        return f"missing {', '.join(missing)} (needs {', '.join(_REQUIRED)})"
+    for key in ("duration_second", "duration_frame", "feature_frame"):
+        if not isinstance(info[key], (int, float)) or info[key] <= 0:
+            return f"{key} must be a positive number, got {info[key]!r}"
+    if not isinstance(info["annotations"], list):
+        return "annotations must be a list of {segment: [start, end], label}"
+    for i, ann in enumerate(info["annotations"]):
+        seg = ann.get("segment") if isinstance(ann, dict) else None
+        if not (isinstance(seg, (list, tuple)) and len(seg) == 2):
+            return f"annotations[{i}] needs 'segment': [start_seconds, end_seconds], got {ann!r}"
+        if not all(isinstance(x, (int, float)) for x in seg) or seg[1] < seg[0]:
+            return f"annotations[{i}].segment {seg!r}: expected numbers with start <= end"
+    return None
+
+
+class LoadLocalizationFeature:
+    """Reads ``results['feature_path']`` (CSV, one header line, ``T`` rows of ``C`` values)
+    into ``results['raw_feature']``: float32 ``(C, T)``.
+
+    Args:
+        raw_feature_ext: MMAction2 0.x's argument; the file name already has its extension.
+    """
+
+    def __init__(self, raw_feature_ext: str = ".csv"):
+        self.raw_feature_ext = raw_feature_ext
+
+    def __call__(self, results: dict) -> dict:
+        path = results["feature_path"]
+        try:
+            feature = np.loadtxt(path, dtype=np.float32, delimiter=",", skiprows=1, ndmin=2)
+        except ValueError as e:
+            raise ValueError(
+                f"{path}: not a feature CSV (a header line, then rows of comma-separated "
+                f"numbers): {e}"
+            ) from None
+        results["raw_feature"] = np.ascontiguousarray(feature.T)  # (C, T)
+        return results
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class GenerateLocalizationLabels:
+    """``results['gt_bbox']``: float64 ``(g, 2)`` segments as fractions of the featured part
+    of the video (``feature_frame / duration_frame * duration_second`` seconds), clipped to
+    [0, 1]."""
+
+    def __call__(self, results: dict) -> dict:
+        seconds = float(results["feature_frame"]) / results["duration_frame"]
+        seconds = seconds * results["duration_second"]
+        boxes = [
+            [max(min(1, a["segment"][0] / seconds), 0), max(min(1, a["segment"][1] / seconds), 0)]
+            for a in results["annotations"]
+        ]
+        results["gt_bbox"] = np.array(boxes, dtype=np.float64).reshape(-1, 2)
+        return results
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class PackLocalizationInputs:
+    """The sample of a localization pipeline (see the module docstring).
+
+    Args:
+        keys: Result keys packed as targets (``'gt_bbox'``; ``'proposals'``).
+        meta_keys: Result keys copied into ``sample['meta']``.
+    """
+
+    def __init__(self, keys: Sequence[str] = (), meta_keys: Sequence[str] = ("video_name",)):
+        self.keys = tuple(keys)
+        self.meta_keys = tuple(meta_keys)
+
+    def __call__(self, results: dict) -> dict:
+        if "raw_feature" in results:
+            inputs = torch.from_numpy(np.asarray(results["raw_feature"], dtype=np.float32))
+        elif "bsp_feature" in results:
+            inputs = torch.from_numpy(np.asarray(results["bsp_feature"], dtype=np.float32))
+        else:
+            raise ValueError(
+                "PackLocalizationInputs: no 'raw_feature' (LoadLocalizationFeature) or "
+                f"'bsp_feature' (LoadProposals) in the results; keys are {sorted(results)}"
+            )
+        sample = {"inputs": inputs, "index": int(results.get("index", -1))}
+        for key in self.keys:
+            if key in results:
+                sample[key] = torch.as_tensor(np.asarray(results[key]))
+        sample["meta"] = {k: results[k] for k in self.meta_keys if k in results}
+        return sample
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(keys={self.keys}, meta_keys={self.meta_keys})"
