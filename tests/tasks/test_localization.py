@@ -132,14 +132,16 @@ def test_samples_and_batches(data):
     sample = ds[1]
     assert sample["inputs"].shape == (C, T) and sample["inputs"].dtype == torch.float32
     info = json.loads((data / "anno.json").read_text())["v_video001"]
-    assert sample["gt_bbox"].shape == (2, 2)
+    boxes = sample["gt_instances"]["gt_bbox"]
+    assert boxes.shape == (2, 2) and boxes.dtype == torch.float64
     first = info["annotations"][0]["segment"]
-    assert sample["gt_bbox"][0].tolist() == pytest.approx(
+    assert boxes[0].tolist() == pytest.approx(
         [first[0] / info["duration_second"], first[1] / info["duration_second"]]
     )
     batch = collate_skip_none([ds[0], ds[1]])
     assert batch["inputs"].shape == (2, C, T)
-    assert [len(b) for b in batch["gt_bbox"]] == [1, 2]  # per-video lists, not stacked
+    # per-video lists, not stacked: the two videos have 1 and 2 segments
+    assert [len(g["gt_bbox"]) for g in batch["gt_instances"]] == [1, 2]
     assert batch["meta"][1]["video_name"] == "v_video001"
 
 
@@ -229,3 +231,138 @@ def test_bmn_trains_and_tests_through_the_cli(data, tmp_path):
     assert scores == sorted(scores, reverse=True)
     dumped = json.loads((data / "results.json").read_text())
     assert set(dumped["results"]) == {f"video{v:03d}" for v in range(12)}  # 'v_' stripped
+
+
+BSN_COMMON = """
+dataset_type = "ActivityNetDataset"
+data_root = "{root}/features/"
+ann_file_train = ann_file_val = ann_file_test = "{root}/anno.json"
+work_dir = "{work}"
+tem_results_dir = work_dir + "/tem_results/"
+pgm_proposals_dir = work_dir + "/pgm_proposals/"
+pgm_features_dir = work_dir + "/pgm_features/"
+"""
+TEM_CONFIG = (
+    BSN_COMMON
+    + """
+model = dict(type="TEM", temporal_dim={T}, boundary_ratio=0.1, tem_feat_dim={C},
+             tem_hidden_dim=16, tem_match_threshold=0.5)
+train_pipeline = [dict(type="LoadLocalizationFeature"), dict(type="GenerateLocalizationLabels"),
+                  dict(type="PackLocalizationInputs", keys=("gt_bbox",), meta_keys=("video_name",))]
+test_pipeline = [dict(type="LoadLocalizationFeature"),
+                 dict(type="PackLocalizationInputs", meta_keys=("video_name",))]
+train_dataloader = dict(batch_size=4, num_workers=0, sampler=dict(type="DefaultSampler",
+    shuffle=True), dataset=dict(type=dataset_type, ann_file=ann_file_train,
+    data_prefix=dict(video=data_root), pipeline=train_pipeline))
+test_dataloader = dict(batch_size=1, num_workers=0, sampler=dict(type="DefaultSampler",
+    shuffle=False), dataset=dict(type=dataset_type, ann_file=ann_file_test,
+    data_prefix=dict(video=data_root), pipeline=test_pipeline, test_mode=True))
+train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=2, val_interval=10)
+test_cfg = dict(type="TestLoop")
+optim_wrapper = dict(optimizer=dict(type="Adam", lr=0.001, weight_decay=0.0001))
+test_evaluator = dict(type="ANetMetric", metric_type="TEM",
+                      dump_config=dict(out=tem_results_dir, output_format="csv"))
+"""
+)
+PGM_CONFIG = (
+    BSN_COMMON
+    + """
+pgm_proposals_cfg = dict(pgm_proposals_thread=2, temporal_scale={T}, peak_threshold=0.5)
+pgm_features_test_cfg = dict(pgm_features_thread=2, top_k=1000, num_sample_start=8,
+    num_sample_end=8, num_sample_action=16, num_sample_interp=3, bsp_boundary_ratio=0.2)
+pgm_features_train_cfg = dict(pgm_features_test_cfg, top_k=500)
+"""
+)
+PEM_CONFIG = (
+    BSN_COMMON
+    + """
+model = dict(type="PEM", pem_feat_dim=32, pem_hidden_dim=16, pem_u_ratio_m=1, pem_u_ratio_l=2,
+             pem_high_temporal_iou_threshold=0.6, pem_low_temporal_iou_threshold=0.2,
+             soft_nms_alpha=0.75, soft_nms_low_threshold=0.65, soft_nms_high_threshold=0.9,
+             post_process_top_k=100)
+train_pipeline = [dict(type="LoadProposals", top_k=500, pgm_proposals_dir=pgm_proposals_dir,
+                       pgm_features_dir=pgm_features_dir),
+                  dict(type="PackLocalizationInputs", keys=("reference_temporal_iou",
+                       "bsp_feature"), meta_keys=())]
+test_pipeline = [dict(type="LoadProposals", top_k=1000, pgm_proposals_dir=pgm_proposals_dir,
+                      pgm_features_dir=pgm_features_dir),
+                 dict(type="PackLocalizationInputs", keys=("tmin", "tmax", "tmin_score",
+                      "tmax_score", "bsp_feature"), meta_keys=("video_name", "duration_second",
+                      "duration_frame", "annotations", "feature_frame"))]
+train_dataloader = dict(batch_size=4, num_workers=0, sampler=dict(type="DefaultSampler",
+    shuffle=True), dataset=dict(type=dataset_type, ann_file=ann_file_train,
+    data_prefix=dict(video=data_root), pipeline=train_pipeline))
+test_dataloader = dict(batch_size=1, num_workers=0, sampler=dict(type="DefaultSampler",
+    shuffle=False), dataset=dict(type=dataset_type, ann_file=ann_file_test,
+    data_prefix=dict(video=data_root), pipeline=test_pipeline, test_mode=True))
+train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=2, val_interval=10)
+test_cfg = dict(type="TestLoop")
+optim_wrapper = dict(optimizer=dict(type="Adam", lr=0.01, weight_decay=0.00001))
+test_evaluator = dict(type="ANetMetric", metric_type="AR@AN",
+                      dump_config=dict(out=work_dir + "/results.json", output_format="json"))
+"""
+)
+
+
+def test_bsn_three_stages_through_the_cli(data, tmp_path):
+    """TEM train + test (its CSVs) -> PGM (proposals, features) -> PEM train + test (AR@AN)."""
+    work = tmp_path / "bsn"
+    configs = {}
+    for name, text in (("tem", TEM_CONFIG), ("pgm", PGM_CONFIG), ("pem", PEM_CONFIG)):
+        configs[name] = tmp_path / f"bsn_{name}.py"
+        configs[name].write_text(text.format(T=T, C=C, root=data, work=work))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+
+    def vidlab(*args):
+        proc = subprocess.run(
+            [sys.executable, "-m", "vidlab.cli.main", *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert proc.returncode == 0, f"vidlab {args[0]}: {proc.stderr[-3000:]}"
+        return proc
+
+    vidlab("train", configs["tem"], "--work-dir", work / "tem")
+    vidlab("test", configs["tem"], work / "tem" / "epoch_2.pth")
+    rows = np.loadtxt(work / "tem_results" / "v_video000.csv", delimiter=",", skiprows=1)
+    assert rows.shape == (T, 5) and ((rows[:, :3] > 0) & (rows[:, :3] < 1)).all()
+    assert (work / "tem_results" / "v_video000.csv").read_text().startswith("action,start,end")
+    for mode in ("train", "test"):
+        out = vidlab("localization", "pgm", configs["pgm"], "--mode", mode, "--workers", 1)
+        assert "PGM (" + mode + "): 12 videos" in out.stdout
+    props = np.loadtxt(work / "pgm_proposals" / "v_video000.csv", delimiter=",", skiprows=1)
+    feats = np.load(work / "pgm_features" / "v_video000.npy")
+    assert props.shape[1] == 7 and feats.shape == (len(props), 32)
+    assert (np.diff(props[:, 4]) <= 0).all()  # best score first
+    vidlab("train", configs["pem"], "--work-dir", work / "pem")
+    out = tmp_path / "pem_preds.json"
+    vidlab("test", configs["pem"], work / "pem" / "epoch_2.pth", "--out", out)
+    metrics = json.loads(out.read_text())["metrics"]
+    assert 0.0 <= metrics["AR@100"] <= 1.0 and metrics["AR@100"] >= metrics["AR@1"]
+    assert set(json.loads((work / "results.json").read_text())["results"]) == {
+        f"video{v:03d}" for v in range(12)
+    }
+
+
+def test_pgm_without_tem_results_says_what_to_run(data, tmp_path):
+    cfg = tmp_path / "pgm.py"
+    cfg.write_text(PGM_CONFIG.format(T=T, C=C, root=data, work=tmp_path / "none"))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vidlab.cli.main",
+            "localization",
+            "pgm",
+            str(cfg),
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "no TEM result; test the TEM config first" in proc.stderr

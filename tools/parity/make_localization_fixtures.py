@@ -118,6 +118,140 @@ def _plain(proposals) -> list:
     ]
 
 
+TEM_CONFIG = "localization/bsn/bsn_tem_1xb16-400x100-20e_activitynet-feature.py"
+TEM_CHANGES = dict(temporal_dim=32, tem_feat_dim=24, tem_hidden_dim=16)
+PEM_CONFIG = "localization/bsn/bsn_pem_1xb16-400x100-20e_activitynet-feature.py"
+PEM_CHANGES = dict(pem_hidden_dim=16, post_process_top_k=30)
+PGM_CONFIG = "localization/bsn/bsn_pgm_400x100_activitynet-feature.py"
+
+
+def _build(config: str, changes: dict):
+    from mmaction.registry import MODELS
+    from mmaction.utils import register_all_modules
+    from mmengine.config import Config
+
+    register_all_modules()
+    cfg = Config.fromfile(str(_configs_root() / config))
+    model_cfg = cfg.model.to_dict()
+    model_cfg.update(changes)
+    model = MODELS.build(model_cfg).eval()
+    spec = {k: (tuple(v.shape), str(v.dtype).split(".")[-1]) for k, v in model.state_dict().items()}
+    weights = seeded_state_dict(spec, seed=13)
+    model.load_state_dict(weights)
+    return cfg, model_cfg, model, spec, weights
+
+
+def bsn_fixture() -> dict:
+    """TEM outputs, targets and loss; PGM proposals and features from TEM's rows (through
+    MMAction2's own files); PEM outputs, loss and proposals on those features."""
+    import tempfile
+
+    from mmaction.models.localizers.utils import generate_bsp_feature, generate_candidate_proposals
+    from mmaction.structures import ActionDataSample
+    from mmengine.structures import InstanceData
+
+    _, tem_cfg, tem, tem_spec, tem_weights = _build(TEM_CONFIG, TEM_CHANGES)
+    gen = torch.Generator().manual_seed(4)
+    t = tem_cfg["temporal_dim"]
+    features = torch.randn(len(GT_BOXES), tem_cfg["tem_feat_dim"], t, generator=gen)
+    with torch.no_grad():
+        tem_out = tem._forward(features)
+    samples = []
+    for b in GT_BOXES:
+        s = ActionDataSample()
+        s.gt_instances = InstanceData(gt_bbox=torch.tensor(b, dtype=torch.float64))
+        s.set_metainfo(dict(video_name="v_fixture"))
+        samples.append(s)
+    tem_labels = tem.generate_labels([s.gt_instances["gt_bbox"] for s in samples])
+    with torch.no_grad():
+        tem_loss = tem.loss(features, samples)
+        tem_rows = tem.predict(features[:1], samples[:1])[0][1]  # (T, 5)
+
+    pgm = Config_fromfile(PGM_CONFIG)
+    info = dict(
+        VIDEO_INFO,
+        annotations=[dict(segment=[6.0, 25.5], label="a"), dict(segment=[40.2, 58.0], label="b")],
+    )
+    with tempfile.TemporaryDirectory() as tmp:  # MMAction2's PGM reads and writes files
+        tem_dir, props_dir = Path(tmp) / "tem", Path(tmp) / "props"
+        tem_dir.mkdir()
+        props_dir.mkdir()
+        np.savetxt(
+            tem_dir / "v_fixture.csv",
+            tem_rows,
+            header="action,start,end,tmin,tmax",
+            delimiter=",",
+            comments="",
+        )
+        threshold = pgm.pgm_proposals_cfg["peak_threshold"]
+        proposals = generate_candidate_proposals([0], [dict(info)], str(tem_dir), t, threshold)[
+            "v_fixture"
+        ]
+        np.savetxt(
+            props_dir / "v_fixture.csv",
+            proposals,
+            header="tmin,tmax,tmin_score,tmax_score,score,match_iou,match_ioa",
+            delimiter=",",
+            comments="",
+        )
+        opts = {k: v for k, v in pgm.pgm_features_test_cfg.items() if k != "pgm_features_thread"}
+        bsp = generate_bsp_feature([0], [dict(info)], str(tem_dir), str(props_dir), **opts)[
+            "v_fixture"
+        ]
+        read_props = np.loadtxt(
+            props_dir / "v_fixture.csv", dtype=np.float32, delimiter=",", skiprows=1
+        )
+
+    _, pem_cfg, pem, pem_spec, pem_weights = _build(PEM_CONFIG, PEM_CHANGES)
+    top = read_props[:1000]
+    pem_sample = ActionDataSample()
+    pem_sample.gt_instances = InstanceData(
+        bsp_feature=torch.from_numpy(bsp.astype(np.float32)),
+        reference_temporal_iou=torch.from_numpy(top[:, 5]),
+        tmin=torch.from_numpy(top[:, 0]),
+        tmax=torch.from_numpy(top[:, 1]),
+        tmin_score=torch.from_numpy(top[:, 2]),
+        tmax_score=torch.from_numpy(top[:, 3]),
+    )
+    pem_sample.set_metainfo(info)
+    with torch.no_grad():
+        pem_out = pem._forward(pem_sample.gt_instances["bsp_feature"])
+        torch.manual_seed(9)
+        pem_loss = pem.loss(None, [pem_sample])["temporal_iou_loss"]
+        pem_props = pem.predict(None, [pem_sample])[0]["proposal_list"]
+    return dict(
+        tem_model=tem_cfg,
+        tem_spec=tem_spec,
+        tem_digest=digest(tem_weights),
+        pem_model=pem_cfg,
+        pem_spec=pem_spec,
+        pem_digest=digest(pem_weights),
+        seed=13,
+        features=features,
+        gt_boxes=GT_BOXES,
+        tem_outputs=tem_out,
+        tem_labels=tuple(tem_labels),
+        tem_loss={k: v.detach() for k, v in tem_loss.items()},
+        tem_rows=torch.from_numpy(tem_rows),
+        video_info=info,
+        pgm_proposals_cfg=dict(pgm.pgm_proposals_cfg),
+        pgm_features_cfg=opts,
+        proposals=torch.from_numpy(proposals),
+        read_proposals=torch.from_numpy(read_props),
+        bsp_feature=torch.from_numpy(bsp),
+        pem_outputs=pem_out,
+        pem_loss_seed=9,
+        pem_loss=pem_loss.detach(),
+        pem_proposals=_plain(pem_props),
+    )
+
+
+def Config_fromfile(config: str):  # noqa: N802 (mmengine's spelling)
+    from mmengine.config import Config
+
+    return Config.fromfile(str(_configs_root() / config))
+
+
 def soft_nms_fixture() -> dict:
     from mmaction.models.localizers.utils import post_processing, soft_nms
 
@@ -138,7 +272,7 @@ def soft_nms_fixture() -> dict:
 
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, make in (("bmn", bmn_fixture), ("soft_nms", soft_nms_fixture)):
+    for name, make in (("bmn", bmn_fixture), ("soft_nms", soft_nms_fixture), ("bsn", bsn_fixture)):
         torch.save(make(), OUT / f"{name}.pt")
         print(f"{name}: {(OUT / f'{name}.pt').stat().st_size // 1024} KiB")
 

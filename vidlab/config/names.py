@@ -46,6 +46,9 @@ NAMES: dict[str, str] = {
     "TSNAudioHead": "vidlab.models.heads.audio:TSNAudioHead",
     "BMN": "vidlab.models.bmn:BMN",
     "BMNLoss": "vidlab.models.bmn:BMNLoss",
+    "TEM": "vidlab.models.bsn:TEM",
+    "PEM": "vidlab.models.bsn:PEM",
+    "BinaryLogisticRegressionLoss": "vidlab.models.losses:BinaryLogisticRegressionLoss",
     "AvgConsensus": "vidlab.models.heads.base:AvgConsensus",
     "CrossEntropyLoss": "vidlab.models.losses:CrossEntropyLoss",
     "BCELossWithLogits": "vidlab.models.losses:BCELossWithLogits",
@@ -103,6 +106,7 @@ NAMES: dict[str, str] = {
     "LoadLocalizationFeature": "vidlab.data.localization:LoadLocalizationFeature",
     "GenerateLocalizationLabels": "vidlab.data.localization:GenerateLocalizationLabels",
     "PackLocalizationInputs": "vidlab.data.localization:PackLocalizationInputs",
+    "LoadProposals": "vidlab.data.localization:LoadProposals",
     "Transpose": "vidlab.data.transforms.formatting:Transpose",
     "LoadHVULabel": "vidlab.data.transforms.formatting:LoadHVULabel",
     # images (OmniSource's image loader); MMPretrain's RandomResizedCrop is not MMAction2's

@@ -6,11 +6,11 @@ feature_frame, annotations: [{segment: [start_s, end_s], label}], fps, rfps}``; 
 features are ``<data_prefix>/<video name>.csv``: a header line, then one row per snippet
 (``T`` rows of ``C`` comma-separated numbers; MMAction2's ActivityNet files: 100 x 400).
 
-A packed sample is ``{"inputs": float32 (C, T), "gt_bbox": float64 (g, 2), "meta": {...},
-"index": i}``; ``gt_bbox`` holds the segments as fractions of the featured part of the video
-(``feature_frame / duration_frame`` of ``duration_second``), clipped to [0, 1], as MMAction2's
-``GenerateLocalizationLabels`` makes them. The loader's collate keeps ``gt_bbox`` and ``meta``
-as per-sample lists (their lengths differ between videos).
+A packed sample is ``{"inputs": float32 (C, T), "gt_instances": {"gt_bbox": float64 (g, 2)},
+"meta": {...}, "index": i}``; ``gt_bbox`` holds the segments as fractions of the featured part
+of the video (``feature_frame / duration_frame`` of ``duration_second``), clipped to [0, 1], as
+MMAction2's ``GenerateLocalizationLabels`` makes them. The loader's collate keeps
+``gt_instances`` and ``meta`` as per-sample lists (their sizes differ between videos).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ __all__ = [
     "ActivityNetDataset",
     "GenerateLocalizationLabels",
     "LoadLocalizationFeature",
+    "LoadProposals",
     "PackLocalizationInputs",
 ]
 
@@ -201,11 +202,83 @@ class GenerateLocalizationLabels:
         return f"{type(self).__name__}()"
 
 
+class LoadProposals:
+    """BSN's PEM input: a video's PGM proposals and their features (MMAction2's transform).
+
+    Reads ``<pgm_proposals_dir>/<video>.csv`` (``tmin,tmax,tmin_score,tmax_score,score,
+    match_iou,match_ioa`` rows, best first) and ``<pgm_features_dir>/<video>.npy`` (one
+    feature row per proposal), keeps the first ``top_k`` of each and sets ``bsp_feature``,
+    ``tmin``, ``tmax``, ``tmin_score``, ``tmax_score`` and ``reference_temporal_iou``
+    (``match_iou``). ``vidlab localization pgm`` writes both folders.
+
+    Args:
+        top_k: Proposals kept per video.
+        pgm_proposals_dir: Folder of the proposal CSVs.
+        pgm_features_dir: Folder of the feature files.
+        proposal_ext: ``'.csv'`` (the only format MMAction2 reads).
+        feature_ext: ``'.npy'`` (the only format MMAction2 reads).
+    """
+
+    def __init__(
+        self,
+        top_k: int,
+        pgm_proposals_dir: str,
+        pgm_features_dir: str,
+        proposal_ext: str = ".csv",
+        feature_ext: str = ".npy",
+    ):
+        if proposal_ext != ".csv" or feature_ext != ".npy":
+            raise ValueError(
+                f"LoadProposals reads '.csv' proposals and '.npy' features (as MMAction2); got "
+                f"proposal_ext={proposal_ext!r}, feature_ext={feature_ext!r}"
+            )
+        self.top_k = top_k
+        self.pgm_proposals_dir = pgm_proposals_dir
+        self.pgm_features_dir = pgm_features_dir
+        self.proposal_ext = proposal_ext
+        self.feature_ext = feature_ext
+
+    def __call__(self, results: dict) -> dict:
+        name = results["video_name"]
+        path = os.path.join(self.pgm_proposals_dir, name + self.proposal_ext)
+        feature_path = os.path.join(self.pgm_features_dir, name + self.feature_ext)
+        for p in (path, feature_path):
+            if not os.path.exists(p):
+                raise FileNotFoundError(
+                    f"{p}: no PGM output for video {name!r}; run `vidlab localization pgm "
+                    "CONFIG --mode train|test` after testing the TEM"
+                )
+        proposals = np.loadtxt(path, dtype=np.float32, delimiter=",", skiprows=1, ndmin=2)
+        proposals = proposals[: self.top_k]
+        features = np.load(feature_path).astype(np.float32)[: self.top_k, :]
+        if len(features) != len(proposals):
+            raise ValueError(
+                f"{feature_path}: {len(features)} feature rows for {len(proposals)} proposals "
+                f"in {path}; regenerate both with `vidlab localization pgm`"
+            )
+        results["bsp_feature"] = features
+        results["tmin"], results["tmax"] = proposals[:, 0], proposals[:, 1]
+        results["tmin_score"], results["tmax_score"] = proposals[:, 2], proposals[:, 3]
+        results["reference_temporal_iou"] = proposals[:, 5]
+        return results
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(top_k={self.top_k}, pgm_proposals_dir="
+            f"{self.pgm_proposals_dir!r}, pgm_features_dir={self.pgm_features_dir!r})"
+        )
+
+
 class PackLocalizationInputs:
     """The sample of a localization pipeline (see the module docstring).
 
+    ``inputs`` is the ``(C, T)`` feature (``raw_feature``); a pipeline of proposal features
+    (``LoadProposals``, for BSN's PEM) has none, and ``inputs`` is a 0-d placeholder as in
+    MMAction2: the proposal features travel with the other ``keys``.
+
     Args:
-        keys: Result keys packed as targets (``'gt_bbox'``; ``'proposals'``).
+        keys: Result keys packed as per-video targets under ``gt_instances`` (``'gt_bbox'``;
+            PEM's ``'bsp_feature'``, ``'reference_temporal_iou'``, ``'tmin'``, ...).
         meta_keys: Result keys copied into ``sample['meta']``.
     """
 
@@ -217,18 +290,19 @@ class PackLocalizationInputs:
         if "raw_feature" in results:
             inputs = torch.from_numpy(np.asarray(results["raw_feature"], dtype=np.float32))
         elif "bsp_feature" in results:
-            inputs = torch.from_numpy(np.asarray(results["bsp_feature"], dtype=np.float32))
+            inputs = torch.tensor(0.0)
         else:
             raise ValueError(
                 "PackLocalizationInputs: no 'raw_feature' (LoadLocalizationFeature) or "
                 f"'bsp_feature' (LoadProposals) in the results; keys are {sorted(results)}"
             )
-        sample = {"inputs": inputs, "index": int(results.get("index", -1))}
-        for key in self.keys:
-            if key in results:
-                sample[key] = torch.as_tensor(np.asarray(results[key]))
-        sample["meta"] = {k: results[k] for k in self.meta_keys if k in results}
-        return sample
+        targets = {k: torch.as_tensor(np.asarray(results[k])) for k in self.keys if k in results}
+        return {
+            "inputs": inputs,
+            "gt_instances": targets,
+            "meta": {k: results[k] for k in self.meta_keys if k in results},
+            "index": int(results.get("index", -1)),
+        }
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(keys={self.keys}, meta_keys={self.meta_keys})"

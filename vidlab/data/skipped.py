@@ -50,9 +50,9 @@ def _unpacked(x) -> bool:
     )
 
 
-# Sample keys collated as lists: metadata, and localization's ground-truth segments and
-# proposals (a different number per video).
-_PER_SAMPLE = ("meta", "gt_bbox", "proposals")
+# Sample keys collated as lists: metadata, and localization's per-video targets (segments,
+# proposals: a different number per video).
+_PER_SAMPLE = ("meta", "gt_instances")
 
 
 def collate_skip_none(batch: list) -> dict:
@@ -62,8 +62,9 @@ def collate_skip_none(batch: list) -> dict:
     the batch; the markers go into ``batch["skipped"]`` (a list, empty when nothing was
     skipped). Items that are lists (``RepeatAugDataset``) are flattened into the batch; results
     dicts of a pipeline without ``PackActionInputs`` are packed here. ``meta`` (and
-    localization's ``gt_bbox``, ``proposals``) stay lists, one item per sample. When every sample was skipped the batch has zero clips: ``clips``, ``label`` and ``index`` are
-    empty tensors, and ``skipped`` says why; a training or evaluation loop skips it.
+    localization's ``gt_instances``) stay lists, one item per sample. When every sample was
+    skipped the batch has zero clips: ``clips``, ``label`` and ``index`` are empty tensors, and
+    ``skipped`` says why; a training or evaluation loop skips it.
     """
     flat, skipped, anonymous = [], [], 0
     for item in batch:

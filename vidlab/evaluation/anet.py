@@ -38,9 +38,10 @@ class ANetMetric:
         metric_type: ``'AR@AN'``, or ``'TEM'`` (only write the results, no metric).
         metric_options: ``{'AR@AN': {'temporal_iou_thresholds': [...], 'max_avg_proposals':
             100}}``.
-        dump_config: ``dict(out=path, output_format='json')`` writes ActivityNet's result JSON
-            (``'csv'``: one ``<video>.csv`` per video of ``start,end,score`` rows in folder
-            ``out``); ``out=''``: nothing written.
+        dump_config: ``dict(out=path, output_format='json')`` writes ActivityNet's result JSON;
+            ``'csv'``: one ``<video>.csv`` per video in folder ``out`` (TEM's
+            ``action,start,end,tmin,tmax`` rows, or ``start,end,score``); ``out=''``: nothing
+            written.
         prefix, collect_device: MMEngine's, accepted (the keys are unprefixed, as MMAction2's).
     """
 
@@ -109,10 +110,14 @@ class ANetMetric:
             return
         os.makedirs(self.out, exist_ok=True)
         for r in results:
+            if "tem" in r:  # BSN's TEM: the rows its proposal generation reads
+                rows, header = np.asarray(r["tem"]), "action,start,end,tmin,tmax"
+            else:
+                rows, header = np.asarray(r["proposals"]).reshape(-1, 3), "start,end,score"
             np.savetxt(
                 os.path.join(self.out, f"{r['video_name']}.csv"),
-                np.asarray(r["proposals"]).reshape(-1, 3),
-                header="start,end,score",
+                rows,
+                header=header,
                 delimiter=",",
                 comments="",
             )

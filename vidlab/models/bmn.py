@@ -28,32 +28,10 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from vidlab.models._checks import built
-from vidlab.models.proposals import post_processing, temporal_iop, temporal_iou
+from vidlab.models.losses import binary_logistic_regression_loss
+from vidlab.models.proposals import post_processing, proposal_array, temporal_iop, temporal_iou
 
-__all__ = ["BMN", "BMNLoss", "binary_logistic_regression_loss"]
-
-
-def binary_logistic_regression_loss(
-    reg_score: Tensor,
-    label: Tensor,
-    threshold: float = 0.5,
-    ratio_range: Sequence[float] = (1.05, 21),
-    eps: float = 1e-5,
-) -> Tensor:
-    """Class-balanced binary log loss (MMAction2's): positives are ``label > threshold``,
-    weighted by ``ratio / 2`` and negatives by ``ratio / (2 (ratio - 1))``, where ``ratio`` is
-    entries per positive clipped to ``ratio_range``."""
-    label = label.reshape(-1).to(reg_score.device)
-    reg_score = reg_score.reshape(-1)
-    pmask = (label > threshold).float()
-    num_positive = pmask.sum().clamp(min=1)
-    ratio = (label.numel() / num_positive).clamp(ratio_range[0], ratio_range[1])
-    coef_0 = 0.5 * ratio / (ratio - 1)
-    coef_1 = 0.5 * ratio
-    loss = coef_1 * pmask * torch.log(reg_score + eps) + coef_0 * (1.0 - pmask) * torch.log(
-        1.0 - reg_score + eps
-    )
-    return -loss.mean()
+__all__ = ["BMN", "BMNLoss"]
 
 
 class BMNLoss(nn.Module):
@@ -286,9 +264,15 @@ class BMN(nn.Module):
 
         return stack(iou_maps), stack(starts), stack(ends)
 
-    def loss(self, outputs, gt_bbox) -> dict[str, Tensor]:
-        """MMAction2's loss dict ``{'loss': ...}`` of :meth:`forward`'s outputs."""
+    def loss(self, outputs, gt_instances) -> dict[str, Tensor]:
+        """MMAction2's loss dict ``{'loss': ...}`` of :meth:`forward`'s outputs.
+
+        Args:
+            outputs: What :meth:`forward` returned.
+            gt_instances: Per video, its ``(g, 2)`` segments, or a dict with ``'gt_bbox'``.
+        """
         confidence_map, start, end = outputs
+        gt_bbox = [g["gt_bbox"] if isinstance(g, Mapping) else g for g in gt_instances]
         iou_map, gt_start, gt_end = (x.to(start.device) for x in self.generate_labels(gt_bbox))
         loss = self.loss_cls(confidence_map, start, end, iou_map, gt_start, gt_end, self.bm_mask)
         return {"loss": loss[0]}
@@ -331,4 +315,12 @@ class BMN(nn.Module):
                 self.feature_extraction_interval,
             )
             for i, info in enumerate(video_infos)
+        ]
+
+    def results(self, outputs, gt_instances, metas: Sequence[dict]) -> list[dict]:
+        """Per video: ``{'video_name', 'proposals': (p, 3) [start_s, end_s, score]}``, best
+        first (the localization task's protocol)."""
+        return [
+            {"video_name": meta.get("video_name"), "proposals": proposal_array(listed)}
+            for meta, listed in zip(metas, self.proposals(outputs, metas))
         ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["post_processing", "soft_nms", "temporal_iop", "temporal_iou"]
+__all__ = ["post_processing", "proposal_array", "soft_nms", "temporal_iop", "temporal_iou"]
 
 
 def temporal_iou(proposal_min, proposal_max, gt_min, gt_max):
@@ -46,7 +46,7 @@ def soft_nms(
     proposals = proposals[proposals[:, -1].argsort()[::-1]]
     start = proposals[:, 0].copy()
     end = proposals[:, 1].copy()
-    score = proposals[:, -1].astype(np.float64, copy=True)
+    score = proposals[:, -1].copy()  # the input's dtype: BSN's PEM scores are float32
     alive = np.ones(len(score), dtype=bool)
     kept: list[int] = []
     kept_score: list[float] = []
@@ -103,3 +103,9 @@ def post_processing(
         }
         for row in result[:post_process_top_k]
     ]
+
+
+def proposal_array(proposal_list: list[dict]) -> np.ndarray:
+    """``[{'segment': [s, e], 'score': p}]`` -> ``(n, 3)`` float64 ``[s, e, p]``."""
+    rows = [[p["segment"][0], p["segment"][1], p["score"]] for p in proposal_list]
+    return np.array(rows, dtype=np.float64).reshape(-1, 3)

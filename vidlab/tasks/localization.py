@@ -1,13 +1,17 @@
 """Temporal action localization: snippet features of an untrimmed video in, scored segments out.
 
-A batch (``vidlab.data.localization``) is ``{"inputs": (B, C, T), "gt_bbox": [(g, 2)] * B,
-"meta": [dict] * B, "index": (B,)}``. The model (``vidlab.models.bmn.BMN``; BSN and TCANet
-follow the same three methods) provides ``forward(inputs)``, ``loss(outputs, gt_bbox) ->
-{'loss': ...}`` and ``proposals(outputs, metas) -> [[{'score', 'segment'}]]`` (seconds).
+A batch (``vidlab.data.localization``) is ``{"inputs": (B, C, T), "gt_instances": [dict] * B,
+"meta": [dict] * B, "index": (B,)}``. The model (``BMN``; BSN's ``TEM`` and ``PEM``) provides
+``forward(x)``, ``loss(outputs, gt_instances) -> {name: term}`` and ``results(outputs,
+gt_instances, metas) -> [dict]`` per video: ``video_name`` and either ``proposals`` ``(p, 3)``
+``[start_s, end_s, score]`` or (``TEM``) ``tem`` ``(T, 5)`` rows. A model that reads one of
+the targets instead of ``inputs`` names it in ``input_key`` (``PEM``: ``'bsp_feature'``, the
+proposals of all videos of a batch concatenated).
 
-Evaluation works per video: :meth:`LocalizationTask.predict` returns, for each video, its
-proposals as a ``(p, 3)`` array ``[start_s, end_s, score]`` and its ground truth as a ``(g, 2)``
-array in seconds, and ``ANetMetric`` (``vidlab.evaluation.anet``) computes AR@AN from them.
+Evaluation works per video (as MMAction2's ``predict``, which sees one video at a time: a
+batched conv may differ in the last bit and reorder soft-NMS ties). ``ANetMetric``
+(``vidlab.evaluation.anet``) computes AR@AN from the proposals and the ground truth in seconds,
+or writes TEM's rows.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ __all__ = ["LocalizationTask", "LocalizationResult"]
 
 
 class LocalizationResult(dict):
-    """One video's prediction: ``video_name``, ``proposals`` ``(p, 3)`` ``[start, end, score]``
-    in seconds, best first."""
+    """One video's prediction: ``video_name`` and ``proposals`` ``(p, 3)`` ``[start, end,
+    score]`` in seconds, best first (or TEM's ``tem`` rows)."""
 
 
 class LocalizationTask(Task):
@@ -33,11 +37,16 @@ class LocalizationTask(Task):
     default_evaluator = dict(type="ANetMetric", metric_type="AR@AN")
 
     def batch_size(self, batch) -> int:
-        return len(batch["inputs"]) if "inputs" in batch else 0
+        return len(batch["meta"]) if "meta" in batch and "inputs" in batch else 0
+
+    def _inputs(self, model, batch, device, rows=slice(None)):
+        key = getattr(model, "input_key", None)
+        if key is None:
+            return batch["inputs"][rows].to(device, non_blocking=True).float()  # (B, C, T)
+        return torch.cat([g[key] for g in batch["gt_instances"][rows]]).to(device).float()
 
     def prepare(self, batch, device, *, model: nn.Module, memory_format=None):
-        inputs = batch["inputs"].to(device, non_blocking=True).float()  # (B, C, T)
-        return inputs, batch["gt_bbox"]
+        return self._inputs(model, batch, device), batch["gt_instances"]
 
     def loss(self, model: nn.Module, outputs, targets) -> torch.Tensor:
         return sum(self.loss_terms(model, outputs, targets).values())
@@ -46,22 +55,12 @@ class LocalizationTask(Task):
         return dict(model.loss(outputs, targets))
 
     def predict(self, model: nn.Module, batch, device, max_views: int | None = None):
-        inputs = batch["inputs"].to(device, non_blocking=True).float()
-        metas = batch["meta"]
-        # one video at a time: MMAction2's predict sees one, and a batched conv may differ
-        # from it in the last bit, which can reorder soft-NMS ties
+        metas, targets = batch["meta"], batch["gt_instances"]
         results = []
-        for i in range(len(inputs)):
-            outputs = model(inputs[i : i + 1])
-            listed = model.proposals(outputs, [metas[i]])[0]
-            props = np.array(
-                [[p["segment"][0], p["segment"][1], p["score"]] for p in listed], dtype=np.float64
-            ).reshape(-1, 3)
-            results.append(
-                LocalizationResult(video_name=metas[i].get("video_name"), proposals=props)
-            )
-        truths = [_ground_truth(m) for m in metas]
-        return results, truths
+        for i in range(len(metas)):
+            outputs = model(self._inputs(model, batch, device, slice(i, i + 1)))
+            results += model.results(outputs, targets[i : i + 1], metas[i : i + 1])
+        return [LocalizationResult(r) for r in results], [_ground_truth(m) for m in metas]
 
     def metric_evaluators(self, names):
         from vidlab.evaluation.anet import ANetMetric
@@ -72,17 +71,18 @@ class LocalizationTask(Task):
         return [ANetMetric(metric_type="AR@AN")]
 
     def predictions(self, dataset, scores, labels, indices):
-        return [
-            {
-                "index": index,
-                "video_name": result["video_name"],
-                "proposal_list": [
+        records = []
+        for result, index in zip(scores, indices):
+            record = {"index": index, "video_name": result["video_name"]}
+            if "proposals" in result:
+                record["proposal_list"] = [
                     {"segment": [float(s), float(e)], "score": float(p)}
                     for s, e, p in result["proposals"]
-                ],
-            }
-            for result, index in zip(scores, indices)
-        ]
+                ]
+            else:
+                record["tem"] = np.asarray(result["tem"]).tolist()
+            records.append(record)
+        return records
 
 
 def _ground_truth(meta: dict) -> np.ndarray:
