@@ -114,3 +114,14 @@ def test_backward_reaches_every_trainable_weight(model):
     finally:
         model.zero_grad(set_to_none=True)
         model.eval()
+
+
+def test_temporal_average_precision_equals_mmaction2():
+    from vidlab.evaluation.temporal import average_precision_at_temporal_iou
+
+    fx = torch.load(FIXTURES / "temporal_ap.pt", weights_only=True)
+    for case in fx["cases"]:
+        gt = {k: np.array(v) for k, v in case["ground_truth"].items()}
+        ap = average_precision_at_temporal_iou(gt, case["prediction"])
+        assert np.array_equal(ap, case["ap"].numpy()), len(case["prediction"])
+    assert fx["cases"][-1]["ap"].max() > 0  # the largest case has true positives

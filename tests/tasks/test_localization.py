@@ -366,3 +366,23 @@ def test_pgm_without_tem_results_says_what_to_run(data, tmp_path):
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "no TEM result; test the TEM config first" in proc.stderr
+
+
+def test_class_agnostic_map_of_proposals():
+    truth = [np.array([[10.0, 20.0]]), np.array([[0.0, 5.0]])]
+    perfect = [
+        dict(video_name="v_a", proposals=np.array([[10.0, 20.0, 0.9]])),
+        dict(video_name="v_b", proposals=np.array([[0.0, 5.0, 0.8]])),
+    ]
+    metric = ANetMetric(metric_type="mAP")
+    out = metric.compute(perfect, truth)
+    assert out["mAP"] == pytest.approx(1.0) and out["mAP@0.50"] == pytest.approx(1.0)
+    # a duplicate ranked first matches; the true one, second, finds its segment taken
+    dup = [
+        dict(video_name="v_a", proposals=np.array([[10.0, 19.0, 0.95], [10.0, 20.0, 0.9]])),
+        dict(video_name="v_b", proposals=np.zeros((0, 3))),
+    ]
+    out = metric.compute(dup, truth)
+    assert out["mAP@0.50"] == pytest.approx(0.5)  # recall 1/2 at precision 1
+    # at 0.95 the first (IoU 0.9) misses and the second matches: precision 1/2 at recall 1/2
+    assert out["mAP@0.95"] == pytest.approx(0.25)

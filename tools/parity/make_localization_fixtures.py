@@ -270,9 +270,35 @@ def soft_nms_fixture() -> dict:
     )
 
 
+def temporal_ap_fixture() -> dict:
+    """MMAction2's average_precision_at_temporal_iou on random detections (ties included)."""
+    from mmaction.evaluation.functional import average_precision_at_temporal_iou
+
+    rng = np.random.default_rng(1)
+    cases = []
+    for n in (0, 5, 60, 200):
+        gt = {}
+        for v in range(4):
+            seg = np.sort(rng.uniform(0, 100, (int(rng.integers(1, 5)), 2)), axis=1)
+            gt[f"vid{v}"] = seg.tolist()
+        rows = []
+        for _ in range(n):
+            v = f"vid{int(rng.integers(0, 5))}"  # vid4 has no ground truth
+            s, e = np.sort(rng.uniform(0, 100, 2))
+            rows.append([v, 0, float(s), float(e), float(np.round(rng.uniform(), 2))])
+        ap = average_precision_at_temporal_iou({k: np.array(v) for k, v in gt.items()}, rows)
+        cases.append(dict(ground_truth=gt, prediction=rows, ap=torch.from_numpy(ap)))
+    return dict(cases=cases)
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, make in (("bmn", bmn_fixture), ("soft_nms", soft_nms_fixture), ("bsn", bsn_fixture)):
+    for name, make in (
+        ("bmn", bmn_fixture),
+        ("soft_nms", soft_nms_fixture),
+        ("bsn", bsn_fixture),
+        ("temporal_ap", temporal_ap_fixture),
+    ):
         torch.save(make(), OUT / f"{name}.pt")
         print(f"{name}: {(OUT / f'{name}.pt').stat().st_size // 1024} KiB")
 

@@ -13,7 +13,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from vidlab.evaluation.temporal import average_recall_at_avg_proposals
+from vidlab.evaluation.temporal import (
+    average_precision_at_temporal_iou,
+    average_recall_at_avg_proposals,
+)
 
 __all__ = ["ANetMetric", "proposals_to_json"]
 
@@ -35,9 +38,11 @@ class ANetMetric:
     at 1, 5, 10 and 100 proposals per video, and the area under the AR-AN curve (``auc``).
 
     Args:
-        metric_type: ``'AR@AN'``, or ``'TEM'`` (only write the results, no metric).
+        metric_type: ``'AR@AN'``; ``'TEM'`` (only write the results, no metric); or vidlab's
+            ``'mAP'``: the proposals as class-agnostic detections, mean AP over the tIoU
+            thresholds (``mAP``) and at each (``mAP@0.50``, ...).
         metric_options: ``{'AR@AN': {'temporal_iou_thresholds': [...], 'max_avg_proposals':
-            100}}``.
+            100}}`` (the thresholds serve ``'mAP'`` too).
         dump_config: ``dict(out=path, output_format='json')`` writes ActivityNet's result JSON;
             ``'csv'``: one ``<video>.csv`` per video in folder ``out`` (TEM's
             ``action,start,end,tmin,tmax`` rows, or ``start,end,score``); ``out=''``: nothing
@@ -53,8 +58,10 @@ class ANetMetric:
         metric_options: dict | None = None,
         dump_config: dict | None = None,
     ):
-        if metric_type not in ("AR@AN", "TEM"):
-            raise ValueError(f"ANetMetric.metric_type={metric_type!r}; expected 'AR@AN' or 'TEM'")
+        if metric_type not in ("AR@AN", "TEM", "mAP"):
+            raise ValueError(
+                f"ANetMetric.metric_type={metric_type!r}; expected 'AR@AN', 'mAP' or 'TEM'"
+            )
         dump_config = dict(dump_config or {"out": ""})
         if "out" not in dump_config:
             raise ValueError("ANetMetric.dump_config needs 'out' (a path, or '' for none)")
@@ -77,8 +84,10 @@ class ANetMetric:
         """The metrics of the whole set (and the dump, when ``dump_config.out`` is set)."""
         if self.out:
             self.dump(results)
-        if self.metric_type != "AR@AN":
+        if self.metric_type == "TEM":
             return {}
+        if self.metric_type == "mAP":
+            return self._map(results, ground_truth)
         truth, proposals, total = {}, {}, 0
         for i, (r, gt) in enumerate(zip(results, ground_truth)):
             truth[i] = np.asarray(gt, dtype=np.float64).reshape(-1, 2)
@@ -100,6 +109,19 @@ class ANetMetric:
             "AR@10": float(np.mean(recall[:, 9])),
             "AR@100": float(np.mean(recall[:, 99])),
         }
+
+    def _map(self, results, ground_truth) -> dict:
+        """Class-agnostic detection mAP of the proposals (each a detection of 'an action')."""
+        truth = {str(i): np.asarray(gt, float).reshape(-1, 2) for i, gt in enumerate(ground_truth)}
+        rows = [
+            [str(i), 0, s, e, p]
+            for i, r in enumerate(results)
+            for s, e, p in np.asarray(r["proposals"]).reshape(-1, 3)
+        ]
+        ap = average_precision_at_temporal_iou(truth, rows, self.thresholds)
+        out = {"mAP": float(ap.mean())}
+        out.update({f"mAP@{t:.2f}": float(a) for t, a in zip(self.thresholds, ap)})
+        return out
 
     def dump(self, results: Sequence[Mapping]) -> None:
         """Write the results as ``dump_config`` asks."""
