@@ -386,3 +386,53 @@ def test_class_agnostic_map_of_proposals():
     assert out["mAP@0.50"] == pytest.approx(0.5)  # recall 1/2 at precision 1
     # at 0.95 the first (IoU 0.9) misses and the second matches: precision 1/2 at recall 1/2
     assert out["mAP@0.95"] == pytest.approx(0.25)
+
+
+TCANET_CONFIG = CONFIG.replace(
+    'model = dict(type="BMN", temporal_dim={T}, boundary_ratio=0.5, num_samples=8,\n'
+    "             num_samples_per_bin=3, feat_dim={C}, soft_nms_alpha=0.4, "
+    "soft_nms_low_threshold=0.5,\n"
+    "             soft_nms_high_threshold=0.9, post_process_top_k=100, hidden_dim_1d=32,\n"
+    "             hidden_dim_2d=16, hidden_dim_3d=32)",
+    'model = dict(type="TCANet", feat_dim={C}, se_sample_num=8, action_sample_num=16, '
+    "temporal_dim={T}, lgte_num=1)",
+).replace('keys=("gt_bbox",)', 'keys=("gt_bbox", "proposals")') + (
+    'default_hooks = dict(checkpoint=dict(type="CheckpointHook", interval=1),\n'
+    '                     logger=dict(type="LoggerHook", interval=1))\n'
+)
+
+
+def test_tcanet_refines_proposals_from_the_annotations(data, tmp_path):
+    """MMAction2's TCANet reads each video's proposals from the annotation file."""
+    assert "TCANet" in TCANET_CONFIG and TCANET_CONFIG.count('"proposals"') == 2
+    rng = np.random.default_rng(1)
+    db = json.loads((data / "anno.json").read_text())
+    for info in db.values():  # noisy copies of the segments, relative, with scores
+        segs = [np.array(a["segment"]) / info["duration_second"] for a in info["annotations"]]
+        info["proposals"] = [
+            [*(np.clip(s + rng.normal(0, 0.05, 2), 0, 1)).tolist(), float(rng.uniform(0.3, 1))]
+            for s in segs
+            for _ in range(3)
+        ]
+    root = tmp_path / "tca"
+    (root).mkdir()
+    (root / "features").symlink_to(data / "features")
+    (root / "anno.json").write_text(json.dumps(db))
+    cfg = tmp_path / "tcanet.py"
+    cfg.write_text(TCANET_CONFIG.format(T=T, C=C, root=root))
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "vidlab.cli.main"]
+    work = tmp_path / "work"
+    proc = subprocess.run(
+        [*cmd, "train", str(cfg), "--work-dir", str(work)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
+    train = [r for r in log if r.get("mode") == "train"]
+    assert {"rloss1", "iloss3"} <= set(train[-1])  # each term logged
+    val = [r for r in log if r.get("mode") == "val"]
+    assert val and 0.0 <= val[-1]["AR@100"] <= 1.0

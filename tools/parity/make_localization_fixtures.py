@@ -270,6 +270,74 @@ def soft_nms_fixture() -> dict:
     )
 
 
+TCANET_CONFIG = "localization/tcanet/tcanet_2xb8-700x100-9e_hacs-feature.py"
+TCANET_CHANGES = dict(feat_dim=32, se_sample_num=8, action_sample_num=16, temporal_dim=24)
+
+
+def tcanet_fixture() -> dict:
+    """Encoded features, the three stages' refined proposals and IoU estimates (eval), and the
+    loss terms (RNG seeded, eval mode: no dropout) for proposals and segments of 2 videos."""
+    from mmaction.structures import ActionDataSample
+    from mmengine.structures import InstanceData
+
+    _, model_cfg, model, spec, weights = _build(TCANET_CONFIG, TCANET_CHANGES)
+    gen = torch.Generator().manual_seed(6)
+    features = torch.randn(2, model_cfg["feat_dim"], model_cfg["temporal_dim"], generator=gen)
+    proposals = []
+    for n in (7, 4):
+        start = torch.rand(n, generator=gen) * 0.7
+        proposals.append(
+            torch.stack(
+                [
+                    start,
+                    start + 0.05 + torch.rand(n, generator=gen) * 0.3,
+                    torch.rand(n, generator=gen),
+                ],
+                1,
+            )
+        )
+    boxes = [
+        torch.tensor([[0.1, 0.4], [0.5, 0.8]], dtype=torch.float64),
+        torch.tensor(
+            [[0.2, 0.3], [0.35, 0.5], [0.6, 0.9], [0.0, 0.1], [0.15, 0.95]], dtype=torch.float64
+        ),
+    ]
+    samples = []
+    for p, b in zip(proposals, boxes):
+        s = ActionDataSample()
+        s.proposals = InstanceData(proposals=p)
+        s.gt_instances = InstanceData(gt_bbox=b)
+        samples.append(s)
+    with torch.no_grad():
+        encoded = model._forward(features)
+        rows = torch.cat(
+            [
+                torch.cat([p[:, :2], torch.full((len(p), 1), float(i))], 1)
+                for i, p in enumerate(proposals)
+            ]
+        )
+        feats = encoded[rows[:, 2].long()]
+        iou1, p1 = model.tbr1(rows, feats, None, 0.5, False)[:2]
+        iou2, p2 = model.tbr2(p1, feats, None, 0.6, False)[:2]
+        iou3, p3 = model.tbr3(p2, feats, None, 0.7, False)[:2]
+        torch.manual_seed(8)
+        loss = model.loss(features, samples)
+    return dict(
+        model=model_cfg,
+        spec=spec,
+        seed=13,
+        digest=digest(weights),
+        features=features,
+        proposals=proposals,
+        gt_boxes=boxes,
+        encoded=encoded,
+        refined=[p1, p2, p3],
+        iou=[iou1, iou2, iou3],
+        loss_seed=8,
+        loss={k: v.detach() for k, v in loss.items()},
+    )
+
+
 def temporal_ap_fixture() -> dict:
     """MMAction2's average_precision_at_temporal_iou on random detections (ties included)."""
     from mmaction.evaluation.functional import average_precision_at_temporal_iou
@@ -292,13 +360,17 @@ def temporal_ap_fixture() -> dict:
 
 
 def main() -> None:
+    only = sys.argv[1:]  # fixture names, default: all
     OUT.mkdir(parents=True, exist_ok=True)
     for name, make in (
         ("bmn", bmn_fixture),
         ("soft_nms", soft_nms_fixture),
         ("bsn", bsn_fixture),
         ("temporal_ap", temporal_ap_fixture),
+        ("tcanet", tcanet_fixture),
     ):
+        if only and name not in only:
+            continue
         torch.save(make(), OUT / f"{name}.pt")
         print(f"{name}: {(OUT / f'{name}.pt').stat().st_size // 1024} KiB")
 

@@ -48,6 +48,7 @@ NAMES: dict[str, str] = {
     "BMNLoss": "vidlab.models.bmn:BMNLoss",
     "TEM": "vidlab.models.bsn:TEM",
     "PEM": "vidlab.models.bsn:PEM",
+    "TCANet": "vidlab.models.tcanet:TCANet",
     "BinaryLogisticRegressionLoss": "vidlab.models.losses:BinaryLogisticRegressionLoss",
     "AvgConsensus": "vidlab.models.heads.base:AvgConsensus",
     "CrossEntropyLoss": "vidlab.models.losses:CrossEntropyLoss",

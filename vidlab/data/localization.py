@@ -296,7 +296,8 @@ class PackLocalizationInputs:
                 "PackLocalizationInputs: no 'raw_feature' (LoadLocalizationFeature) or "
                 f"'bsp_feature' (LoadProposals) in the results; keys are {sorted(results)}"
             )
-        targets = {k: torch.as_tensor(np.asarray(results[k])) for k in self.keys if k in results}
+        # arrays keep their dtype, lists become float32 (torch's default), as MMAction2's
+        targets = {k: _tensor(results[k]) for k in self.keys if k in results}
         return {
             "inputs": inputs,
             "gt_instances": targets,
@@ -306,3 +307,9 @@ class PackLocalizationInputs:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(keys={self.keys}, meta_keys={self.meta_keys})"
+
+
+def _tensor(value) -> torch.Tensor:
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(value)
+    return torch.as_tensor(value)

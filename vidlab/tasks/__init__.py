@@ -27,12 +27,12 @@ from vidlab.tasks.recognition import RecognitionTask
 __all__ = ["RecognitionTask", "Task", "build_task"]
 
 # model types whose configs are temporal localization (MMAction2's configs/localization)
-_LOCALIZERS = ("BMN", "TEM", "PEM")
+_LOCALIZERS = ("BMN", "TEM", "PEM", "TCANet")
 
 
 def build_task(cfg: Any) -> Task:
     """The task a config asks for with its ``task`` key; without one, localization for a
-    localizer model (``BMN``, ``TEM``, ``PEM``), else :class:`RecognitionTask`.
+    localizer model (``BMN``, ``TEM``, ``PEM``, ``TCANet``), else :class:`RecognitionTask`.
 
     Raises:
         ConfigError: ``task`` names an unknown type (the message names the key).
