@@ -49,6 +49,8 @@ NAMES: dict[str, str] = {
     "TEM": "vidlab.models.bsn:TEM",
     "PEM": "vidlab.models.bsn:PEM",
     "TCANet": "vidlab.models.tcanet:TCANet",
+    "SingleRoIExtractor3D": "vidlab.models.roi_heads:SingleRoIExtractor3D",
+    "BBoxHeadAVA": "vidlab.models.roi_heads:BBoxHeadAVA",
     "BinaryLogisticRegressionLoss": "vidlab.models.losses:BinaryLogisticRegressionLoss",
     "AvgConsensus": "vidlab.models.heads.base:AvgConsensus",
     "CrossEntropyLoss": "vidlab.models.losses:CrossEntropyLoss",
