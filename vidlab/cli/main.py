@@ -116,6 +116,14 @@ def cmd_list_models(args) -> int:
     return 0
 
 
+def cmd_localization_pgm(args) -> int:
+    from vidlab.cli.pgm import run_pgm
+    from vidlab.config import load_config
+
+    run_pgm(load_config(args.config), args.mode, args.workers)
+    return 0
+
+
 def cmd_data_synth(args) -> int:
     from vidlab.data.synthetic import synth_main
 
@@ -293,6 +301,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list-models", help="named model variants for create_model")
     p.set_defaults(func=cmd_list_models)
+
+    loc = sub.add_parser("localization", help="temporal localization tools")
+    loc = loc.add_subparsers(dest="localization_command")
+    loc.required = True
+    p = loc.add_parser("pgm", help="BSN's proposal generation from TEM results (PGM config)")
+    p.add_argument("config", help="the PGM config, e.g. MMAction2's bsn_pgm_400x100_...py")
+    p.add_argument("--mode", choices=["train", "test"], default="test")
+    p.add_argument("--workers", type=int, default=None, help="processes (default: config's)")
+    p.set_defaults(func=cmd_localization_pgm)
 
     data = sub.add_parser("data", help="dataset tools").add_subparsers(dest="data_command")
     data.required = True

@@ -44,6 +44,14 @@ NAMES: dict[str, str] = {
     "ResNetAudio": "vidlab.models.audio:ResNetAudio",
     "ConvAudio": "vidlab.models.audio:ConvAudio",
     "TSNAudioHead": "vidlab.models.heads.audio:TSNAudioHead",
+    "BMN": "vidlab.models.bmn:BMN",
+    "BMNLoss": "vidlab.models.bmn:BMNLoss",
+    "TEM": "vidlab.models.bsn:TEM",
+    "PEM": "vidlab.models.bsn:PEM",
+    "TCANet": "vidlab.models.tcanet:TCANet",
+    "SingleRoIExtractor3D": "vidlab.models.roi_heads:SingleRoIExtractor3D",
+    "BBoxHeadAVA": "vidlab.models.roi_heads:BBoxHeadAVA",
+    "BinaryLogisticRegressionLoss": "vidlab.models.losses:BinaryLogisticRegressionLoss",
     "AvgConsensus": "vidlab.models.heads.base:AvgConsensus",
     "CrossEntropyLoss": "vidlab.models.losses:CrossEntropyLoss",
     "BCELossWithLogits": "vidlab.models.losses:BCELossWithLogits",
@@ -58,6 +66,7 @@ NAMES: dict[str, str] = {
     "RawframeDataset": "vidlab.data.datasets:RawframeDataset",
     "RepeatAugDataset": "vidlab.data.datasets:RepeatAugDataset",
     "AudioDataset": "vidlab.data.audio:AudioDataset",
+    "ActivityNetDataset": "vidlab.data.localization:ActivityNetDataset",
     "SyntheticMotionDataset": "vidlab.data.synthetic.memory:SyntheticMotionDataset",
     "ImageNet": "vidlab.data.images:ImageNet",  # mmcls./mmpretrain.ImageNet (OmniSource)
     # --- data: loading / decoding ---------------------------------------------------------
@@ -97,6 +106,10 @@ NAMES: dict[str, str] = {
     "RandAugment": "vidlab.data.transforms.color:RandAugment",
     "FormatShape": "vidlab.data.transforms.formatting:FormatShape",
     "PackActionInputs": "vidlab.data.transforms.formatting:PackActionInputs",
+    "LoadLocalizationFeature": "vidlab.data.localization:LoadLocalizationFeature",
+    "GenerateLocalizationLabels": "vidlab.data.localization:GenerateLocalizationLabels",
+    "PackLocalizationInputs": "vidlab.data.localization:PackLocalizationInputs",
+    "LoadProposals": "vidlab.data.localization:LoadProposals",
     "Transpose": "vidlab.data.transforms.formatting:Transpose",
     "LoadHVULabel": "vidlab.data.transforms.formatting:LoadHVULabel",
     # images (OmniSource's image loader); MMPretrain's RandomResizedCrop is not MMAction2's
@@ -109,6 +122,7 @@ NAMES: dict[str, str] = {
     "ConcatDataset": "vidlab.data.wrappers:ConcatDataset",
     "AccMetric": "vidlab.evaluation.metrics:AccMetric",
     "ConfusionMatrix": "vidlab.evaluation.metrics:ConfusionMatrix",
+    "ANetMetric": "vidlab.evaluation.anet:ANetMetric",
     "EpochBasedTrainLoop": "vidlab.compat.mmengine:EpochBasedTrainLoop",
     "MultiLoaderEpochBasedTrainLoop": "vidlab.compat.mmengine:MultiLoaderEpochBasedTrainLoop",
     "ValLoop": "vidlab.compat.mmengine:ValLoop",
@@ -162,6 +176,7 @@ NAMES: dict[str, str] = {
     "ActionVisualizer": "vidlab.compat.mmengine:ActionVisualizer",
     "LogProcessor": "vidlab.compat.mmengine:LogProcessor",
     "RecognitionTask": "vidlab.tasks.recognition:RecognitionTask",
+    "LocalizationTask": "vidlab.tasks.localization:LocalizationTask",
 }
 
 # MMEngine's ``default_hooks`` keys and their types, for entries written without ``type``

@@ -50,6 +50,7 @@ ACCEPTS_ANY_KWARGS = "_accepts_any_kwargs"
 # ``*`` matches one part of a key path (a key or a list index), ``**`` any number of parts.
 DEFAULT_INJECTED: dict[str, tuple[str, ...]] = {
     "optim_wrapper.optimizer": ("params",),
+    "optimizer": ("params",),  # a 1.x config's variable that optim_wrapper refers to
     "param_scheduler": ("optimizer",),
     "param_scheduler.*": ("optimizer",),
     "*.sampler": ("dataset",),

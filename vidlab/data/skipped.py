@@ -50,15 +50,21 @@ def _unpacked(x) -> bool:
     )
 
 
+# Sample keys collated as lists: metadata, and localization's per-video targets (segments,
+# proposals: a different number per video).
+_PER_SAMPLE = ("meta", "gt_instances")
+
+
 def collate_skip_none(batch: list) -> dict:
     """``default_collate`` of the samples, without the skipped ones, which it lists.
 
     :class:`Skipped` markers (and ``None``, from datasets of other libraries) are dropped from
     the batch; the markers go into ``batch["skipped"]`` (a list, empty when nothing was
     skipped). Items that are lists (``RepeatAugDataset``) are flattened into the batch; results
-    dicts of a pipeline without ``PackActionInputs`` are packed here. When
-    every sample was skipped the batch has zero clips: ``clips``, ``label`` and ``index`` are
-    empty tensors, and ``skipped`` says why; a training or evaluation loop skips it.
+    dicts of a pipeline without ``PackActionInputs`` are packed here. ``meta`` (and
+    localization's ``gt_instances``) stay lists, one item per sample. When every sample was
+    skipped the batch has zero clips: ``clips``, ``label`` and ``index`` are empty tensors, and
+    ``skipped`` says why; a training or evaluation loop skips it.
     """
     flat, skipped, anonymous = [], [], 0
     for item in batch:
@@ -86,6 +92,9 @@ def collate_skip_none(batch: list) -> dict:
             "index": empty.clone(),
             "skipped": skipped,
         }
+    # per-sample values whose sizes differ between samples stay lists (one item per sample)
+    kept = {k: [x.pop(k) for x in flat] for k in _PER_SAMPLE if all(k in x for x in flat)}
     out = torch.utils.data.default_collate(flat)
+    out.update(kept)
     out["skipped"] = skipped
     return out

@@ -57,7 +57,9 @@ def evaluate(
     task's ``last_logits``).
 
     Returns:
-        ``(scores (N, K), labels (N,) or (N, K), dataset indices (N,))``.
+        ``(scores (N, K), labels (N,) or (N, K), dataset indices (N,))``; for a task whose
+        per-sample predictions are not tensors of one shape (localization's proposal lists),
+        ``scores`` and ``labels`` are lists with one item per sample.
     """
     from vidlab.engine.distributed import gather_ordered
 
@@ -86,7 +88,9 @@ def evaluate(
             raw = getattr(task, "last_logits", None) if logits_out is not None else None
             for j in range(b):
                 views = raw[j].cpu() if raw is not None else None
-                local.append((int(indices[j]), scores[j].float().cpu(), labels[j].cpu(), views))
+                local.append(
+                    (int(indices[j]), _cpu(scores[j], float_=True), _cpu(labels[j]), views)
+                )
             if progress is not None:
                 progress.update(b)
     finally:
@@ -96,11 +100,22 @@ def evaluate(
         results = sorted({r[0]: r for r in results}.values(), key=lambda r: r[0])
     if not results:
         raise RuntimeError("evaluation produced no results: the loader yielded no samples")
-    scores = torch.stack([r[1] for r in results]).numpy()
-    labels = torch.stack([r[2] for r in results]).numpy()
     if logits_out is not None:
         logits_out.extend(r[3] for r in results)
-    return scores, labels, [r[0] for r in results]
+    return _stack([r[1] for r in results]), _stack([r[2] for r in results]), [r[0] for r in results]
+
+
+def _cpu(x, float_: bool = False):
+    if not torch.is_tensor(x):
+        return x  # a task's per-sample object (localization: a video's proposals)
+    return x.float().cpu() if float_ else x.cpu()
+
+
+def _stack(items: list):
+    """Tensors of one shape -> one array; anything else (per-sample objects) stays a list."""
+    if all(torch.is_tensor(x) for x in items) and len({tuple(x.shape) for x in items}) == 1:
+        return torch.stack(items).numpy()
+    return items
 
 
 def compute_metrics(evaluators, scores, labels) -> dict:

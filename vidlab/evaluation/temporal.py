@@ -1,14 +1,20 @@
 """Temporal-segment metrics of MMAction2 1.2 (shared by recognition tools and localization).
 
-``pairwise_temporal_iou`` and ``average_recall_at_avg_proposals`` (AR@AN, as reported for
-ActivityNet proposals) give MMAction2's numbers; tests/evaluation holds fixtures made with it.
+``pairwise_temporal_iou``, ``average_recall_at_avg_proposals`` (AR@AN, as reported for
+ActivityNet proposals) and ``average_precision_at_temporal_iou`` (detection AP at tIoU
+thresholds) give MMAction2's numbers; tests hold fixtures made with it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["average_recall_at_avg_proposals", "pairwise_temporal_iou"]
+__all__ = [
+    "average_precision_at_temporal_iou",
+    "average_recall_at_avg_proposals",
+    "interpolated_precision_recall",
+    "pairwise_temporal_iou",
+]
 
 
 def pairwise_temporal_iou(candidate_segments, target_segments, calculate_overlap_self=False):
@@ -108,3 +114,63 @@ def average_recall_at_avg_proposals(
     area = trapezoid(avg_recall, proposals_per_video)
     auc = 100.0 * float(area) / proposals_per_video[-1]
     return recall, avg_recall, proposals_per_video, auc
+
+
+def interpolated_precision_recall(precision, recall) -> float:
+    """VOC 2011's interpolated average precision of a precision-recall curve."""
+    p = np.concatenate([[0.0], precision, [0.0]])
+    r = np.concatenate([[0.0], recall, [1.0]])
+    p = np.maximum.accumulate(p[::-1])[::-1]  # precision made non-increasing from the right
+    steps = np.flatnonzero(r[1:] != r[:-1]) + 1
+    return float(np.sum((r[steps] - r[steps - 1]) * p[steps]))
+
+
+def average_precision_at_temporal_iou(
+    ground_truth: dict,
+    prediction,
+    temporal_iou_thresholds=np.linspace(0.5, 0.95, 10),  # noqa: B008 (read only)
+) -> np.ndarray:
+    """Average precision of one class's detections at each tIoU threshold (ActivityNet's).
+
+    Detections are taken best score first; each is a true positive at a threshold when its
+    best-overlapping ground-truth segment of the same video not yet matched at that threshold
+    reaches it (MMAction2's ``average_precision_at_temporal_iou``).
+
+    Args:
+        ground_truth: video id -> ``(g, 2)`` segments of this class.
+        prediction: rows ``[video_id, class_id, start, end, score]``.
+        temporal_iou_thresholds: The thresholds.
+
+    Returns:
+        float32 ``(len(thresholds),)`` APs.
+    """
+    thresholds = np.asarray(temporal_iou_thresholds)
+    ap = np.zeros(len(thresholds), dtype=np.float32)
+    if len(prediction) < 1:
+        return ap
+    num_gts = float(sum(len(v) for v in ground_truth.values()))
+    matched = {k: np.full((len(thresholds), len(v)), False) for k, v in ground_truth.items()}
+    prediction = np.array(prediction)
+    prediction = prediction[np.argsort(prediction[:, 4].astype(float))[::-1]]
+    tp = np.zeros((len(thresholds), len(prediction)), dtype=np.int32)
+    for i, row in enumerate(prediction):
+        video = row[0]
+        if video not in ground_truth:
+            continue  # a false positive at every threshold
+        iou = pairwise_temporal_iou(row[2:4].astype(float), np.array(ground_truth[video], float))
+        order = iou.argsort()[::-1]
+        for t, threshold in enumerate(thresholds):
+            for j in order:  # the best free segment above the threshold, if any
+                if iou[j] < threshold:
+                    break
+                if not matched[video][t, j]:
+                    matched[video][t, j] = True
+                    tp[t, i] = 1
+                    break
+    tp_cum = np.cumsum(tp, axis=1).astype(np.float32)
+    fp_cum = np.cumsum(1 - tp, axis=1).astype(np.float32)
+    recall = tp_cum / num_gts
+    precision = tp_cum / (tp_cum + fp_cum)
+    for t in range(len(thresholds)):
+        ap[t] = interpolated_precision_recall(precision[t], recall[t])
+    return ap

@@ -66,3 +66,33 @@ class BCELossWithLogits(_WeightedLoss):
         return F.binary_cross_entropy_with_logits(
             logits, labels.to(logits.dtype), weight=self.class_weight
         )
+
+
+def binary_logistic_regression_loss(
+    reg_score: Tensor,
+    label: Tensor,
+    threshold: float = 0.5,
+    ratio_range: Sequence[float] = (1.05, 21),
+    eps: float = 1e-5,
+) -> Tensor:
+    """Class-balanced binary log loss (MMAction2's): positives are ``label > threshold``,
+    weighted by ``ratio / 2`` and negatives by ``ratio / (2 (ratio - 1))``, where ``ratio`` is
+    entries per positive clipped to ``ratio_range``."""
+    label = label.reshape(-1).to(reg_score.device)
+    reg_score = reg_score.reshape(-1)
+    pmask = (label > threshold).float()
+    num_positive = pmask.sum().clamp(min=1)
+    ratio = (label.numel() / num_positive).clamp(ratio_range[0], ratio_range[1])
+    coef_0 = 0.5 * ratio / (ratio - 1)
+    coef_1 = 0.5 * ratio
+    loss = coef_1 * pmask * torch.log(reg_score + eps) + coef_0 * (1.0 - pmask) * torch.log(
+        1.0 - reg_score + eps
+    )
+    return -loss.mean()
+
+
+class BinaryLogisticRegressionLoss(nn.Module):
+    """MMAction2's module form of :func:`binary_logistic_regression_loss` (BSN's TEM)."""
+
+    def forward(self, reg_score, label, threshold=0.5, ratio_range=(1.05, 21), eps=1e-5):
+        return binary_logistic_regression_loss(reg_score, label, threshold, ratio_range, eps)

@@ -26,15 +26,25 @@ from vidlab.tasks.recognition import RecognitionTask
 
 __all__ = ["RecognitionTask", "Task", "build_task"]
 
+# model types whose configs are temporal localization (MMAction2's configs/localization)
+_LOCALIZERS = ("BMN", "TEM", "PEM", "TCANet")
+
 
 def build_task(cfg: Any) -> Task:
-    """The task a config asks for with its ``task`` key (default: :class:`RecognitionTask`).
+    """The task a config asks for with its ``task`` key; without one, localization for a
+    localizer model (``BMN``, ``TEM``, ``PEM``, ``TCANet``), else :class:`RecognitionTask`.
 
     Raises:
         ConfigError: ``task`` names an unknown type (the message names the key).
     """
     node = cfg.get("task") if isinstance(cfg, dict) else getattr(cfg, "task", None)
     if node is None:
+        model = cfg.get("model") if isinstance(cfg, dict) else getattr(cfg, "model", None)
+        model_type = model.get("type") if isinstance(model, dict) else None
+        if model_type in _LOCALIZERS:  # MMAction2's localization configs have no task key
+            from vidlab.tasks.localization import LocalizationTask
+
+            return LocalizationTask()
         return RecognitionTask()
     if isinstance(node, dict):
         from vidlab.config import build
