@@ -288,7 +288,8 @@ def test(
         bad_list = str(write_bad_samples(bad, Path(work_dir)))
         print(f"{len(bad)} bad sample(s) skipped; listed in {bad_list}")
     results = compute_metrics(evaluators, scores, labels)
-    single = np.asarray(labels).ndim == 1
+    # one integer label per video (recognition); lists are other tasks' per-video targets
+    single = isinstance(labels, np.ndarray) and labels.ndim == 1
     if want_per_class and single:
         classes, _, acc = per_class_accuracy(scores, labels)
         results["acc/per_class"] = {int(c): float(a) for c, a in zip(classes, acc)}
@@ -308,7 +309,9 @@ def test(
             else:
                 write_results(Path(out), results, predictions)
             print(f"predictions written to {out}")
-        if dump is not None:
+        if dump is not None and not isinstance(scores, np.ndarray):
+            print("--dump: class scores only (this task's per-video results are in --out)")
+        elif dump is not None:
             write_dump(Path(dump), scores, labels, raw, predictions)
             print(f"scores and per-view logits dumped to {dump}")
         if report_dir is not None:
