@@ -85,6 +85,28 @@ def _fetch_pretrained(node) -> None:
             _fetch_pretrained(value)
 
 
+def cmd_extract_features(args) -> int:
+    from vidlab.batch_inference import expand_inputs
+    from vidlab.features import extract_many
+    from vidlab.inference import init_recognizer
+
+    model = init_recognizer(_load(args), args.checkpoint, device=args.device)
+    videos = expand_inputs(args.inputs)
+    done = extract_many(
+        model,
+        videos,
+        args.out,
+        ann_out=args.ann_out,
+        window=args.window,
+        stride=args.stride,
+        temporal_dim=args.temporal_dim,
+    )
+    print(f"features of {len(done)} video(s) written to {args.out}")
+    if args.ann_out:
+        print(f"annotation file (add each video's segments): {args.ann_out}")
+    return 0
+
+
 def cmd_print_config(args) -> int:
     print(_load(args).pretty_text())
     return 0
@@ -270,6 +292,23 @@ def build_parser() -> argparse.ArgumentParser:
     from vidlab.cli import infer as _infer
 
     _infer.register(sub)
+
+    p = sub.add_parser(
+        "extract-features", help="snippet features of whole videos for temporal localization"
+    )
+    p.add_argument("config", help="a recognizer's config (its test pipeline is used)")
+    p.add_argument("checkpoint")
+    p.add_argument("inputs", nargs="+", help="videos, frame folders, folders or .txt lists")
+    p.add_argument("--out", required=True, help="folder for one <name>.csv per video")
+    p.add_argument("--window", type=int, default=16, help="frames per snippet")
+    p.add_argument("--stride", type=int, default=16, help="frames between snippet starts")
+    p.add_argument(
+        "--temporal-dim", type=int, default=None, help="resample to this many rows (BMN: 100)"
+    )
+    p.add_argument("--ann-out", help="write an ActivityNet annotation file (segments empty)")
+    p.add_argument("--device", default="cpu")
+    _add_cfg_options(p)
+    p.set_defaults(func=cmd_extract_features)
 
     p = sub.add_parser("print-config", help="print the merged config as Python")
     p.add_argument("config")
