@@ -532,8 +532,9 @@ class SwinTransformer3D(nn.Module):
             self.patch_size, in_channels, self.embed_dims, norm_cfg if patch_norm else None
         )
         self.pos_drop = nn.Dropout(p=drop_rate)
-        # stochastic depth rises linearly over all blocks (float32 linspace, as MMAction2)
-        dpr = torch.linspace(0, drop_path_rate, sum(self.depths)).tolist()
+        # stochastic depth rises linearly over all blocks (float32 linspace, as MMAction2; on the
+        # CPU also while building on the meta device)
+        dpr = torch.linspace(0, drop_path_rate, sum(self.depths), device="cpu").tolist()
         self.layers = nn.ModuleList()
         dims = [self.embed_dims]
         for i, (depth, num_heads) in enumerate(zip(self.depths, self.num_heads)):
