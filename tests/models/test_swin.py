@@ -133,7 +133,7 @@ def test_drop_path_is_stochastic_depth():
     assert torch.equal(layer.eval()(torch.ones(4, 3)), torch.ones(4, 3))
 
 
-def test_2d_imagenet_swin_inflates_as_mmaction2():
+def test_2d_imagenet_swin_inflates_as_mmaction2(caplog):
     arch = dict(embed_dims=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 2, 2])
     model = S.SwinTransformer3D(arch=arch, window_size=(2, 3, 3), pretrained="2d.pth")
     own = model.state_dict()
@@ -150,7 +150,9 @@ def test_2d_imagenet_swin_inflates_as_mmaction2():
             state["norm." + key.split(".")[1]] = torch.randn(value.shape)
         else:
             state[key] = torch.randn(value.shape)
-    converted = S.inflate_swin2d(state, model)
+    with caplog.at_level("WARNING", logger="vidlab.models.swin"):
+        converted = S.inflate_swin2d(state, model)
+    assert len(caplog.records) == 1 and "13 offsets a side" in caplog.text  # once, not per block
     assert "layers.0.blocks.0.attn_mask" not in converted and "norm.weight" not in converted
     assert converted["norm3.weight"] is state["norm.weight"]
     kernel = converted["patch_embed.proj.weight"]

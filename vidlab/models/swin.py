@@ -627,7 +627,6 @@ def _interpolate_bias_table(table: Tensor, window_size: Size3) -> Tensor:
         grid = table.permute(1, 0).reshape(1, heads, side, side)
         grid = F.interpolate(grid, size=(2 * wh - 1, 2 * ww - 1), mode="bicubic")
         table = grid.reshape(heads, target).permute(1, 0)
-        logger.info("relative position bias resized from %dx%d to the window", side, side)
     return table.repeat(2 * wd - 1, 1)
 
 
@@ -647,6 +646,7 @@ def inflate_swin2d(
         return None
     own = model.state_dict()
     out: dict[str, Tensor] = {}
+    resized = set()
     for key, value in state_dict.items():
         if "relative_position_index" in key or "attn_mask" in key:
             continue
@@ -655,10 +655,22 @@ def inflate_swin2d(
             value = value.unsqueeze(2).repeat(1, 1, pd, 1, 1) / pd
         elif "relative_position_bias_table" in key and key in own:
             if value.shape[1] == own[key].shape[1]:
+                resized.add(int(value.shape[0] ** 0.5))
                 value = _interpolate_bias_table(value, model.window_size)
         elif key in ("norm.weight", "norm.bias") and hasattr(model, "norm3"):
             key = "norm3." + key.split(".")[1]
         out[key] = value
+    _, wh, ww = model.window_size
+    if resized - {2 * wh - 1}:  # said once per file, not per block
+        logger.warning(
+            "2D Swin relative-position bias tables (%s offsets a side) resized bicubically to "
+            "the %dx%d window's %dx%d",
+            "/".join(map(str, sorted(resized))),
+            wh,
+            ww,
+            2 * wh - 1,
+            2 * ww - 1,
+        )
     for key, value in own.items():  # computed, not learnt: keep the model's
         if key.endswith("relative_position_index"):
             out[key] = value
