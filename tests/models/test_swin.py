@@ -16,6 +16,8 @@ from vidlab.engine.param_groups import (
     SwinOptimWrapperConstructor,
 )
 from vidlab.models import swin as S
+from vidlab.models.layers import window_attention as W
+from vidlab.models.layers.drop_path import DropPath
 
 MICRO = dict(embed_dims=16, depths=[2, 2], num_heads=[2, 4])
 MM_CONFIGS = Path.home() / ".cache/mmaction2-ref/venv/lib/python3.11/site-packages/mmaction/.mim"
@@ -36,7 +38,7 @@ def _mask_by_slices(dims, window, shift) -> torch.Tensor:
             for w in (slice(-window[2]), slice(-window[2], -shift[2]), slice(-shift[2], None)):
                 img[:, d, h, w, :] = cnt
                 cnt += 1
-    ids = S.window_partition(img, window).squeeze(-1)
+    ids = W.window_partition(img, window).squeeze(-1)
     diff = ids.unsqueeze(1) - ids.unsqueeze(2)
     return diff.masked_fill(diff != 0, -100.0).masked_fill(diff == 0, 0.0)
 
@@ -51,23 +53,23 @@ def _mask_by_slices(dims, window, shift) -> torch.Tensor:
 )
 def test_shifted_window_mask_is_mmaction2s(dims, window, shift):
     assert torch.equal(
-        S.compute_mask(dims, window, shift, "cpu"), _mask_by_slices(dims, window, shift)
+        W.compute_mask(dims, window, shift, "cpu"), _mask_by_slices(dims, window, shift)
     )
 
 
 def test_window_partition_round_trip_and_window_size():
     x = torch.randn(2, 4, 6, 9, 5)
-    windows = S.window_partition(x, (2, 3, 3))
+    windows = W.window_partition(x, (2, 3, 3))
     assert windows.shape == (2 * 2 * 2 * 3, 18, 5)
     assert torch.equal(windows[0], x[0, :2, :3, :3].reshape(18, 5))
-    assert torch.equal(S.window_reverse(windows, (2, 3, 3), 2, 4, 6, 9), x)
+    assert torch.equal(W.window_reverse(windows, (2, 3, 3), 2, 4, 6, 9), x)
     # an axis no longer than the window: the whole axis, and no shift anywhere along it
-    assert S.get_window_size((4, 16, 7), (8, 7, 7), (4, 3, 3)) == ((4, 7, 7), (0, 3, 0))
+    assert W.get_window_size((4, 16, 7), (8, 7, 7), (4, 3, 3)) == ((4, 7, 7), (0, 3, 0))
 
 
 def test_relative_position_index_is_the_definition():
     wd, wh, ww = 2, 3, 4
-    index = S._relative_position_index((wd, wh, ww))
+    index = W._relative_position_index((wd, wh, ww))
     coords = [(d, h, w) for d in range(wd) for h in range(wh) for w in range(ww)]
     for i, (d1, h1, w1) in enumerate(coords):
         for j, (d2, h2, w2) in enumerate(coords):
@@ -80,7 +82,7 @@ def test_relative_position_index_is_the_definition():
 @pytest.mark.parametrize("masked", [False, True])
 def test_sdpa_attention_equals_explicit_attention(masked):
     torch.manual_seed(0)
-    attn = S.WindowAttention3D(16, (2, 3, 3), num_heads=2, qk_scale=0.3).eval()
+    attn = W.WindowAttention3D(16, (2, 3, 3), num_heads=2, qk_scale=0.3).eval()
     torch.nn.init.normal_(attn.relative_position_bias_table)
     n_windows, n = 3, 12  # a window shrunk to 12 tokens: the first 12 x 12 of the index
     x = torch.randn(2 * n_windows, n, 16)
@@ -125,7 +127,7 @@ def test_frozen_stages():
 
 
 def test_drop_path_is_stochastic_depth():
-    layer = S.DropPath(0.5).train()
+    layer = DropPath(0.5).train()
     torch.manual_seed(0)
     out = layer(torch.ones(64, 3, 2))
     kept = out[:, 0, 0]

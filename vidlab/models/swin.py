@@ -7,13 +7,9 @@ stage. The head is ``vidlab.models.heads.i3d.I3DHead``.
 
 Attention runs inside non-overlapping 3D windows; every second block of a stage shifts the
 windows by half a window (a cyclic roll) and masks the pairs of tokens that the roll brought
-together from distant places. MMAction2's details are kept on purpose, since its checkpoints
-were trained with them: the mask adds -100 (not -inf); a window that is larger than the feature
-map along an axis shrinks to it and stops shifting along every axis there, and then takes the
-relative-position bias of the first ``N x N`` entries of the full window's index table; tokens
-that pad the map to a multiple of the window are zeros (after ``norm1``) and are attended to.
-The attention itself is ``F.scaled_dot_product_attention`` with the bias and mask added as a
-float mask.
+together from distant places (``vidlab.models.layers.window_attention``, which keeps
+MMAction2's details). Tokens that pad the map to a multiple of the window are zeros (after
+``norm1``) and are attended to, as in MMAction2.
 """
 
 from __future__ import annotations
@@ -31,171 +27,23 @@ from vidlab.checkpoint import LoadReport
 from vidlab.compat.layers import build_activation_layer, build_norm_layer
 from vidlab.models._checks import frozen
 from vidlab.models.heads.i3d import I3DHead
+from vidlab.models.layers.drop_path import DropPath
 from vidlab.models.layers.freeze import freeze
+from vidlab.models.layers.window_attention import (
+    Size3,
+    WindowAttention3D,
+    compute_mask,
+    get_window_size,
+    triple,
+    window_partition,
+    window_reverse,
+)
 from vidlab.models.preprocess import ActionDataPreprocessor
 from vidlab.models.pretrained import load_pretrained
 from vidlab.models.recognizer import Recognizer3D
 from vidlab.models.variants import variant
 
 logger = logging.getLogger(__name__)
-
-Size3 = tuple[int, int, int]
-
-# MMAction2's additive mask value between tokens of different regions of a shifted window.
-MASK_VALUE = -100.0
-
-
-def _triple(value: int | Sequence[int]) -> Size3:
-    return (value,) * 3 if isinstance(value, int) else tuple(value)
-
-
-class DropPath(nn.Module):
-    """Stochastic depth: zero a sample's residual branch with probability ``drop_prob`` while
-    training, scaling the kept ones by ``1 / (1 - drop_prob)`` (MMCV's ``DropPath``)."""
-
-    def __init__(self, drop_prob: float = 0.1) -> None:
-        super().__init__()
-        self.drop_prob = drop_prob
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.drop_prob == 0.0 or not self.training:
-            return x
-        keep = 1 - self.drop_prob
-        shape = (x.shape[0],) + (1,) * (x.dim() - 1)
-        mask = (keep + torch.rand(shape, dtype=x.dtype, device=x.device)).floor_()
-        return x.div(keep) * mask
-
-
-def window_partition(x: Tensor, window_size: Size3) -> Tensor:
-    """``(B, D, H, W, C)`` -> ``(B * num_windows, wd * wh * ww, C)``, windows in (d, h, w)
-    order within each sample."""
-    b, d, h, w, c = x.shape
-    wd, wh, ww = window_size
-    x = x.view(b, d // wd, wd, h // wh, wh, w // ww, ww, c)
-    return x.permute(0, 1, 3, 5, 2, 4, 6, 7).reshape(-1, wd * wh * ww, c)
-
-
-def window_reverse(windows: Tensor, window_size: Size3, b: int, d: int, h: int, w: int) -> Tensor:
-    """The inverse of :func:`window_partition`: -> ``(B, D, H, W, C)``."""
-    wd, wh, ww = window_size
-    x = windows.view(b, d // wd, h // wh, w // ww, wd, wh, ww, -1)
-    return x.permute(0, 1, 4, 2, 5, 3, 6, 7).reshape(b, d, h, w, -1)
-
-
-def get_window_size(
-    x_size: Sequence[int], window_size: Sequence[int], shift_size: Sequence[int]
-) -> tuple[Size3, Size3]:
-    """The window and shift used for a ``(D, H, W)`` map: along an axis no longer than the
-    window, the window is the whole axis and there is no shift."""
-    use_window = list(window_size)
-    use_shift = list(shift_size)
-    for i, size in enumerate(x_size):
-        if size <= window_size[i]:
-            use_window[i] = size
-            use_shift[i] = 0
-    return tuple(use_window), tuple(use_shift)
-
-
-def _region_ids(length: int, window: int, shift: int, device) -> Tensor:
-    """Which of the (up to) three regions of a shifted axis each position is in: the part no
-    window straddles, the last window's part that stays, the part the roll brought in."""
-    pos = torch.arange(length, device=device)
-    if shift == 0:  # one region (MMAction2's slices overwrite the axis with one id)
-        return torch.zeros(length, dtype=torch.long, device=device)
-    return (pos >= length - window).long() + (pos >= length - shift).long()
-
-
-def compute_mask(dims: Size3, window_size: Size3, shift_size: Size3, device) -> Tensor:
-    """The shifted-window mask ``(num_windows, N, N)``: 0 within a region, -100 across."""
-    d, h, w = dims
-    ids = (
-        _region_ids(d, window_size[0], shift_size[0], device)[:, None, None] * 9
-        + _region_ids(h, window_size[1], shift_size[1], device)[None, :, None] * 3
-        + _region_ids(w, window_size[2], shift_size[2], device)[None, None, :]
-    )  # (D, H, W)
-    ids = window_partition(ids[None, ..., None], window_size).squeeze(-1)  # (nW, N)
-    differs = ids.unsqueeze(1) != ids.unsqueeze(2)  # (nW, N, N)
-    return torch.zeros(differs.shape, device=device).masked_fill(differs, MASK_VALUE)
-
-
-def _relative_position_index(window_size: Size3) -> Tensor:
-    """``(N, N)`` index into the bias table of every pair of tokens in a full window."""
-    wd, wh, ww = window_size
-    coords = torch.stack(
-        torch.meshgrid(torch.arange(wd), torch.arange(wh), torch.arange(ww), indexing="ij")
-    ).flatten(1)  # (3, N)
-    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)  # (N, N, 3)
-    rel = rel + torch.tensor([wd - 1, wh - 1, ww - 1])  # from 0
-    return (rel * torch.tensor([(2 * wh - 1) * (2 * ww - 1), 2 * ww - 1, 1])).sum(-1)
-
-
-class WindowAttention3D(nn.Module):
-    """Multi-head self-attention within windows, with a learnt relative-position bias.
-
-    Args:
-        embed_dims: Channels.
-        window_size: ``(wd, wh, ww)`` of a full window.
-        num_heads: Attention heads.
-        qkv_bias: Bias in the query/key/value projection.
-        qk_scale: Scale of the dot products; default ``head_dim ** -0.5``.
-        attn_drop: Dropout on the attention weights.
-        proj_drop: Dropout after the output projection.
-    """
-
-    def __init__(
-        self,
-        embed_dims: int,
-        window_size: Sequence[int],
-        num_heads: int,
-        qkv_bias: bool = True,
-        qk_scale: float | None = None,
-        attn_drop: float = 0.0,
-        proj_drop: float = 0.0,
-    ) -> None:
-        super().__init__()
-        self.embed_dims = embed_dims
-        self.window_size = _triple(window_size)
-        self.num_heads = num_heads
-        self.scale = qk_scale or (embed_dims // num_heads) ** -0.5
-        wd, wh, ww = self.window_size
-        self.relative_position_bias_table = nn.Parameter(
-            torch.zeros((2 * wd - 1) * (2 * wh - 1) * (2 * ww - 1), num_heads)
-        )
-        # persistent, as in MMAction2's state dict (its checkpoints carry it)
-        self.register_buffer("relative_position_index", _relative_position_index(self.window_size))
-        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
-        self.attn_drop = nn.Dropout(attn_drop)
-        self.proj = nn.Linear(embed_dims, embed_dims)
-        self.proj_drop = nn.Dropout(proj_drop)
-        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
-
-    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
-        """``x``: ``(B * nW, N, C)``; ``mask``: ``(nW, N, N)`` of 0 / -100, or None."""
-        b_, n, c = x.shape
-        heads = self.num_heads
-        qkv = self.qkv(x).reshape(b_, n, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv.unbind(0)  # (B*nW, nH, N, hd) each
-        # MMAction2 takes the first N x N entries of the full window's index, also when the
-        # window shrank to a smaller map
-        index = self.relative_position_index[:n, :n].reshape(-1)
-        bias = self.relative_position_bias_table[index].reshape(n, n, heads).permute(2, 0, 1)
-        if mask is None:
-            attn_mask = bias.unsqueeze(0)  # (1, nH, N, N)
-        else:
-            nw = mask.shape[0]
-            attn_mask = bias.unsqueeze(0) + mask.unsqueeze(1)  # (nW, nH, N, N)
-            attn_mask = attn_mask.unsqueeze(0).expand(b_ // nw, -1, -1, -1, -1)
-            attn_mask = attn_mask.reshape(b_, heads, n, n)  # window index varies fastest
-        x = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=attn_mask.to(q.dtype),
-            dropout_p=self.attn_drop.p if self.training else 0.0,
-            scale=self.scale,
-        )  # (B*nW, nH, N, hd)
-        x = x.transpose(1, 2).reshape(b_, n, c)
-        return self.proj_drop(self.proj(x))
 
 
 class Mlp(nn.Module):
@@ -256,8 +104,8 @@ class SwinTransformerBlock3D(nn.Module):
         with_cp: bool = False,
     ) -> None:
         super().__init__()
-        self.window_size = _triple(window_size)
-        self.shift_size = _triple(shift_size)
+        self.window_size = triple(window_size)
+        self.shift_size = triple(shift_size)
         self.with_cp = with_cp
         for i, axis in enumerate("dhw"):
             if not 0 <= self.shift_size[i] < self.window_size[i]:
@@ -357,7 +205,7 @@ class BasicLayer(nn.Module):
     ) -> None:
         super().__init__()
         self.embed_dims = embed_dims
-        self.window_size = _triple(window_size)
+        self.window_size = triple(window_size)
         self.shift_size = tuple(s // 2 for s in self.window_size)
         self.depth = depth
         if not isinstance(drop_paths, Sequence):
@@ -414,7 +262,7 @@ class PatchEmbed3D(nn.Module):
         norm_cfg: Mapping | None = None,
     ) -> None:
         super().__init__()
-        self.patch_size = _triple(patch_size)
+        self.patch_size = triple(patch_size)
         self.in_channels = in_channels
         self.embed_dims = embed_dims
         self.proj = nn.Conv3d(in_channels, embed_dims, self.patch_size, stride=self.patch_size)
@@ -523,8 +371,8 @@ class SwinTransformer3D(nn.Module):
             raise ValueError(f"out_indices {self.out_indices} beyond {self.num_layers} stages")
         self.out_after_downsample = out_after_downsample
         self.frozen_stages = frozen_stages
-        self.window_size = _triple(window_size)
-        self.patch_size = _triple(patch_size)
+        self.window_size = triple(window_size)
+        self.patch_size = triple(patch_size)
         self.with_cp = with_cp
         self.init_cfg = init_cfg
 
@@ -683,21 +531,15 @@ def inflate_swin2d(
 _ZOO = "https://download.openmmlab.com/mmaction/v1.0/recognition/swin/"
 
 
-def _url(config: str, stamp: str) -> str:
-    return f"{_ZOO}{config}/{config}_{stamp}.pth"
+def _zoo(config: str, stamp: str, num_classes: int = 400) -> dict:
+    """``default_cfg`` of a zoo model: 32 frames every 2nd, tested on 4 clips x 3 crops."""
+    url = f"{_ZOO}{config}/{config}_{stamp}.pth"
+    return dict(clip_shape=(3, 32, 224, 224), sampling=(32, 2, 4), num_classes=num_classes, url=url)
 
 
-def _swin(
-    arch: str,
-    num_classes: int,
-    drop_path_rate: float,
-    pretrained: str | None = None,
-    **kwargs,
-) -> Recognizer3D:
+def _swin(arch: str, num_classes: int, drop_path_rate: float, **kwargs) -> Recognizer3D:
     """Video Swin as MMAction2's ``configs/_base_/models/swin_tiny.py`` builds it."""
-    backbone = SwinTransformer3D(
-        arch=arch, drop_path_rate=drop_path_rate, pretrained=pretrained, **kwargs
-    )
+    backbone = SwinTransformer3D(arch=arch, drop_path_rate=drop_path_rate, **kwargs)
     head = I3DHead(
         num_classes=num_classes,
         in_channels=backbone.feat_dim,
@@ -711,16 +553,8 @@ def _swin(
     return Recognizer3D(backbone=backbone, cls_head=head, data_preprocessor=pre)
 
 
-_CLIP = (3, 32, 224, 224)
-_SAMPLING = (32, 2, 4)  # 4 clips x 3 crops in MMAction2's test pipeline
-
-
 @variant(
-    clip_shape=_CLIP,
-    sampling=_SAMPLING,
-    url=_url(
-        "swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb", "20220930-241016b2"
-    ),
+    **_zoo("swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb", "20220930-241016b2")
 )
 def swin_tiny_32x2x1(num_classes: int = 400, **kwargs) -> Recognizer3D:
     """Swin-T, patch 2x4x4, window 8x7x7, ImageNet-1k init (Kinetics-400: 78.9 top-1)."""
@@ -728,11 +562,7 @@ def swin_tiny_32x2x1(num_classes: int = 400, **kwargs) -> Recognizer3D:
 
 
 @variant(
-    clip_shape=_CLIP,
-    sampling=_SAMPLING,
-    url=_url(
-        "swin-small-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb", "20220930-e91ab986"
-    ),
+    **_zoo("swin-small-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb", "20220930-e91ab986")
 )
 def swin_small_32x2x1(num_classes: int = 400, **kwargs) -> Recognizer3D:
     """Swin-S (18 blocks in stage 3), ImageNet-1k init (Kinetics-400: 80.5 top-1)."""
@@ -740,12 +570,11 @@ def swin_small_32x2x1(num_classes: int = 400, **kwargs) -> Recognizer3D:
 
 
 @variant(
-    clip_shape=_CLIP,
-    sampling=_SAMPLING,
-    num_classes=710,
-    url=_url(
-        "swin-small-p244-w877_in1k-pre_32xb4-amp-32x2x1-30e_kinetics710-rgb", "20230612-8e082ff1"
-    ),
+    **_zoo(
+        "swin-small-p244-w877_in1k-pre_32xb4-amp-32x2x1-30e_kinetics710-rgb",
+        "20230612-8e082ff1",
+        num_classes=710,
+    )
 )
 def swin_small_32x2x1_k710(num_classes: int = 710, **kwargs) -> Recognizer3D:
     """Swin-S trained on Kinetics-710 (Kinetics-400/600/700 merged: 76.9 top-1)."""
@@ -753,11 +582,7 @@ def swin_small_32x2x1_k710(num_classes: int = 710, **kwargs) -> Recognizer3D:
 
 
 @variant(
-    clip_shape=_CLIP,
-    sampling=_SAMPLING,
-    url=_url(
-        "swin-base-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb", "20220930-182ec6cc"
-    ),
+    **_zoo("swin-base-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb", "20220930-182ec6cc")
 )
 def swin_base_32x2x1(num_classes: int = 400, **kwargs) -> Recognizer3D:
     """Swin-B (width 128), ImageNet-1k init (Kinetics-400: 80.6 top-1)."""
@@ -765,11 +590,9 @@ def swin_base_32x2x1(num_classes: int = 400, **kwargs) -> Recognizer3D:
 
 
 @variant(
-    clip_shape=_CLIP,
-    sampling=_SAMPLING,
-    url=_url(
+    **_zoo(
         "swin-large-p244-w877_in22k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb", "20220930-78ad8b11"
-    ),
+    )
 )
 def swin_large_32x2x1(num_classes: int = 400, **kwargs) -> Recognizer3D:
     """Swin-L (width 192), ImageNet-22k init (Kinetics-400: 83.5 top-1)."""
@@ -777,12 +600,11 @@ def swin_large_32x2x1(num_classes: int = 400, **kwargs) -> Recognizer3D:
 
 
 @variant(
-    clip_shape=_CLIP,
-    sampling=_SAMPLING,
-    num_classes=700,
-    url=_url(
-        "swin-large-p244-w877_in22k-pre_16xb8-amp-32x2x1-30e_kinetics700-rgb", "20220930-f8d74db7"
-    ),
+    **_zoo(
+        "swin-large-p244-w877_in22k-pre_16xb8-amp-32x2x1-30e_kinetics700-rgb",
+        "20220930-f8d74db7",
+        num_classes=700,
+    )
 )
 def swin_large_32x2x1_k700(num_classes: int = 700, **kwargs) -> Recognizer3D:
     """Swin-L, ImageNet-22k init, trained on Kinetics-700 (75.9 top-1)."""
