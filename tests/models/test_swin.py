@@ -225,3 +225,19 @@ def test_mmaction2_swin_configs_build_unmodified(path):
     assert isinstance(model.backbone, S.SwinTransformer3D)
     assert model.backbone.pretrained2d and model.backbone.pretrained.endswith(".pth")
     assert model.cls_head.fc_cls.in_features == model.backbone.feat_dim
+
+
+def test_onnx_export_of_padded_shifted_windows(tmp_path):
+    """8 x 8 tokens in 3 x 3 windows: padded to 9 and shifted (the mask's padded size was a
+    floor division of negatives, which ONNX's integer Div truncates)."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from vidlab.export import export_onnx
+    from vidlab.models.heads.i3d import I3DHead
+    from vidlab.models.preprocess import ActionDataPreprocessor
+    from vidlab.models.recognizer import Recognizer3D
+
+    pre = ActionDataPreprocessor(mean=[0, 0, 0], std=[255, 255, 255], format_shape="NCTHW")
+    model = Recognizer3D(backbone=_micro(), cls_head=I3DHead(4, 32), data_preprocessor=pre)
+    result = export_onnx(model, tmp_path / "swin.onnx", clips_shape=(1, 3, 8, 32, 32))
+    assert result["max_abs_diff"] < 1e-4

@@ -239,7 +239,8 @@ class BasicLayer(nn.Module):
         _, _, d, h, w = x.shape
         window, shift = get_window_size((d, h, w), self.window_size, self.shift_size)
         x = x.permute(0, 2, 3, 4, 1)  # (B, D, H, W, C)
-        padded = tuple(-(-size // win) * win for size, win in zip((d, h, w), window))
+        # whole windows; no floor division of negatives: ONNX's integer Div truncates
+        padded = tuple((size + win - 1) // win * win for size, win in zip((d, h, w), window))
         mask = None
         if any(s > 0 for s in shift):
             mask = compute_mask(padded, window, shift, x.device).to(x.dtype)  # (nW, N, N)
