@@ -37,7 +37,10 @@ OUT = HERE.parent.parent / "tests" / "fixtures" / "parity"
 #   definition is put in its place) or "mmpretrain" (``pip install --no-deps
 #   mmpretrain==1.2.0`` into a folder on PYTHONPATH; see ``_import_mmpretrain``);
 #   "scale": {key substring: factor} applied to the seeded weights (recorded in "scale");
-#   "train": True also records MMAction2's training-mode losses (see ``_train_losses``).
+#   "train": True also records MMAction2's training-mode losses (see ``_train_losses``);
+#   "own_buffers": [key substring, ...]: integer buffers the model computes (Swin's
+#   relative_position_index) keep the model's own values instead of the seeded zeros, on both
+#   sides (vidlab's test puts vidlab's own there: the logits then check its computation too).
 CASES = {
     "tsn_r50_1x1x8_k400": (
         "recognition/tsn/tsn_imagenet-pretrained-r50_8xb32-1x1x8-100e_kinetics400-rgb.py",
@@ -244,6 +247,16 @@ CASES = {
         "recognition_audio/resnet/tsn_r18_8xb320-64x1x1-100e_kinetics400-audio-feature.py",
         [(2, 1, 128, 80)],
     ),
+    "swin_tiny_32x2x1_k400": (  # 48 px: padded, shifted windows; 8 frames: a shrunk window
+        "recognition/swin/swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py",
+        [(2, 3, 32, 48, 48), (1, 3, 8, 32, 32)],
+        {"changes": {"backbone.drop_path_rate": 0.0}, "own_buffers": ["relative_position_index"]},
+    ),
+    "swin_base_32x2x1_k400": (  # 4 heads per 128 channels
+        "recognition/swin/swin-base-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb.py",
+        [(1, 3, 16, 64, 64)],
+        {"changes": {"backbone.drop_path_rate": 0.0}, "own_buffers": ["relative_position_index"]},
+    ),
     "audio_only_r50_64x1x1_k400": (
         "recognition_audio/audioonly/audioonly_r50_8xb160-64x1x1-100e_kinetics400-audio-feature.py",
         [(2, 1, 128, 80)],
@@ -421,12 +434,14 @@ def make(name: str, config: str, shapes: list, root: Path, options: dict | None 
         fmt = "NCTF"
     model = MODELS.build(mm_cfg)
     spec = spec_of(model.state_dict())
+    own_parts = options.get("own_buffers", [])
+    own = {k: v.clone() for k, v in model.state_dict().items() if any(p in k for p in own_parts)}
     seed = sum(map(ord, name))
     # "scale": {key substring: factor} tames weights whose random draw overflows (the
     # unnormalized dot-product non-local blocks).
     extra = {k: f for k in spec for part, f in options.get("scale", {}).items() if part in k}
     state = seeded_state_dict(spec, seed, extra)
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict({**state, **own}, strict=True)
     model.eval()
     # Residual sums grow with depth under random weights: scale the classifier so that the
     # logits are O(1) and softmax scores (what 'prob' averaging sees) are not one-hot.
@@ -445,7 +460,7 @@ def make(name: str, config: str, shapes: list, root: Path, options: dict | None 
         fc = [k for k in spec if k.startswith(part) and k.endswith(("weight", "bias"))]
         scale.update({k: 4.0 / peak for k in fc})
     state = seeded_state_dict(spec, seed, scale)
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict({**state, **own}, strict=True)
 
     runs = []
     for i, shape in enumerate(shapes):
@@ -473,6 +488,7 @@ def make(name: str, config: str, shapes: list, root: Path, options: dict | None 
         torch=str(torch.__version__),
         config=config,
         changes=options.get("changes", {}),
+        own_buffers=own_parts,
         reference_changes=options.get("reference", {}),
         model=model_cfg,
         spec=spec,

@@ -34,6 +34,7 @@ NAMES: dict[str, str] = {
     "I3DHead": "vidlab.models.heads.i3d:I3DHead",
     "SlowFastHead": "vidlab.models.heads.slowfast:SlowFastHead",
     "X3D": "vidlab.models.x3d:X3D",
+    "SwinTransformer3D": "vidlab.models.swin:SwinTransformer3D",
     "X3DHead": "vidlab.models.heads.x3d:X3DHead",
     "C3D": "vidlab.models.c3d:C3D",
     "TANet": "vidlab.models.tanet:TANet",

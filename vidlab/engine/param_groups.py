@@ -252,24 +252,41 @@ class DefaultOptimWrapperConstructor:
 
 
 class SwinOptimWrapperConstructor(DefaultOptimWrapperConstructor):
-    """MMAction2's ``SwinOptimWrapperConstructor``: every matching ``custom_keys`` entry applies
-    (multipliers multiply), e.g. ``{'absolute_pos_embed': dict(decay_mult=0.),
-    'relative_position_bias_table': dict(decay_mult=0.), 'norm': dict(decay_mult=0.),
-    'backbone': dict(lr_mult=0.1)}``."""
+    """MMAction2's ``SwinOptimWrapperConstructor``: the keys of ``paramwise_cfg`` itself are the
+    rules, e.g. ``paramwise_cfg=dict(absolute_pos_embed=dict(decay_mult=0.),
+    relative_position_bias_table=dict(decay_mult=0.), norm=dict(decay_mult=0.),
+    backbone=dict(lr_mult=0.1))`` (the Swin configs' layout). Every key that is a substring of
+    ``'base.<module path>.<param name>'`` applies (MMAction2 starts the prefix at ``'base'``),
+    and their multipliers multiply. vidlab also takes the same rules under ``custom_keys``."""
+
+    def _validate_cfg(self) -> None:
+        super()._validate_cfg()
+        for key, val in self._rules().items():
+            if not isinstance(val, dict):
+                raise TypeError(
+                    f"optim_wrapper.paramwise_cfg[{key!r}] must be a dict such as "
+                    f"dict(lr_mult=0.1, decay_mult=0.0) for SwinOptimWrapperConstructor, "
+                    f"got {val!r}"
+                )
+
+    def _rules(self) -> dict:
+        rules = {k: v for k, v in self.paramwise_cfg.items() if k != "custom_keys"}
+        rules.update(self.paramwise_cfg.get("custom_keys", {}))
+        return rules
 
     def _add_params(self, col: _GroupCollector, module: nn.Module, prefix: str) -> None:
-        custom_keys = self.paramwise_cfg.get("custom_keys", {})
+        rules = self._rules()
         for name, param in module.named_parameters(recurse=False):
             full = f"{prefix}.{name}" if prefix else name
             if not param.requires_grad or id(param) in col.seen:
                 continue
             opts = self._defaults()
-            keys = [k for k in custom_keys if k in f"{prefix}.{name}"]
+            keys = [k for k in rules if k in f"base.{full}"]
             for k in keys:
                 if "lr" in opts:
-                    opts["lr"] *= custom_keys[k].get("lr_mult", 1.0)
+                    opts["lr"] *= rules[k].get("lr_mult", 1.0)
                 if "weight_decay" in opts:
-                    opts["weight_decay"] *= custom_keys[k].get("decay_mult", 1.0)
+                    opts["weight_decay"] *= rules[k].get("decay_mult", 1.0)
             label = "custom[" + "+".join(sorted(keys)) + "]" if keys else "default"
             col.add(label, opts, param, full)
         for child_name, child in module.named_children():
