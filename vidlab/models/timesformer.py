@@ -302,7 +302,9 @@ class TimeSformer(nn.Module):
         src = self.pretrained
         if hf.is_hf_folder(src):
             src = hf.read_hf_folder(src)[1]
-        return load_pretrained(self, src, convert=convert_checkpoint)
+        report = load_pretrained(self, src, convert=convert_checkpoint)
+        report.source = str(self.pretrained)
+        return report
 
     def _say_resized(self, what: str, old, new) -> None:
         if not self._said_resized and not torch.compiler.is_compiling():

@@ -307,7 +307,9 @@ class VisionTransformer(nn.Module):
         src = self.pretrained
         if hf.is_hf_folder(src):
             src = hf.read_hf_folder(src)[1]
-        return load_pretrained(self, src, convert=convert_checkpoint)
+        report = load_pretrained(self, src, convert=convert_checkpoint)
+        report.source = str(self.pretrained)
+        return report
 
     def _pos_embed(self, t: int, h: int, w: int) -> Tensor:
         """The position table for a ``t x h x w`` token grid: ``(1, t*h*w, D)``."""
@@ -403,7 +405,10 @@ def convert_checkpoint(state: Mapping[str, Tensor], module: nn.Module) -> dict |
     converted = convert_hf(state)
     if converted is None:
         return None
-    return {k[len("backbone.") :]: v for k, v in converted.items() if k.startswith("backbone.")}
+    out = {k[len("backbone.") :]: v for k, v in converted.items() if k.startswith("backbone.")}
+    if "pos_embed" not in out and not isinstance(module.pos_embed, nn.Parameter):
+        out["pos_embed"] = module.pos_embed.clone()  # the fixed table HF computes, not saves
+    return out
 
 
 def from_hf_config(config: Mapping, num_classes: int | None = None) -> Recognizer3D:
