@@ -284,7 +284,7 @@ class TimeSformer(nn.Module):
             self.time_embed = nn.Parameter(torch.zeros(1, num_frames, embed_dims))
             self.drop_after_time = nn.Dropout(dropout_ratio)
         self.norm = build_norm_layer(dict(norm_cfg), embed_dims)[1]
-        rates = torch.linspace(0, drop_path_rate, num_transformer_layers).tolist()
+        rates = torch.linspace(0, drop_path_rate, num_transformer_layers, device="cpu").tolist()
         self.transformer_layers = TransformerLayerSequence(
             [TransformerLayer(attention_type, embed_dims, num_heads, num_frames, r) for r in rates],
             with_cp=with_cp,

@@ -262,7 +262,7 @@ class VisionTransformer(nn.Module):
         else:  # a buffer MMAction2 saves in its checkpoints
             self.register_buffer("pos_embed", sinusoid_table(num_patches, embed_dims))
         self.pos_drop = nn.Dropout(drop_rate)
-        rates = torch.linspace(0, drop_path_rate, depth).tolist()
+        rates = torch.linspace(0, drop_path_rate, depth, device="cpu").tolist()
         self.blocks = nn.ModuleList(
             Block(
                 embed_dims,
