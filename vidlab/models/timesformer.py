@@ -311,21 +311,28 @@ class TimeSformer(nn.Module):
             logger.info("TimeSformer: %s interpolated from %s to %s", what, old, new)
             self._said_resized = True
 
+    @staticmethod
+    def _nearest(x: Tensor, size: int, dim: int) -> Tensor:
+        """``F.interpolate(mode='nearest')`` along ``dim`` as an index (ONNX's Resize
+        rounds the source index differently at integer scales)."""
+        scale = x.shape[dim] / size
+        idx = (torch.arange(size, device=x.device, dtype=torch.float32) * scale).floor()
+        return x.index_select(dim, idx.clamp(max=x.shape[dim] - 1).long())
+
     def _pos_embed(self, h: int, w: int) -> Tensor:
         if (h, w) == (self.grid, self.grid):
             return self.pos_embed  # (1, 1+P, D)
         self._say_resized("position embedding (h, w)", (self.grid, self.grid), (h, w))
         cls_pos, pos = self.pos_embed[:, :1], self.pos_embed[:, 1:]
-        pos = pos.transpose(1, 2).reshape(1, -1, self.grid, self.grid)  # (1, D, h0, w0)
-        pos = F.interpolate(pos, (h, w), mode="nearest").flatten(2).transpose(1, 2)
+        pos = pos.reshape(1, self.grid, self.grid, -1)  # (1, h0, w0, D)
+        pos = self._nearest(self._nearest(pos, h, 1), w, 2).flatten(1, 2)  # (1, h*w, D)
         return torch.cat((cls_pos, pos), 1)  # (1, 1+h*w, D)
 
     def _time_embed(self, t: int) -> Tensor:
         if t == self.num_frames:
             return self.time_embed  # (1, T, D)
         self._say_resized("time embedding (frames)", self.num_frames, t)
-        time = F.interpolate(self.time_embed.transpose(1, 2), t, mode="nearest")
-        return time.transpose(1, 2)  # (1, t, D)
+        return self._nearest(self.time_embed, t, 1)  # (1, t, D)
 
     def forward(self, x: Tensor) -> Tensor:
         n, _, t, h, w = x.shape
