@@ -161,6 +161,13 @@ def test_embeddings_interpolated_once(caplog):
     assert torch.equal(model._time_embed(8)[0, 1], model.time_embed[0, 0])
 
 
+@pytest.mark.parametrize(("size_in", "size_out"), [(14, 2), (14, 4), (8, 3), (4, 8), (3, 5)])
+def test_nearest_index_is_interpolate_nearest(size_in, size_out):
+    x = torch.randn(1, size_in, 5)
+    expected = torch.nn.functional.interpolate(x.transpose(1, 2), size_out, mode="nearest")
+    assert torch.equal(TimeSformer._nearest(x, size_out, 1), expected.transpose(1, 2))
+
+
 @pytest.mark.parametrize("attention_type", ["divided_space_time", "joint_space_time"])
 def test_with_cp_gives_the_same_gradients(attention_type):
     torch.manual_seed(0)
