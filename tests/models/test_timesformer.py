@@ -206,3 +206,21 @@ def test_config_keys_turn_weight_decay_off_for_embeddings():
         assert wd[f"backbone.{key}"] == 0.0
     assert wd["backbone.patch_embed.projection.weight"] == 1e-4
     assert wd["cls_head.fc_cls.weight"] == 1e-4
+
+
+def test_checkpoint_for_other_frames_and_size_is_resized(tmp_path, caplog):
+    """A checkpoint made for 8 frames at 64 px initialises a 4-frame, 32-px model."""
+    torch.manual_seed(0)
+    big = TimeSformer(num_transformer_layers=1, **{**TINY, "num_frames": 8, "img_size": 64})
+    torch.save(
+        {"state_dict": {f"backbone.{k}": v for k, v in big.state_dict().items()}},
+        tmp_path / "c.pth",
+    )
+    small = TimeSformer(num_transformer_layers=1, pretrained=str(tmp_path / "c.pth"), **TINY)
+    with caplog.at_level(logging.INFO, logger="vidlab.models.timesformer"):
+        report = small.init_weights()
+    assert report.ok, str(report)
+    assert len(caplog.records) == 2  # time, then position
+    assert torch.equal(small.time_embed, big.time_embed[:, ::2])
+    assert torch.equal(small.pos_embed[:, 0], big.pos_embed[:, 0])
+    assert torch.equal(small.pos_embed[:, 2], big.pos_embed[:, 3])  # patch (0, 1) <- (0, 2)

@@ -177,3 +177,19 @@ def test_layer_wise_lr_decay_groups_as_mmaction2():
         assert got[name] == pytest.approx(expected(name, p)), name
     assert got["backbone.blocks.0.attn.q_bias"][1] == 0.0  # 1-D: no weight decay
     assert got["backbone.pos_embed"][1] == 0.05  # 3-D: MMAction2 decays it (ndim rule only)
+
+
+def test_checkpoint_for_another_size_keeps_the_models_position_table(tmp_path):
+    torch.manual_seed(0)
+    kw = dict(embed_dims=32, depth=1, num_heads=2)
+    big = VisionTransformer(img_size=64, num_frames=8, **kw)
+    torch.save(
+        {"state_dict": {f"backbone.{k}": v for k, v in big.state_dict().items()}},
+        tmp_path / "c.pth",
+    )
+    small = VisionTransformer(img_size=32, num_frames=4, pretrained=str(tmp_path / "c.pth"), **kw)
+    table = small.pos_embed.clone()
+    report = small.init_weights()
+    assert report.ok, str(report)
+    assert torch.equal(small.pos_embed, table)
+    assert torch.equal(small.blocks[0].attn.qkv.weight, big.blocks[0].attn.qkv.weight)

@@ -461,12 +461,44 @@ def convert_checkpoint(state: Mapping[str, Tensor], module: nn.Module) -> dict |
     divided = module.attention_type == "divided_space_time"
     converted = convert_hf(state, divided)
     if converted is not None:
-        return {k[len("backbone.") :]: v for k, v in converted.items() if k.startswith("backbone.")}
-    if any(k.startswith("blocks.") for k in state):
-        return _timm_vit(state, divided)
-    if any("norms." in k for k in state):
-        return _mmaction_image_vit(dict(state), divided)
-    return None
+        out = {k[len("backbone.") :]: v for k, v in converted.items() if k.startswith("backbone.")}
+    elif any(k.startswith("blocks.") for k in state):
+        out = _timm_vit(state, divided)
+    elif any("norms." in k for k in state):
+        out = _mmaction_image_vit(dict(state), divided)
+    else:
+        out = None
+    return _fit_embeddings(dict(state) if out is None else out, module, changed=out is not None)
+
+
+def _fit_embeddings(state: dict[str, Tensor], module: nn.Module, changed: bool) -> dict | None:
+    """Resize a checkpoint's time / position embeddings made for other frames or another
+    size to the model's (nearest, as at run time; said in the log). None when nothing changed
+    (the names are the model's own)."""
+    time, pos = state.get("time_embed"), state.get("pos_embed")
+    if time is not None and hasattr(module, "time_embed") and time.shape != module.time_embed.shape:
+        logger.info(
+            "TimeSformer: checkpoint's time embedding for %d frames resized to %d",
+            time.shape[1],
+            module.num_frames,
+        )
+        state["time_embed"] = module._nearest(time, module.num_frames, 1)
+        changed = True
+    if pos is not None and pos.shape != module.pos_embed.shape:
+        grid = int(round((pos.shape[1] - 1) ** 0.5))
+        if grid * grid == pos.shape[1] - 1:
+            logger.info(
+                "TimeSformer: checkpoint's position embedding for %dx%d patches resized to %dx%d",
+                grid,
+                grid,
+                module.grid,
+                module.grid,
+            )
+            patches = pos[:, 1:].reshape(1, grid, grid, -1)
+            patches = module._nearest(module._nearest(patches, module.grid, 1), module.grid, 2)
+            state["pos_embed"] = torch.cat((pos[:, :1], patches.flatten(1, 2)), 1)
+            changed = True
+    return state if changed else None
 
 
 def from_hf_config(config: Mapping, num_classes: int | None = None) -> Recognizer3D:

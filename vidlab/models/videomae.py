@@ -401,13 +401,28 @@ def convert_hf(state: Mapping[str, Tensor]) -> dict[str, Tensor] | None:
 
 def convert_checkpoint(state: Mapping[str, Tensor], module: nn.Module) -> dict | None:
     """``load_pretrained``'s converter for the backbone: a Hugging Face layout's
-    ``backbone.*`` part, or None (MMAction2's own names)."""
+    ``backbone.*`` part, the model's own fixed position table where the file's is for
+    another size, or None (MMAction2's own names, nothing to change)."""
     converted = convert_hf(state)
-    if converted is None:
-        return None
-    out = {k[len("backbone.") :]: v for k, v in converted.items() if k.startswith("backbone.")}
-    if "pos_embed" not in out and not isinstance(module.pos_embed, nn.Parameter):
-        out["pos_embed"] = module.pos_embed.clone()  # the fixed table HF computes, not saves
+    if converted is not None:
+        out = {k[len("backbone.") :]: v for k, v in converted.items() if k.startswith("backbone.")}
+    else:
+        out = dict(state)
+    fixed = not isinstance(module.pos_embed, nn.Parameter)
+    pos = out.get("pos_embed")
+    if fixed and (pos is None or pos.shape != module.pos_embed.shape):
+        # the sinusoid table depends on its shape only: HF does not save it, and one saved
+        # for another size or frame count is the model's own table at that size
+        if pos is not None:
+            logger.info(
+                "VisionTransformer: checkpoint's fixed position table of %d tokens replaced by "
+                "the model's (%d tokens)",
+                pos.shape[1],
+                module.pos_embed.shape[1],
+            )
+        out["pos_embed"] = module.pos_embed.clone()
+    elif converted is None:
+        return None  # MMAction2's own names, nothing to change
     return out
 
 
