@@ -193,3 +193,14 @@ def test_checkpoint_for_another_size_keeps_the_models_position_table(tmp_path):
     assert report.ok, str(report)
     assert torch.equal(small.pos_embed, table)
     assert torch.equal(small.blocks[0].attn.qkv.weight, big.blocks[0].attn.qkv.weight)
+
+
+def test_hf_folder_errors_name_what_is_wrong(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        hf.read_hf_folder(tmp_path)
+    (tmp_path / "config.json").write_text('{"model_type": "vivit"}')
+    with pytest.raises(FileNotFoundError, match="no model.safetensors"):
+        hf.load_hf_model(tmp_path)
+    torch.save({}, tmp_path / "pytorch_model.bin")
+    with pytest.raises(ValueError, match="model_type='vivit' is not converted; known: timesformer"):
+        hf.load_hf_model(tmp_path)
