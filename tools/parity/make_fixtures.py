@@ -261,6 +261,31 @@ CASES = {
         "recognition_audio/audioonly/audioonly_r50_8xb160-64x1x1-100e_kinetics400-audio-feature.py",
         [(2, 1, 128, 80)],
     ),
+    "videomae_vit_b_16x4x1_k400": (  # 32 px: MMAction2 interpolates the 14x14 table (bicubic)
+        "recognition/videomae/vit-base-p16_videomae-k400-pre_16x4x1_kinetics-400.py",
+        [(2, 3, 16, 32, 32)],
+    ),
+    "videomae_v2_vit_s_16x4x1_k400": (
+        "recognition/videomaev2/vit-small-p16_videomaev2-vit-g-dist-k710-pre_16x4x1_kinetics-400.py",
+        [(1, 3, 16, 48, 48)],
+    ),
+    # TimeSformer: MMAction2 adds its 224-px position embedding as it is, so the cases are
+    # built for 32 px (img_size=32, a 2x2 patch grid)
+    "timesformer_divst_8x32x1_k400": (
+        "recognition/timesformer/timesformer_divST_8xb8-8x32x1-15e_kinetics400-rgb.py",
+        [(2, 3, 8, 32, 32)],
+        {"changes": {"backbone.img_size": 32}},
+    ),
+    "timesformer_jointst_8x32x1_k400": (
+        "recognition/timesformer/timesformer_jointST_8xb8-8x32x1-15e_kinetics400-rgb.py",
+        [(2, 3, 8, 32, 32)],
+        {"changes": {"backbone.img_size": 32}},
+    ),
+    "timesformer_spaceonly_8x32x1_k400": (
+        "recognition/timesformer/timesformer_spaceOnly_8xb8-8x32x1-15e_kinetics400-rgb.py",
+        [(2, 3, 8, 32, 32)],
+        {"changes": {"backbone.img_size": 32}},
+    ),
 }
 
 

@@ -62,6 +62,9 @@ NAMES: dict[str, str] = {
     "RecognizerOmni": "vidlab.models.omni:RecognizerOmni",
     "OmniResNet": "vidlab.models.omni:OmniResNet",
     "OmniHead": "vidlab.models.heads.omni:OmniHead",
+    "VisionTransformer": "vidlab.models.videomae:VisionTransformer",
+    "TimeSformer": "vidlab.models.timesformer:TimeSformer",
+    "TimeSformerHead": "vidlab.models.heads.timesformer:TimeSformerHead",
     # --- data: datasets -----------------------------------------------------------------
     "VideoDataset": "vidlab.data.datasets:VideoDataset",
     "RawframeDataset": "vidlab.data.datasets:RawframeDataset",

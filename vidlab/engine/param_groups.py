@@ -212,8 +212,11 @@ class DefaultOptimWrapperConstructor:
                 )
             opts = self._defaults()
             label = "default"
-            # MMEngine matches against f'{prefix}.{name}' (a leading '.' for top-level params)
-            match_name = f"{prefix}.{name}"
+            # MMEngine matches against f'{prefix}.{name}' of the model it is given, which in
+            # MMAction2's (distributed) training is the DDP wrapper: 'module.backbone.cls_token',
+            # so TimeSformer's '.backbone.cls_token' key matches there. A leading '.' on every
+            # name gives that match without the wrapper (and every match MMEngine makes).
+            match_name = f".{full}"
             key = next((k for k in sorted_keys if k in match_name), None)
             if key is not None:
                 label = f"custom[{key}]"

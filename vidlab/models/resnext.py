@@ -22,6 +22,7 @@ from vidlab.compat.layers import build_conv_layer, build_norm_layer
 from vidlab.models._checks import frozen
 from vidlab.models.heads.tsn import TSNHead
 from vidlab.models.layers.conv_module import ConvModule
+from vidlab.models.layers.drop_path import DropPath
 from vidlab.models.layers.freeze import freeze, norms_to_eval
 from vidlab.models.preprocess import ActionDataPreprocessor
 from vidlab.models.pretrained import load_pretrained
@@ -29,21 +30,6 @@ from vidlab.models.recognizer import Recognizer2D
 from vidlab.models.variants import IMAGENET_MEAN, IMAGENET_STD, variant
 
 _BatchNorm = nn.modules.batchnorm._BatchNorm
-
-
-class DropPath(nn.Module):
-    """Stochastic depth: drop the residual branch of a whole sample with probability ``p``."""
-
-    def __init__(self, drop_prob: float = 0.0) -> None:
-        super().__init__()
-        self.drop_prob = drop_prob
-
-    def forward(self, x: Tensor) -> Tensor:
-        if not self.training or self.drop_prob == 0.0:
-            return x
-        keep = 1 - self.drop_prob
-        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)
-        return x * mask / keep
 
 
 class Bottleneck(nn.Module):

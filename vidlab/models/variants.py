@@ -41,6 +41,8 @@ FAMILIES: dict[str, str] = {
     "tpn": "vidlab.models.tpn",
     "audio": "vidlab.models.audio",
     "swin": "vidlab.models.swin",
+    "videomae": "vidlab.models.videomae",
+    "timesformer": "vidlab.models.timesformer",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
