@@ -40,6 +40,7 @@ FAMILIES: dict[str, str] = {
     "omni": "vidlab.models.omni",
     "tpn": "vidlab.models.tpn",
     "audio": "vidlab.models.audio",
+    "mvit": "vidlab.models.mvit",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
