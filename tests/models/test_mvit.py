@@ -90,13 +90,15 @@ def test_fine_tuning_from_pyslowfast_reports_the_new_head(tmp_path):
 def test_pretrained_backbone_from_another_size(tmp_path):
     """``pretrained=`` of a file built for 32 px into a model built for 64 px: the position
     tables are resized linearly (MMAction2 does so for MaskFeat weights); a PySlowFast file
-    loads its backbone part."""
+    loads its backbone part; ``init_cfg=dict(type='Pretrained', ...)`` is read as
+    ``pretrained``."""
     small = _tiny(seed=1)
     pyth = _pyth(tmp_path / "a.pyth", _to_pyslowfast(small.state_dict()))
     mm = tmp_path / "b.pth"
     torch.save({"state_dict": small.state_dict()}, mm)
-    for path in (pyth, mm):
-        model = _tiny(spatial_size=64, pretrained=str(path))
+    init_cfg = dict(type="Pretrained", checkpoint=str(mm), prefix="backbone.")  # the SSv2 config
+    for kwargs in (dict(pretrained=str(pyth)), dict(pretrained=str(mm)), dict(init_cfg=init_cfg)):
+        model = _tiny(spatial_size=64, **kwargs)
         [(name, report)] = init_pretrained(model)
         assert name == "backbone" and report.ok, str(report)
         table = small.backbone.blocks[0].attn.rel_pos_h  # (2 * 8 - 1, C) for 8 x 8 tokens

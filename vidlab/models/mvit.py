@@ -80,7 +80,7 @@ class MViT(nn.Module):
         qkv_bias: Bias in ``qkv``.
         norm_cfg: Norm layers' config.
         patch_cfg: ``kernel_size``, ``stride``, ``padding`` of the patch embedding.
-        init_cfg: Accepted for MMAction2 compatibility.
+        init_cfg: ``dict(type='Pretrained', checkpoint=...)`` is read as ``pretrained``.
         with_cp: Activation checkpointing of every block while training (less memory).
     """
 
@@ -148,6 +148,12 @@ class MViT(nn.Module):
             raise ValueError(f"MViT: out_scales {out_scales} out of range for {self.num_scales}")
         self.out_scales = sorted(scales)
         self.pretrained = pretrained
+        if (
+            pretrained is None
+            and isinstance(init_cfg, Mapping)
+            and init_cfg.get("type") == "Pretrained"
+        ):
+            self.pretrained = init_cfg.get("checkpoint")  # MMEngine's way (the SSv2 config)
         self.pretrained_type = pretrained_type
         self.use_abs_pos_embed = use_abs_pos_embed
         self.interpolate_mode = interpolate_mode
