@@ -253,19 +253,27 @@ class MViT(nn.Module):
         return convert_pyslowfast(state, self)
 
     def _note_size(self, thw: Size3) -> None:
+        """Say once that position terms are interpolated for an input of another size."""
         if self._size_noted or torch.compiler.is_compiling():
             return
         self._size_noted = True
-        what = "relative position tables" if self.blocks[0].attn.rel_pos_embed else ""
-        if self.use_abs_pos_embed:
-            what += (" and " if what else "") + "pos_embed"
-        logger.info(
-            "MViT: the input gives a %s token grid, the model was built for %s "
-            "(temporal_size, spatial_size): %s are interpolated",
-            "x".join(map(str, thw)),
-            "x".join(map(str, self.patch_resolution)),
-            what or "nothing needs to be",
-        )
+        attn = self.blocks[0].attn if len(self.blocks) else None
+        what = [
+            name
+            for name, used in (
+                ("relative position tables", attn is not None and attn.rel_pos_embed),
+                ("pos_embed", self.use_abs_pos_embed),
+            )
+            if used
+        ]
+        if what:
+            logger.warning(
+                "MViT: the input gives a %s token grid, the model was built for %s "
+                "(temporal_size, spatial_size): its %s are interpolated",
+                "x".join(map(str, thw)),
+                "x".join(map(str, self.patch_resolution)),
+                " and ".join(what),
+            )
 
     def forward(self, x: Tensor) -> tuple:
         b = x.shape[0]
