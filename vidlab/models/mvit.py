@@ -270,7 +270,7 @@ class MViT(nn.Module):
             logger.warning(
                 "MViT: the input gives a %s token grid, the model was built for %s "
                 "(temporal_size, spatial_size): its %s are interpolated",
-                "x".join(map(str, thw)),
+                "x".join(str(int(n)) for n in thw),  # ints: traced sizes are tensors
                 "x".join(map(str, self.patch_resolution)),
                 " and ".join(what),
             )
