@@ -363,6 +363,10 @@ def load_weights(
         src = load_checkpoint(src)
     file_state = extract_state_dict(src)
     model = unwrap_model(model)
+    # another zoo's layout (PySlowFast's MViT): the backbone's family converts it
+    convert = getattr(getattr(model, "backbone", None), "convert_checkpoint", None)
+    if convert is not None:
+        file_state = convert(file_state) or file_state
     model_state = model.state_dict()
 
     report = LoadReport(source=source)

@@ -243,6 +243,39 @@ CASES = {
         [(2, 3, 8, 64, 64)],
         {"train": True},
     ),
+    "mvit_small_16x4x1_k400": (  # built for 224 px: relative position tables interpolated
+        "recognition/mvit/mvit-small-p244_32xb16-16x4x1-200e_kinetics400-rgb.py",
+        [(2, 3, 16, 64, 64)],
+    ),
+    "mvit_small_at_size_16x4x1": (  # built for the input size: tables used as they are
+        "recognition/mvit/mvit-small-p244_32xb16-16x4x1-200e_kinetics400-rgb.py",
+        [(1, 3, 16, 64, 64)],
+        {"changes": {"backbone.spatial_size": 64}},
+    ),
+    "mvit_small_maskfeat_16x4x1_k400": (  # dim_mul_in_attention=False
+        "recognition/mvit/mvit-small-p244_k400-maskfeat-pre_8xb32-16x4x1-100e_kinetics400-rgb.py",
+        [(1, 3, 16, 64, 64)],
+    ),
+    "mvit_small_abs_pos_no_cls": (  # no zoo config: pos_embed (resized), mean-pooled patches
+        "recognition/mvit/mvit-small-p244_32xb16-16x4x1-200e_kinetics400-rgb.py",
+        [(1, 3, 16, 64, 64)],
+        {
+            "changes": {
+                "backbone.use_abs_pos_embed": True,
+                "backbone.with_cls_token": False,
+                "backbone.output_cls_token": False,
+                "cls_head.with_cls_token": False,
+            }
+        },
+    ),
+    "mvit_base_32x3x1_k400": (
+        "recognition/mvit/mvit-base-p244_32x3x1_kinetics400-rgb.py",
+        [(1, 3, 32, 64, 64)],
+    ),
+    "mvit_large_40x3x1_k400": (  # 48 blocks, 2 heads from the start, 312 px tables
+        "recognition/mvit/mvit-large-p244_40x3x1_kinetics400-rgb.py",
+        [(1, 3, 40, 32, 32)],
+    ),
     "audio_tsn_r18_64x1x1_k400": (  # audio features (N, 1, T, F): 128 frames x 80 mel bins
         "recognition_audio/resnet/tsn_r18_8xb320-64x1x1-100e_kinetics400-audio-feature.py",
         [(2, 1, 128, 80)],

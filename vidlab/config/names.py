@@ -36,6 +36,8 @@ NAMES: dict[str, str] = {
     "X3D": "vidlab.models.x3d:X3D",
     "SwinTransformer3D": "vidlab.models.swin:SwinTransformer3D",
     "X3DHead": "vidlab.models.heads.x3d:X3DHead",
+    "MViT": "vidlab.models.mvit:MViT",
+    "MViTHead": "vidlab.models.heads.mvit:MViTHead",
     "C3D": "vidlab.models.c3d:C3D",
     "TANet": "vidlab.models.tanet:TANet",
     "TRNHead": "vidlab.models.heads.trn:TRNHead",

@@ -43,6 +43,7 @@ FAMILIES: dict[str, str] = {
     "swin": "vidlab.models.swin",
     "videomae": "vidlab.models.videomae",
     "timesformer": "vidlab.models.timesformer",
+    "mvit": "vidlab.models.mvit",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
