@@ -53,6 +53,9 @@ NAMES: dict[str, str] = {
     "RecognizerOmni": "vidlab.models.omni:RecognizerOmni",
     "OmniResNet": "vidlab.models.omni:OmniResNet",
     "OmniHead": "vidlab.models.heads.omni:OmniHead",
+    "UniFormer": "vidlab.models.uniformer:UniFormer",
+    "UniFormerV2": "vidlab.models.uniformerv2:UniFormerV2",
+    "UniFormerHead": "vidlab.models.heads.uniformer:UniFormerHead",
     # --- data: datasets -----------------------------------------------------------------
     "VideoDataset": "vidlab.data.datasets:VideoDataset",
     "RawframeDataset": "vidlab.data.datasets:RawframeDataset",

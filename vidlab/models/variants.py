@@ -40,6 +40,8 @@ FAMILIES: dict[str, str] = {
     "omni": "vidlab.models.omni",
     "tpn": "vidlab.models.tpn",
     "audio": "vidlab.models.audio",
+    "uniformer": "vidlab.models.uniformer",
+    "uniformerv2": "vidlab.models.uniformerv2",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
