@@ -42,6 +42,12 @@ UNIFORMER_MEAN = (114.75, 114.75, 114.75)
 UNIFORMER_STD = (57.375, 57.375, 57.375)
 
 
+def linspace(end: float, steps: int) -> list[float]:
+    """``torch.linspace(0, end, steps)`` as Python floats (drop-path rates per block; works
+    while building on the meta device)."""
+    return [end * i / max(steps - 1, 1) for i in range(steps)]
+
+
 def drop_path(x: Tensor, p: float, training: bool) -> Tensor:
     """Stochastic depth as MMCV's ``DropPath``: zero whole samples (dim 0) with probability
     ``p`` and scale the kept ones by ``1 / (1 - p)``; the identity in eval mode."""
@@ -261,7 +267,7 @@ class UniFormer(nn.Module):
         self.patch_embed3 = PatchEmbed(embed_dim[1], embed_dim[2], 2)
         self.patch_embed4 = PatchEmbed(embed_dim[2], embed_dim[3], 2)
         self.pos_drop = nn.Dropout(drop_rate)
-        dpr = torch.linspace(0, drop_path_rate, sum(depth)).tolist()
+        dpr = linspace(drop_path_rate, sum(depth))
         starts = [sum(depth[:i]) for i in range(4)]
         for s in range(2):
             self.add_module(

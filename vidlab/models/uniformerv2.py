@@ -38,7 +38,13 @@ from vidlab.models.heads.uniformer import UniFormerHead
 from vidlab.models.preprocess import ActionDataPreprocessor
 from vidlab.models.pretrained import load_pretrained
 from vidlab.models.recognizer import Recognizer3D
-from vidlab.models.uniformer import UNIFORMER_MEAN, UNIFORMER_STD, DropPath, inflate_kernel
+from vidlab.models.uniformer import (
+    UNIFORMER_MEAN,
+    UNIFORMER_STD,
+    DropPath,
+    inflate_kernel,
+    linspace,
+)
 from vidlab.models.variants import variant
 
 logger = logging.getLogger(__name__)
@@ -224,7 +230,7 @@ class Transformer(nn.Module):
         self.T = t_size
         self.return_list = [int(i) for i in return_list]
         self.with_cp = with_cp
-        b_dpr = torch.linspace(0, backbone_drop_path_rate, layers).tolist()
+        b_dpr = linspace(backbone_drop_path_rate, layers)
         self.resblocks = nn.ModuleList(
             ResidualAttentionBlock(width, heads, b_dpr[i], dw_reduction, no_lmhra, double_lmhra)
             for i in range(layers)
@@ -235,7 +241,7 @@ class Transformer(nn.Module):
         )
         for conv in self.dpe:
             nn.init.zeros_(conv.bias)
-        dpr = torch.linspace(0, drop_path_rate, n_layers).tolist()
+        dpr = linspace(drop_path_rate, n_layers)
         self.dec = nn.ModuleList(
             Extractor(n_dim, n_head, mlp_factor, mlp_dropout[i], dpr[i]) for i in range(n_layers)
         )
