@@ -525,81 +525,62 @@ def _url(folder: str, config: str, stamp: str) -> str:
     return f"{_ZOO}{folder}/{config}_{stamp}.pth"
 
 
-def _k400(config: str, stamp: str) -> str:
+def _large_k400(res: int, frames: int, stamp: str) -> str:
+    config = f"uniformerv2-large-p14-res{res}_clip-kinetics710-pre_u{frames}_kinetics400-rgb"
     return _url("kinetics400", config, stamp)
 
 
-# UniformSample: clip_len frames spread over the whole video (no frame interval: 1 here)
-@variant(
-    clip_shape=(3, 8, 224, 224),
-    sampling=(8, 1, 4),
-    mean=UNIFORMER_MEAN,
-    std=UNIFORMER_STD,
-    url=_url(
-        "uniformerv2-base-p16-res224_clip-kinetics710-pre_8xb32-u8_kinetics400-rgb",
-        "uniformerv2-base-p16-res224_clip-kinetics710-pre_8xb32-u8_kinetics400-rgb",
-        "20230313-75be0806",
-    ),
-)
+def _cfg(frames: int, size: int, url: str, num_clips: int = 4, **kwargs) -> dict:
+    """default_cfg; UniformSample spreads ``frames`` over the video (no interval: 1 here)."""
+    return dict(
+        clip_shape=(3, frames, size, size),
+        sampling=(frames, 1, num_clips),
+        mean=UNIFORMER_MEAN,
+        std=UNIFORMER_STD,
+        url=url,
+        **kwargs,
+    )
+
+
+_B16_K400 = "uniformerv2-base-p16-res224_clip-kinetics710-pre_8xb32-u8_kinetics400-rgb"
+
+
+@variant(**_cfg(8, 224, _url(_B16_K400, _B16_K400, "20230313-75be0806")))
 def uniformerv2_b16_u8(num_classes: int = 400, **kwargs) -> Recognizer3D:
     """UniFormerV2-B/16, 8 uniformly sampled frames at 224 px (Kinetics-400: 85.8 top-1 from
     Kinetics-710; ``pretrained='ViT-B/16'`` or a CLIP file starts from CLIP instead)."""
     return _uniformerv2(num_classes, BASE, 16, 224, 8, **kwargs)
 
 
-@variant(
-    clip_shape=(3, 8, 224, 224),
-    sampling=(8, 1, 4),
-    mean=UNIFORMER_MEAN,
-    std=UNIFORMER_STD,
-    url=_k400(
-        "uniformerv2-large-p14-res224_clip-kinetics710-pre_u8_kinetics400-rgb", "20221219-972ea063"
-    ),
-)
+@variant(**_cfg(8, 224, _large_k400(224, 8, "20221219-972ea063")))
 def uniformerv2_l14_u8(num_classes: int = 400, **kwargs) -> Recognizer3D:
     """UniFormerV2-L/14, 8 frames at 224 px (Kinetics-400: 88.7 top-1)."""
     return _uniformerv2(num_classes, LARGE, 14, 224, 8, **kwargs)
 
 
-@variant(
-    clip_shape=(3, 16, 224, 224),
-    sampling=(16, 1, 4),
-    mean=UNIFORMER_MEAN,
-    std=UNIFORMER_STD,
-    url=_k400(
-        "uniformerv2-large-p14-res224_clip-kinetics710-pre_u16_kinetics400-rgb", "20221219-6dc86d05"
-    ),
-)
+@variant(**_cfg(16, 224, _large_k400(224, 16, "20221219-6dc86d05")))
 def uniformerv2_l14_u16(num_classes: int = 400, **kwargs) -> Recognizer3D:
     """UniFormerV2-L/14, 16 frames at 224 px (Kinetics-400: 89.0 top-1)."""
     return _uniformerv2(num_classes, LARGE, 14, 224, 16, **kwargs)
 
 
-@variant(
-    clip_shape=(3, 32, 224, 224),
-    sampling=(32, 1, 4),
-    mean=UNIFORMER_MEAN,
-    std=UNIFORMER_STD,
-    url=_k400(
-        "uniformerv2-large-p14-res224_clip-kinetics710-pre_u32_kinetics400-rgb", "20221219-56a46f64"
-    ),
-)
+@variant(**_cfg(32, 224, _large_k400(224, 32, "20221219-56a46f64")))
 def uniformerv2_l14_u32(num_classes: int = 400, **kwargs) -> Recognizer3D:
     """UniFormerV2-L/14, 32 frames at 224 px (Kinetics-400: 89.3 top-1)."""
     return _uniformerv2(num_classes, LARGE, 14, 224, 32, **kwargs)
 
 
 @variant(
-    clip_shape=(3, 8, 336, 336),
-    sampling=(8, 1, 4),  # the config has no pipeline: as the other 8-frame ones
-    num_classes=710,
-    mean=UNIFORMER_MEAN,
-    std=UNIFORMER_STD,
-    url=_url(
-        "kinetics710",
-        "uniformerv2-large-p14-res336_clip-pre_u8_kinetics710-rgb",
-        "20230612-d723ddc1",
-    ),
+    **_cfg(
+        8,
+        336,  # the config has no test pipeline: sampled as the other 8-frame ones
+        _url(
+            "kinetics710",
+            "uniformerv2-large-p14-res336_clip-pre_u8_kinetics710-rgb",
+            "20230612-d723ddc1",
+        ),
+        num_classes=710,
+    )
 )
 def uniformerv2_l14_336_u8(num_classes: int = 710, **kwargs) -> Recognizer3D:
     """UniFormerV2-L/14 at 336 px, 8 frames: the Kinetics-710 model the 336 px fine-tunes
@@ -607,15 +588,7 @@ def uniformerv2_l14_336_u8(num_classes: int = 710, **kwargs) -> Recognizer3D:
     return _uniformerv2(num_classes, LARGE, 14, 336, 8, **kwargs)
 
 
-@variant(
-    clip_shape=(3, 32, 336, 336),
-    sampling=(32, 1, 2),
-    mean=UNIFORMER_MEAN,
-    std=UNIFORMER_STD,
-    url=_k400(
-        "uniformerv2-large-p14-res336_clip-kinetics710-pre_u32_kinetics400-rgb", "20221219-1dd7650f"
-    ),
-)
+@variant(**_cfg(32, 336, _large_k400(336, 32, "20221219-1dd7650f"), num_clips=2))
 def uniformerv2_l14_336_u32(num_classes: int = 400, **kwargs) -> Recognizer3D:
     """UniFormerV2-L/14 at 336 px, 32 frames (Kinetics-400: 89.5 top-1, 2 clips x 3 crops)."""
     return _uniformerv2(num_classes, LARGE, 14, 336, 32, **kwargs)
