@@ -276,6 +276,36 @@ CASES = {
         "recognition/mvit/mvit-large-p244_40x3x1_kinetics400-rgb.py",
         [(1, 3, 40, 32, 32)],
     ),
+    "uniformer_s_16x4x1_k400": (
+        "recognition/uniformer/uniformer-small_imagenet1k-pre_16x4x1_kinetics400-rgb.py",
+        [(2, 3, 16, 64, 64)],
+    ),
+    "uniformer_b_16x4x1_k400": (
+        "recognition/uniformer/uniformer-base_imagenet1k-pre_16x4x1_kinetics400-rgb.py",
+        [(1, 3, 16, 32, 32)],
+    ),
+    "uniformerv2_b16_u8_k400": (  # position embedding made for 48 px (3x3 patches), not 224
+        "recognition/uniformerv2/uniformerv2-base-p16-res224_clip_8xb32-u8_kinetics400-rgb.py",
+        [(2, 3, 8, 48, 48)],
+        {"changes": {"backbone.input_resolution": 48}},
+    ),
+    "uniformerv2_b16_lmhra_tdown": (  # no zoo config: local MHRA (both) and conv1 over time
+        "recognition/uniformerv2/uniformerv2-base-p16-res224_clip_8xb32-u8_kinetics400-rgb.py",
+        [(1, 3, 8, 48, 48)],
+        {
+            "changes": {
+                "backbone.input_resolution": 48,
+                "backbone.no_lmhra": False,
+                "backbone.temporal_downsample": True,
+            }
+        },
+    ),
+    "uniformerv2_l14_u8_k400": (  # 28 px: 2x2 patches of 14, its own TimeSformerHead
+        "recognition/uniformerv2/uniformerv2-large-p14-res224_clip-kinetics710-pre_u8_"
+        "kinetics400-rgb.py",
+        [(1, 3, 8, 28, 28)],
+        {"changes": {"backbone.input_resolution": 28}},
+    ),
     "audio_tsn_r18_64x1x1_k400": (  # audio features (N, 1, T, F): 128 frames x 80 mel bins
         "recognition_audio/resnet/tsn_r18_8xb320-64x1x1-100e_kinetics400-audio-feature.py",
         [(2, 1, 128, 80)],

@@ -67,6 +67,9 @@ NAMES: dict[str, str] = {
     "VisionTransformer": "vidlab.models.videomae:VisionTransformer",
     "TimeSformer": "vidlab.models.timesformer:TimeSformer",
     "TimeSformerHead": "vidlab.models.heads.timesformer:TimeSformerHead",
+    "UniFormer": "vidlab.models.uniformer:UniFormer",
+    "UniFormerV2": "vidlab.models.uniformerv2:UniFormerV2",
+    "UniFormerHead": "vidlab.models.heads.uniformer:UniFormerHead",
     # --- data: datasets -----------------------------------------------------------------
     "VideoDataset": "vidlab.data.datasets:VideoDataset",
     "RawframeDataset": "vidlab.data.datasets:RawframeDataset",

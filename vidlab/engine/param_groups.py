@@ -377,15 +377,20 @@ class TSMOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         return groups
 
 
-_BLOCK_RE = re.compile(r"^backbone\.blocks\.(\d+)\.")
+# ``backbone.transformer.resblocks.N``: UniFormerV2's CLIP layers (MMAction2 raises
+# NotImplementedError for it; its CLIP embeddings then get id 0, as ViT's)
+_BLOCK_RE = re.compile(r"^backbone\.(?:blocks|transformer\.resblocks)\.(\d+)\.")
 _STAGE_RE = re.compile(r"^backbone\.(?:stages|layers)\.(\d+)\.")
+_CLIP_EMBEDDINGS = ("backbone.class_embedding", "backbone.positional_embedding")
 
 
 def _layer_id_layer_wise(name: str, num_layers: int) -> int:
-    """MMAction2's ``get_layer_id_for_vit`` / ``get_layer_id_for_mvit``."""
+    """MMAction2's ``get_layer_id_for_vit`` / ``get_layer_id_for_mvit`` (and UniFormerV2's)."""
     if name in ("backbone.cls_token", "backbone.mask_token", "backbone.pos_embed"):
         return 0
-    if name.startswith("backbone.patch_embed"):
+    if name.startswith(("backbone.patch_embed", "backbone.conv1.", "backbone.ln_pre.")):
+        return 0
+    if name in _CLIP_EMBEDDINGS:
         return 0
     m = _BLOCK_RE.match(name)
     if m:

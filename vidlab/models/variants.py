@@ -44,6 +44,8 @@ FAMILIES: dict[str, str] = {
     "videomae": "vidlab.models.videomae",
     "timesformer": "vidlab.models.timesformer",
     "mvit": "vidlab.models.mvit",
+    "uniformer": "vidlab.models.uniformer",
+    "uniformerv2": "vidlab.models.uniformerv2",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
