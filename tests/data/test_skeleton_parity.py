@@ -1,0 +1,56 @@
+"""Skeleton pipelines against MMAction2's outputs, recorded by
+``tools/parity/make_transform_fixtures.py --only pose`` in the reference environment
+(tests/fixtures/mmaction2/pose.npz holds the inputs and the outputs)."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vidlab.data.pipeline import Compose
+
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "mmaction2" / "pose.npz"
+DATA = dict(np.load(FIXTURE))
+
+_spec = importlib.util.spec_from_file_location(
+    "make_transform_fixtures",
+    Path(__file__).parents[2] / "tools" / "parity" / "make_transform_fixtures.py",
+)
+
+
+def _cases():
+    """The fixture script's case lists (it imports mmaction only inside its functions)."""
+    import ast
+
+    src = Path(_spec.origin).read_text()
+    tree = ast.parse(src)
+    names = {"_GCN_CASES", "_HEATMAP_CASES", "_LIMBS", "_LEFT_LIMB", "_RIGHT_LIMB", "_LEFT_KP"}
+    names |= {"_RIGHT_KP"}
+    body = [
+        n
+        for n in tree.body
+        if isinstance(n, ast.Assign) and any(getattr(t, "id", None) in names for t in n.targets)
+    ]
+    scope: dict = {}
+    exec(compile(ast.Module(body=body, type_ignores=[]), _spec.origin, "exec"), scope)
+    return scope["_GCN_CASES"], scope["_HEATMAP_CASES"]
+
+
+GCN_CASES, HEATMAP_CASES = _cases()
+SHAPES = dict(coco=(360, 480), ntu=None, openpose=None)
+
+
+@pytest.mark.parametrize("case", GCN_CASES, ids=lambda c: c[0])
+def test_gcn_pipeline_equals_mmaction2(case):
+    name, src, steps = case
+    kp = DATA[f"in_{src}"]
+    results = dict(keypoint=kp.copy(), total_frames=kp.shape[1])
+    if f"in_{src}_score" in DATA:
+        results["keypoint_score"] = DATA[f"in_{src}_score"].copy()
+    if SHAPES[src]:
+        results["img_shape"] = SHAPES[src]
+    out = Compose(steps)(results)["keypoint"]
+    expected = DATA[f"gcn_{name}"]
+    assert out.shape == expected.shape and out.dtype == expected.dtype
+    np.testing.assert_array_equal(out, expected)
