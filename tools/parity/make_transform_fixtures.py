@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -263,6 +264,7 @@ _LEFT_KP = [1, 3, 5, 7, 9, 11, 13, 15]
 _RIGHT_KP = [2, 4, 6, 8, 10, 12, 14, 16]
 
 # PoseC3D pipelines (as its configs, at 32 px); training ones are drawn after np.random.seed(i)
+# and random.seed(i)
 _HEATMAP_CASES = [
     ("test_kp_double", [
         dict(type="UniformSampleFrames", clip_len=6, num_clips=2, test_mode=True),
@@ -333,6 +335,7 @@ def pose():
         out[f"gcn_{name}"] = r["keypoint"]
     for i, (name, steps) in enumerate(_HEATMAP_CASES):
         np.random.seed(i)
+        random.seed(i)  # RandomResizedCrop's offsets come from Python's random
         results = dict(
             keypoint=inputs["coco"].copy(),
             keypoint_score=inputs["coco_score"].copy(),

@@ -94,6 +94,7 @@ NAMES: dict[str, str] = {
     "FormatGCNInput": "vidlab.data.skeleton.transforms:FormatGCNInput",
     "PoseCompact": "vidlab.data.skeleton.transforms:PoseCompact",
     "DecompressPose": "vidlab.data.skeleton.transforms:DecompressPose",
+    "GeneratePoseTarget": "vidlab.data.skeleton.heatmap:GeneratePoseTarget",
     # --- data: transforms -----------------------------------------------------------------
     "Resize": "vidlab.data.transforms.resize:Resize",
     "RandomRescale": "vidlab.data.transforms.resize:RandomRescale",

@@ -24,6 +24,7 @@ _WHERE = {
     "FormatGCNInput": "transforms",
     "PoseCompact": "transforms",
     "DecompressPose": "transforms",
+    "GeneratePoseTarget": "heatmap",
     "make_synthetic_skeletons": "synthetic",
     "write_synthetic_skeletons": "synthetic",
     "SKELETON_ACTIONS": "synthetic",
