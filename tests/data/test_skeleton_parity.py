@@ -78,3 +78,40 @@ def test_heatmap_pipeline_equals_mmaction2(i):
     assert out.shape == expected.shape and out.dtype == expected.dtype
     assert expected.max() > 0.5  # something was drawn
     np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("total", [7, 12, 40])
+@pytest.mark.parametrize("test_mode", [True, False])
+def test_mm_uniform_sample_frames_equals_mmaction2(total, test_mode):
+    from vidlab.data.skeleton.multimodal import MMUniformSampleFrames
+
+    np.random.seed(total)
+    r = MMUniformSampleFrames(dict(RGB=5, Pose=12), num_clips=2, test_mode=test_mode)(
+        dict(total_frames=total, modality="Pose")
+    )
+    assert r["modality"] == ["RGB", "Pose"] and r["clip_len"] == dict(RGB=5, Pose=12)
+    for mod in ("RGB", "Pose"):
+        np.testing.assert_array_equal(r[f"{mod}_inds"], DATA[f"mm_{total}_{int(test_mode)}_{mod}"])
+
+
+@pytest.mark.parametrize("name", ["pad", "nopad"])
+def test_mm_decode_and_compact_equal_mmaction2(name, monkeypatch):
+    """MMDecode (frames from an array, as the fixture replaced decord) scales the keypoints to
+    the decoded frames; MMCompact crops (and pads) frames and keypoints as MMAction2."""
+    from vidlab.data.skeleton.multimodal import MMCompact, MMDecode, MMUniformSampleFrames
+
+    frames = DATA["mm_frames"]
+    dec = MMDecode()
+    monkeypatch.setattr(dec, "_decode_rgb", lambda results, inds: frames[inds])
+    compact = MMCompact(hw_ratio=1.0)
+    if name == "nopad":
+        compact = MMCompact(padding=0.1, hw_ratio=None, allow_imgpad=False)
+    r = MMUniformSampleFrames(dict(RGB=4, Pose=8), test_mode=True)(
+        dict(total_frames=12, modality="Pose", frame_dir="x")
+    )
+    r["modality"] = ["RGB", "Pose"]
+    r.update(keypoint=DATA["mm_keypoint_in"].copy(), img_shape=(128, 192))
+    r = compact(dec(r))
+    np.testing.assert_array_equal(r["keypoint"], DATA[f"mm_{name}_keypoint"])
+    assert tuple(r["img_shape"]) == tuple(DATA[f"mm_{name}_img_shape"])
+    np.testing.assert_array_equal(np.stack(r["imgs"]), DATA[f"mm_{name}_imgs"])

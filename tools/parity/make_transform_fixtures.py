@@ -346,8 +346,45 @@ def pose():
         )
         r = Compose([TRANSFORMS.build(s) for s in steps])(results)
         out[f"heatmap_{name}"] = r["imgs"]
+    out.update(_rgb_pose())
     np.savez_compressed(HERE / "pose.npz", **out)
     print("wrote", HERE / "pose.npz", sorted(out))
+
+
+def _rgb_pose() -> dict:
+    """MMUniformSampleFrames' indices; MMDecode (its decord reader replaced by an array of
+    frames: decord is not installed) and MMCompact on frames and keypoints."""
+    from mmaction.datasets.transforms import MMCompact, MMDecode, MMUniformSampleFrames
+
+    out = {}
+    for total in (7, 12, 40):
+        for test_mode in (True, False):
+            np.random.seed(total)
+            r = MMUniformSampleFrames(dict(RGB=5, Pose=12), num_clips=2, test_mode=test_mode)(
+                dict(total_frames=total, modality="Pose")
+            )
+            for mod in ("RGB", "Pose"):
+                out[f"mm_{total}_{int(test_mode)}_{mod}"] = r[f"{mod}_inds"]
+    rng = np.random.default_rng(5)
+    frames = rng.integers(0, 255, (12, 24, 36, 3), dtype=np.uint8)
+    kp = rng.uniform(20, 110, (2, 12, 17, 2)).astype(np.float32)
+    kp[1, 6:] = 0
+    out["mm_frames"], out["mm_keypoint_in"] = frames, kp
+    dec = MMDecode()
+    dec._get_video_reader = lambda filename: None
+    dec._decord_load_frames = lambda reader, inds: [frames[i] for i in inds]
+    for name, compact in (("pad", MMCompact(hw_ratio=1.0)), ("nopad", MMCompact(padding=0.1,
+                          hw_ratio=None, allow_imgpad=False))):  # fmt: skip
+        r = MMUniformSampleFrames(dict(RGB=4, Pose=8), test_mode=True)(
+            dict(total_frames=12, modality="Pose", frame_dir="x")
+        )
+        r["modality"] = ["RGB", "Pose"]
+        r.update(keypoint=kp.copy(), img_shape=(128, 192))
+        r = compact(dec(r))
+        out[f"mm_{name}_imgs"] = np.stack(r["imgs"])
+        out[f"mm_{name}_keypoint"] = r["keypoint"]
+        out[f"mm_{name}_img_shape"] = np.array(r["img_shape"])
+    return out
 
 
 def main():

@@ -95,6 +95,9 @@ NAMES: dict[str, str] = {
     "PoseCompact": "vidlab.data.skeleton.transforms:PoseCompact",
     "DecompressPose": "vidlab.data.skeleton.transforms:DecompressPose",
     "GeneratePoseTarget": "vidlab.data.skeleton.heatmap:GeneratePoseTarget",
+    "MMUniformSampleFrames": "vidlab.data.skeleton.multimodal:MMUniformSampleFrames",
+    "MMDecode": "vidlab.data.skeleton.multimodal:MMDecode",
+    "MMCompact": "vidlab.data.skeleton.multimodal:MMCompact",
     # --- data: transforms -----------------------------------------------------------------
     "Resize": "vidlab.data.transforms.resize:Resize",
     "RandomRescale": "vidlab.data.transforms.resize:RandomRescale",
