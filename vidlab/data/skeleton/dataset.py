@@ -5,7 +5,7 @@ a bare list of records. A record is a dict::
 
     frame_dir       str     the sample's id (or ``filename``)
     total_frames    int     frames of the sequence
-    label           int
+    label           int     (-1: unlabelled, e.g. converted for inference)
     keypoint        (M, T, V, C) float   persons, frames, joints, coordinates (C = 2 or 3)
     keypoint_score  (M, T, V)    float   optional (3D NTU keypoints have none)
     img_shape, original_shape   (h, w)  optional (2D keypoints are in pixels of this frame)
@@ -91,8 +91,10 @@ def check_record(rec, need_keypoint: bool = True) -> list[str]:
         problems.append("field 'frame_dir' (or 'filename') is missing")
     if "label" not in rec:
         problems.append("field 'label' is missing")
-    elif not isinstance(rec["label"], (int, np.integer)) or int(rec["label"]) < 0:
-        problems.append(f"field 'label' is {rec['label']!r}; expected an integer >= 0")
+    elif not isinstance(rec["label"], (int, np.integer)) or int(rec["label"]) < -1:
+        problems.append(
+            f"field 'label' is {rec['label']!r}; expected an integer >= 0 (-1: unlabelled)"
+        )
     if "total_frames" not in rec:
         problems.append("field 'total_frames' is missing")
     elif not isinstance(rec["total_frames"], (int, np.integer)) or rec["total_frames"] < 1:
