@@ -1,11 +1,12 @@
-"""``vidlab data skeleton ...``: converters to MMAction2's skeleton pickle, and the synthetic
-skeleton set."""
+"""``vidlab data skeleton ...`` (converters to MMAction2's skeleton pickle, the synthetic
+skeleton set) and ``vidlab pose extract``. Only argparse here: the work is imported when a
+command runs."""
 
 from __future__ import annotations
 
 import sys
 
-__all__ = ["add_skeleton_parser"]
+__all__ = ["add_pose_parser", "add_skeleton_parser"]
 
 
 def _common(p) -> None:
@@ -89,3 +90,25 @@ def cmd_skeleton_synth(args) -> int:
     )
     print(f"wrote {path}")
     return 0
+
+
+def add_pose_parser(sub) -> None:
+    """Add ``pose extract`` to the top-level commands."""
+    pose = sub.add_parser("pose", help="skeletons from videos").add_subparsers(dest="pose_command")
+    pose.required = True
+    p = pose.add_parser("extract", help="detector + pose ONNX models -> PoseDataset pickle")
+    p.add_argument("sources", nargs="+", help="videos, or 'path [label]' lists (.txt)")
+    p.add_argument("--detector", required=True, help="person detector (.onnx, RTMDet-like)")
+    p.add_argument("--pose", required=True, help="top-down pose model (.onnx, RTMPose-like)")
+    p.add_argument("--out", required=True, help="the pickle to write (.pkl)")
+    p.add_argument("--det-thr", type=float, default=0.5, help="box score threshold")
+    p.add_argument("--max-persons", type=int, default=None, help="keep the N surest tracks")
+    p.add_argument("--frame-interval", type=int, default=1, help="use every n-th frame")
+    p.add_argument("--label", type=int, default=None, help="one label for every video")
+    p.set_defaults(func=cmd_pose_extract)
+
+
+def cmd_pose_extract(args) -> int:
+    from vidlab.data.skeleton.extract import extract_main
+
+    return extract_main(args)
