@@ -225,3 +225,61 @@ def test_synthetic_actions_differ():
         for j in means:
             if i < j:
                 assert np.abs(means[i] - means[j]).max() > 0.04, (i, j)
+
+
+def test_mm_decode_reads_the_video_and_scales_keypoints():
+    """RGB + pose: MMDecode reads the sampled frames with vidlab's readers and moves the
+    keypoints (given for a 128 x 192 frame) onto the 64 x 96 decoded frames."""
+    from pathlib import Path
+
+    from vidlab.data.pipeline import Compose
+
+    video = Path(__file__).parents[1] / "fixtures" / "mmaction2" / "motion.mp4"
+    kp = np.random.default_rng(0).uniform(20, 100, (1, 12, 17, 2)).astype(np.float32)
+
+    def results():
+        return dict(
+            frame_dir=str(video)[:-4], total_frames=12, img_shape=(128, 192), keypoint=kp.copy(),
+            modality="Pose", label=0,
+        )  # fmt: skip
+
+    pipe = Compose(
+        [
+            dict(type="MMUniformSampleFrames", clip_len=dict(RGB=4, Pose=8), test_mode=True),
+            dict(type="MMDecode"),
+            dict(type="MMCompact", hw_ratio=1.0),
+            dict(type="Resize", scale=(32, 32), keep_ratio=False),
+            dict(type="GeneratePoseTarget", with_kp=True, scaling=0.5),
+            dict(type="FormatShape", input_format="NCTHW"),
+            dict(type="PackActionInputs", collect_keys=("imgs", "heatmap_imgs")),
+        ]
+    )
+    out = pipe(results())
+    assert out["clips"].shape == (1, 3, 4, 32, 32) and out["clips"].dtype.is_floating_point is False
+    assert out["inputs"]["heatmap_imgs"].shape == (1, 17, 8, 16, 16)
+    r = Compose([dict(type="MMUniformSampleFrames", clip_len=dict(RGB=4, Pose=8)),
+                 dict(type="MMDecode")])(results())  # fmt: skip
+    assert r["imgs"].shape == (4, 64, 96, 3) and r["img_shape"] == (64, 96)
+    np.testing.assert_allclose(r["keypoint"], kp[:, r["Pose_inds"]] * 0.5)
+
+
+def test_generate_pose_target_contract():
+    from vidlab.data.skeleton.heatmap import GeneratePoseTarget
+
+    with pytest.raises(ValueError, match="with_limb"):
+        GeneratePoseTarget(with_kp=False, with_limb=False)
+    kp = np.array([[[[5.0, 6.0], [20.0, 3.0]]]], np.float32)  # (1, 1, 2, 2)
+    r = GeneratePoseTarget(sigma=1.0, skeletons=((0, 1),), left_kp=(0,), right_kp=(1,))(
+        dict(keypoint=kp, keypoint_score=np.array([[[1.0, 0.5]]], np.float32), img_shape=(8, 24))
+    )
+    heat = r["imgs"]
+    assert heat.shape == (1, 2, 8, 24)
+    assert heat[0, 0, 6, 5] == 1.0 and heat[0, 1, 3, 20] == 0.5  # peaks at the joints
+    assert heat[0, 0].argmax() == 6 * 24 + 5
+    # with RGB frames present the heatmaps go to heatmap_imgs; double flips and swaps
+    r = GeneratePoseTarget(sigma=1.0, double=True, left_kp=(0,), right_kp=(1,))(
+        dict(keypoint=kp, img_shape=(8, 24), imgs=[np.zeros((8, 24, 3), np.uint8)])
+    )
+    h = r["heatmap_imgs"]
+    assert h.shape == (2, 2, 8, 24)
+    np.testing.assert_array_equal(h[1, 0], h[0, 1, :, ::-1])

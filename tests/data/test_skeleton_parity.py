@@ -115,3 +115,29 @@ def test_mm_decode_and_compact_equal_mmaction2(name, monkeypatch):
     np.testing.assert_array_equal(r["keypoint"], DATA[f"mm_{name}_keypoint"])
     assert tuple(r["img_shape"]) == tuple(DATA[f"mm_{name}_img_shape"])
     np.testing.assert_array_equal(np.stack(r["imgs"]), DATA[f"mm_{name}_imgs"])
+
+
+@pytest.mark.parametrize("name", ["squeeze2", "full"])
+def test_decompress_pose_equals_mmaction2(name):
+    from vidlab.data.skeleton.transforms import DecompressPose
+
+    kwargs = dict(squeeze=True, max_person=2) if name == "squeeze2" else dict(squeeze=False)
+    r = dict(keypoint=DATA["dp_rows"].copy(), frame_inds=DATA["dp_frame_inds"].copy())
+    r["total_frames"] = 8
+    if name == "full":
+        r["anno_inds"] = DATA["dp_anno_inds"]
+    r = DecompressPose(**kwargs)(r)
+    for key in ("keypoint", "keypoint_score"):
+        expected = DATA[f"dp_{name}_{key}"]
+        assert r[key].dtype == expected.dtype
+        np.testing.assert_array_equal(r[key], expected)
+    assert r["total_frames"] == int(DATA[f"dp_{name}_total_frames"])
+
+
+@pytest.mark.parametrize("mode", ["loop", "zero"])
+def test_pad_to_equals_mmaction2(mode):
+    from vidlab.data.skeleton.transforms import PadTo
+
+    r = PadTo(12, mode)(dict(keypoint=DATA["pad_in"].copy(), total_frames=5, start_index=0))
+    np.testing.assert_array_equal(r["keypoint"], DATA[f"pad_{mode}"])
+    assert r["total_frames"] == 12

@@ -347,8 +347,37 @@ def pose():
         r = Compose([TRANSFORMS.build(s) for s in steps])(results)
         out[f"heatmap_{name}"] = r["imgs"]
     out.update(_rgb_pose())
+    out.update(_decompress_pad())
     np.savez_compressed(HERE / "pose.npz", **out)
     print("wrote", HERE / "pose.npz", sorted(out))
+
+
+def _decompress_pad() -> dict:
+    """DecompressPose (Kinetics-skeleton's compressed rows) and PadTo."""
+    from mmaction.datasets.transforms import DecompressPose, PadTo
+
+    rng = np.random.default_rng(7)
+    rows = rng.uniform(0, 100, (9, 17, 3)).astype(np.float16)
+    frame_inds = np.array([0, 0, 1, 3, 3, 3, 4, 6, 6])
+    out = {"dp_rows": rows, "dp_frame_inds": frame_inds}
+    for name, kwargs, anno in (
+        ("squeeze2", dict(squeeze=True, max_person=2), None),
+        ("full", dict(squeeze=False, max_person=10), np.array([1, 1, 1, 1, 0, 1, 1, 0, 1], bool)),
+    ):
+        r = dict(keypoint=rows.copy(), frame_inds=frame_inds.copy(), total_frames=8)
+        if anno is not None:
+            r["anno_inds"] = anno
+            out["dp_anno_inds"] = anno
+        r = DecompressPose(**kwargs)(r)
+        out[f"dp_{name}_keypoint"] = r["keypoint"]
+        out[f"dp_{name}_keypoint_score"] = r["keypoint_score"]
+        out[f"dp_{name}_total_frames"] = np.array(r["total_frames"])
+    kp = rng.uniform(0, 1, (2, 5, 17, 3)).astype(np.float32)
+    out["pad_in"] = kp
+    for mode in ("loop", "zero"):
+        r = PadTo(12, mode)(dict(keypoint=kp.copy(), total_frames=5, start_index=0))
+        out[f"pad_{mode}"] = r["keypoint"]
+    return out
 
 
 def _rgb_pose() -> dict:

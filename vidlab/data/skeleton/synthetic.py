@@ -73,6 +73,7 @@ def _pose(action: str, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     ll1, ll2 = zero + 0.05, zero.copy()
     rl1, rl2 = zero - 0.05, zero.copy()
     body = np.zeros((n, 2))  # offset of the mid-hip
+    width, face = 1.0, 0.0  # shoulder/hip width factor; head turned towards -x/+x (profile)
     knee_bend = zero.copy()
     if action == "wave":
         ra1 = -2.4 - 0.15 * s  # right upper arm raised sideways
@@ -95,6 +96,7 @@ def _pose(action: str, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         la1, ra1 = 0.15 + 2.2 * air, -0.15 - 2.2 * air
     elif action in ("walk_left", "walk_right"):
         sign = -1.0 if action == "walk_left" else 1.0
+        width, face = 0.35, 0.05 * sign  # seen from the side, facing where it walks
         step = 0.45 * s * amp
         ll1, rl1 = sign * step, -sign * step
         ll2, rl2 = -np.abs(step) * 0.6 * sign, -np.abs(step) * 0.6 * sign
@@ -114,12 +116,12 @@ def _pose(action: str, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     else:
         raise ValueError(f"unknown action {action!r}; expected one of {SKELETON_ACTIONS}")
     out = np.zeros((n, 17, 2))
-    hip_l = body + [_HIP_X, 0.0]
-    hip_r = body + [-_HIP_X, 0.0]
+    hip_l = body + [_HIP_X * width, 0.0]
+    hip_r = body + [-_HIP_X * width, 0.0]
     neck = body + [0.0, _NECK_Y]
-    out[:, 5], out[:, 6] = neck + [_SHOULDER_X, 0.0], neck + [-_SHOULDER_X, 0.0]
+    out[:, 5], out[:, 6] = neck + [_SHOULDER_X * width, 0.0], neck + [-_SHOULDER_X * width, 0.0]
     for j, (dx, dy) in _HEAD.items():
-        out[:, j] = neck + [dx, dy]
+        out[:, j] = neck + [dx * width + face, dy]
     out[:, 7], out[:, 9] = _limb(out[:, 5], la1, la2, _UPPER_ARM, _FOREARM)
     out[:, 8], out[:, 10] = _limb(out[:, 6], ra1, ra2, _UPPER_ARM, _FOREARM)
     # a bent knee points outwards; the feet stay on the ground (the body drops instead)
