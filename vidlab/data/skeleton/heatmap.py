@@ -255,8 +255,12 @@ class GeneratePoseTarget:
             )
             for a, b in zip(left, right):
                 order[a], order[b] = b, a
-            flipped = heatmap[..., ::-1][:, order]
-            heatmap = np.concatenate([heatmap, flipped])
+            num_t = len(heatmap)
+            out = np.empty((2 * num_t,) + heatmap.shape[1:], dtype=heatmap.dtype)
+            out[:num_t] = heatmap
+            for c, src in enumerate(order):  # channel by channel: no gather of a reversed view
+                out[num_t:, c] = heatmap[:, src, :, ::-1]
+            heatmap = out
         results[key] = heatmap
         return results
 
