@@ -41,9 +41,9 @@ def _record(name="a", label=0, t=10, m=1, v=17, c=2):
     )
 
 
-def _write(tmp_path, obj, name="ann.pkl"):
+def _write(tmp_path, obj, name="ann.pkl", protocol=None):
     path = tmp_path / name
-    path.write_bytes(pickle.dumps(obj))
+    path.write_bytes(pickle.dumps(obj, protocol=protocol))
     return str(path)
 
 
@@ -141,11 +141,15 @@ def test_pose_dataset_valid_ratio_and_skeleton_files(tmp_path):
         r = _record(f"k{i}", i)
         r["valid"] = {0.5: valid, 0.7: 1}
         r["box_score"] = np.array([0.9, 0.4, 0.6])
+        r["frame_inds"] = np.array([0, 1, 1])  # Kinetics-skeleton metadata: keypoints elsewhere
+        del r["keypoint"], r["keypoint_score"]
         recs.append(r)
-    ann = _write(tmp_path, recs)
+    ann = _write(tmp_path, recs, protocol=2)  # as MMAction2's own sample.pkl (_codecs.encode)
     ds = PoseDataset(ann, [], valid_ratio=0.5, box_thr=0.5)
     assert [r["frame_dir"] for r in ds.records] == ["k0"]
     assert ds.records[0]["anno_inds"].tolist() == [True, False, True]
+    with pytest.raises(KeyError, match="sample k0 has no field 'keypoint'.*data_prefix"):
+        PoseDataset(ann, [dict(type="PoseDecode")])[0]
     # keypoints in per-sample files (Kinetics-skeleton's data_prefix=dict(skeleton=dir))
     kpdir = tmp_path / "kp"
     kpdir.mkdir()

@@ -21,6 +21,7 @@ plain containers, nothing that runs code.
 
 from __future__ import annotations
 
+import codecs
 import collections
 import os
 import pickle
@@ -36,6 +37,10 @@ __all__ = ["PoseDataset", "load_pose_pickle", "check_record"]
 
 _BOX_THRS = (0.5, 0.6, 0.7, 0.8, 0.9)
 _CONTAINERS = {
+    # protocol-2 pickles (MMAction2's own sample annotations) store bytes as
+    # _codecs.encode(str, 'latin1'): it only turns text into bytes
+    "_codecs.encode": codecs.encode,
+    "builtins.bytearray": bytearray,
     "collections.OrderedDict": collections.OrderedDict,
     "collections.defaultdict": collections.defaultdict,
     "builtins.set": set,
@@ -185,11 +190,11 @@ class PoseDataset(BaseActionDataset):
         filter_cfg: dict | None = None,
         modality: str = "Pose",
     ) -> None:
-        if box_thr not in _BOX_THRS:
-            raise ValueError(f"box_thr={box_thr}; expected one of {_BOX_THRS}")
         self.split = split
         self.valid_ratio = valid_ratio
         self.box_thr = box_thr
+        if box_thr not in _BOX_THRS:
+            raise ValueError(f"box_thr={box_thr}; expected one of {_BOX_THRS}")
         skeleton_dir = data_prefix.get("skeleton") if isinstance(data_prefix, dict) else None
         if skeleton_dir and data_root and not os.path.isabs(skeleton_dir):
             skeleton_dir = os.path.join(data_root, skeleton_dir)
@@ -248,8 +253,10 @@ class PoseDataset(BaseActionDataset):
             where = f"{self.ann_file}: record {i}"
             if isinstance(rec, dict):
                 where += f" ({_sample_id(rec)})"
-            # per-sample skeleton files hold the keypoints: checked when they are read
-            found = check_record(rec, need_keypoint=not self.skeleton_dir)
+            # keypoints in per-sample files (data_prefix=dict(skeleton=...)), or Kinetics-skeleton
+            # metadata (frame_inds, box_score) whose keypoints come later: checked when read
+            elsewhere = self.skeleton_dir or (isinstance(rec, dict) and "frame_inds" in rec)
+            found = check_record(rec, need_keypoint=not elsewhere)
             problems += [f"{where}: {p}" for p in found]
             if found:
                 continue

@@ -40,7 +40,11 @@ def _keypoint(results: dict, who: str) -> np.ndarray:
     kp = results.get("keypoint")
     if kp is None:
         src = results.get("frame_dir", results.get("filename", "<sample>"))
-        raise KeyError(f"{who}: {src} has no 'keypoint' (keys: {sorted(results)})")
+        raise KeyError(
+            f"{who}: sample {src} has no field 'keypoint' (keys: {sorted(results)}); "
+            "Kinetics-skeleton keeps keypoints in per-sample files: "
+            "PoseDataset(data_prefix=dict(skeleton=<folder>))"
+        )
     return kp
 
 
