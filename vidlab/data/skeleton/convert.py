@@ -64,7 +64,8 @@ def track_persons(
         ordered by total score; frames where a track is absent are 0.
 
     Each person joins the track whose last position (mean of the joints both see) is nearest,
-    within half the person's size; otherwise it starts a new track.
+    within half the person's size and seen in the last 5 frames; otherwise it starts a new
+    track.
     """
     v = next((len(p[0]) for f in frames for p in f), 0)
     tracks: list[dict] = []  # {"kp": {t: kp}, "sc": {t: sc}, "last": (kp, sc)}
@@ -72,14 +73,16 @@ def track_persons(
         pairs = []
         for i, (kp, sc) in enumerate(persons):
             for j, tr in enumerate(tracks):
+                if tr["t"] == t or t - tr["t"] > 5:  # taken in this frame, or lost long ago
+                    continue
                 lkp, lsc = tr["last"]
                 both = (sc > 0) & (lsc > 0)
-                if not both.any() or tr["t"] == t:
+                if not both.any():
                     continue
                 dist = np.linalg.norm(kp[both] - lkp[both], axis=-1).mean()
                 seen = kp[sc > 0]
                 size = np.ptp(seen, axis=0).max() if len(seen) > 1 else 0.0
-                if dist <= max(0.5 * size, 1e-6) and t - tr["t"] <= 5:
+                if dist <= max(0.5 * size, 1e-6):
                     pairs.append((dist, i, j))
         used_p, used_t = set(), set()
         for _, i, j in sorted(pairs):
