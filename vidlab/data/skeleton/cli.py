@@ -21,11 +21,18 @@ def add_skeleton_parser(data_subparsers) -> None:
     """Add ``skeleton`` and its subcommands to ``vidlab data``."""
     sk = data_subparsers.add_parser(
         "skeleton", help="keypoint files -> MMAction2 skeleton pickle (PoseDataset)"
-    ).add_subparsers(dest="skeleton_command")
+    ).add_subparsers(dest="skeleton_command", help="the source format")
     sk.required = True
     p = sk.add_parser("mmpose", help="MMPose inference JSON files (one per video)")
     p.add_argument("files", nargs="+", help="JSON files")
-    p.add_argument("--img-shape", type=int, nargs=2, default=(1080, 1920), metavar=("H", "W"))
+    p.add_argument(
+        "--img-shape",
+        type=int,
+        nargs=2,
+        default=(1080, 1920),
+        metavar=("H", "W"),
+        help="frame size the keypoints are in (PreNormalize2D uses it)",
+    )
     _common(p)
     p.set_defaults(func=cmd_skeleton, kind="mmpose")
     p = sk.add_parser("coco", help="COCO keypoint annotation files (PoseTrack: per video)")
@@ -34,8 +41,20 @@ def add_skeleton_parser(data_subparsers) -> None:
     p.set_defaults(func=cmd_skeleton, kind="coco")
     p = sk.add_parser("openpose", help="OpenPose per-frame JSON folders (one per video)")
     p.add_argument("folders", nargs="+", help="folders of *_keypoints.json")
-    p.add_argument("--img-shape", type=int, nargs=2, default=(1080, 1920), metavar=("H", "W"))
-    p.add_argument("--layout", default="openpose", choices=["openpose", "coco"])
+    p.add_argument(
+        "--img-shape",
+        type=int,
+        nargs=2,
+        default=(1080, 1920),
+        metavar=("H", "W"),
+        help="frame size the keypoints are in (PreNormalize2D uses it)",
+    )
+    p.add_argument(
+        "--layout",
+        default="openpose",
+        choices=["openpose", "coco"],
+        help="keep OpenPose-18, or reorder to COCO-17 (what most skeleton configs use)",
+    )
     _common(p)
     p.set_defaults(func=cmd_skeleton, kind="openpose")
     p = sk.add_parser("synth", help="the synthetic COCO-17 skeleton set (8 actions)")
@@ -43,7 +62,7 @@ def add_skeleton_parser(data_subparsers) -> None:
     p.add_argument("--num-train", type=int, default=32, help="training samples per class")
     p.add_argument("--num-val", type=int, default=8, help="validation samples per class")
     p.add_argument("--num-test", type=int, default=8, help="test samples per class")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same file)")
     p.set_defaults(func=cmd_skeleton_synth)
 
 
@@ -94,7 +113,9 @@ def cmd_skeleton_synth(args) -> int:
 
 def add_pose_parser(sub) -> None:
     """Add ``pose extract`` to the top-level commands."""
-    pose = sub.add_parser("pose", help="skeletons from videos").add_subparsers(dest="pose_command")
+    pose = sub.add_parser("pose", help="skeletons from videos").add_subparsers(
+        dest="pose_command", help="what to do"
+    )
     pose.required = True
     p = pose.add_parser("extract", help="detector + pose ONNX models -> PoseDataset pickle")
     p.add_argument("sources", nargs="+", help="videos, or 'path [label]' lists (.txt)")
