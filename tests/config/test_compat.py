@@ -412,3 +412,20 @@ def test_upgrade_keeps_the_config_type():
     assert type(plain) is dict and type(plain["train_cfg"]) is dict
     assert plain == new.to_dict()
     assert "total_epochs" in old  # the input is not changed
+
+
+def test_upgrade_repeat_dataset_0x(write):
+    """0.x's RepeatDataset (skeleton configs) is kept; its inner dataset is upgraded."""
+    text = TSM_0X.replace(
+        "train=dict(type=dataset_type, ann_file=ann_file_train, data_prefix=data_root,\n"
+        "               pipeline=train_pipeline),",
+        "train=dict(type='RepeatDataset', times=3, dataset=dict(type=dataset_type, "
+        "ann_file=ann_file_train, data_prefix=data_root, pipeline=train_pipeline)),",
+    )
+    assert "RepeatDataset" in text
+    cfg = load_config(write("repeat_0x.py", text))
+    ds = cfg["train_dataloader"]["dataset"]
+    assert ds["type"] == "RepeatDataset" and ds["times"] == 3
+    assert ds["dataset"]["data_prefix"] == {"video": "data/kinetics400/videos_train"}
+    types = [step["type"] for step in ds["dataset"]["pipeline"]]
+    assert "PackActionInputs" in types and not {"Collect", "ToTensor", "Normalize"} & set(types)

@@ -98,6 +98,7 @@ def install() -> None:
         "mmaction.datasets.transforms.processing",
         "mmaction.datasets.transforms.formatting",
         "mmaction.datasets.transforms.wrappers",
+        "mmaction.datasets.transforms.pose_transforms",
         "mmaction.models",
     ):
         _module(path, names)

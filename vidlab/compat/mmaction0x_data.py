@@ -167,11 +167,9 @@ class _DataUpgrade(_UpgradeBase):
         if not _is_dict(ds):
             return ds
         ds = dict(ds)
-        if ds.get("type") == "RepeatDataset":
-            self.note(
-                f"{where}: RepeatDataset is not available in vidlab: use the inner dataset "
-                "and more epochs"
-            )
+        if ds.get("type") == "RepeatDataset" and _is_dict(ds.get("dataset")):
+            ds["dataset"] = self._dataset(ds["dataset"], test_mode, f"{where}.dataset")
+            return ds
         prefix = ds.get("data_prefix")
         if isinstance(prefix, str):
             key = "img" if "Rawframe" in str(ds.get("type", "")) else "video"
