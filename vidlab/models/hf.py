@@ -66,6 +66,19 @@ def read_hf_folder(path: str | os.PathLike) -> tuple[dict, dict[str, Tensor]]:
     return config, _read_weights(folder)
 
 
+def load_backbone_pretrained(backbone, pretrained, convert):
+    """``pretrained`` of a backbone that reads Hugging Face folders too: the folder's weights
+    (or the file) through ``load_pretrained`` with the family's ``convert``; the report."""
+    from vidlab.models.pretrained import load_pretrained
+
+    if pretrained is None:
+        return None
+    src = read_hf_folder(pretrained)[1] if is_hf_folder(pretrained) else pretrained
+    report = load_pretrained(backbone, src, convert=convert)
+    report.source = str(pretrained)
+    return report
+
+
 def _family(config: Mapping, where: str):
     model_type = config.get("model_type")
     if model_type not in HF_FAMILIES:

@@ -27,6 +27,7 @@ from vidlab.checkpoint import LoadReport
 from vidlab.compat.layers import build_norm_layer
 from vidlab.models._checks import frozen
 from vidlab.models.heads.mvit import MViTHead
+from vidlab.models.layers.init import trunc_normal_init_
 from vidlab.models.layers.multiscale_attention import MultiScaleBlock, PatchEmbed3D, Size3
 from vidlab.models.preprocess import ActionDataPreprocessor
 from vidlab.models.pretrained import load_pretrained
@@ -231,13 +232,7 @@ class MViT(nn.Module):
                 nn.init.trunc_normal_(m.weight, std=0.02)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.constant_(m.bias, 0.02)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.constant_(m.bias, 0.02)
+        trunc_normal_init_(self, bias=0.02, norm_bias=0.02)
         if self.use_abs_pos_embed:
             nn.init.trunc_normal_(self.pos_embed, std=0.02)
 

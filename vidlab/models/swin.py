@@ -29,6 +29,7 @@ from vidlab.models._checks import frozen
 from vidlab.models.heads.i3d import I3DHead
 from vidlab.models.layers.drop_path import DropPath
 from vidlab.models.layers.freeze import freeze
+from vidlab.models.layers.init import trunc_normal_init_
 from vidlab.models.layers.window_attention import (
     Size3,
     WindowAttention3D,
@@ -416,14 +417,7 @@ class SwinTransformer3D(nn.Module):
     def _init_weights(self) -> None:
         """MMAction2's ``init_cfg``: linears truncated normal (std 0.02, no bias), LayerNorms
         1 and 0; the bias tables were drawn by their attention modules."""
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        trunc_normal_init_(self)
 
     def _frozen_modules(self) -> list[nn.Module]:
         modules = []

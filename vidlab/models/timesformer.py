@@ -28,7 +28,6 @@ from vidlab.models._checks import frozen
 from vidlab.models.heads.timesformer import TimeSformerHead
 from vidlab.models.layers.drop_path import DropPath
 from vidlab.models.preprocess import ActionDataPreprocessor
-from vidlab.models.pretrained import load_pretrained
 from vidlab.models.recognizer import Recognizer3D
 from vidlab.models.variants import variant
 from vidlab.models.videomae import FFN
@@ -295,16 +294,9 @@ class TimeSformer(nn.Module):
 
     def init_weights(self):
         """Load ``pretrained`` (see the class docstring) and report what did not fit."""
-        if self.pretrained is None:
-            return None
-        from vidlab.models import hf
+        from vidlab.models.hf import load_backbone_pretrained
 
-        src = self.pretrained
-        if hf.is_hf_folder(src):
-            src = hf.read_hf_folder(src)[1]
-        report = load_pretrained(self, src, convert=convert_checkpoint)
-        report.source = str(self.pretrained)
-        return report
+        return load_backbone_pretrained(self, self.pretrained, convert_checkpoint)
 
     def _say_resized(self, what: str, old, new) -> None:
         if not self._said_resized and not torch.compiler.is_compiling():

@@ -24,6 +24,7 @@ from torch.utils import checkpoint as cp
 from vidlab.checkpoint import LoadReport
 from vidlab.models.heads.i3d import I3DHead
 from vidlab.models.layers.drop_path import DropPath
+from vidlab.models.layers.init import trunc_normal_init_
 from vidlab.models.preprocess import ActionDataPreprocessor
 from vidlab.models.pretrained import load_pretrained
 from vidlab.models.recognizer import Recognizer3D
@@ -275,14 +276,7 @@ class UniFormer(nn.Module):
         self._init_default()
 
     def _init_default(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        trunc_normal_init_(self)
 
     def init_weights(self) -> LoadReport | None:
         """Load ``pretrained``: a 2D ImageNet UniFormer inflated (``pretrained2d``) or a 3D one."""

@@ -27,8 +27,8 @@ from vidlab.compat.layers import build_activation_layer, build_norm_layer
 from vidlab.models._checks import frozen
 from vidlab.models.heads.timesformer import TimeSformerHead
 from vidlab.models.layers.drop_path import DropPath
+from vidlab.models.layers.init import trunc_normal_init_
 from vidlab.models.preprocess import ActionDataPreprocessor
-from vidlab.models.pretrained import load_pretrained
 from vidlab.models.recognizer import Recognizer3D
 from vidlab.models.variants import IMAGENET_MEAN, IMAGENET_STD, variant
 
@@ -289,27 +289,13 @@ class VisionTransformer(nn.Module):
 
     def _init_from_scratch(self) -> None:
         """MMAction2's ``init_cfg``: TruncNormal(std=0.02) linears with zero bias, unit LNs."""
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        trunc_normal_init_(self)
 
     def init_weights(self):
         """Load ``pretrained`` (MMAction2, VideoMAE or Hugging Face layout) and report."""
-        if self.pretrained is None:
-            return None
-        from vidlab.models import hf
+        from vidlab.models.hf import load_backbone_pretrained
 
-        src = self.pretrained
-        if hf.is_hf_folder(src):
-            src = hf.read_hf_folder(src)[1]
-        report = load_pretrained(self, src, convert=convert_checkpoint)
-        report.source = str(self.pretrained)
-        return report
+        return load_backbone_pretrained(self, self.pretrained, convert_checkpoint)
 
     def _pos_embed(self, t: int, h: int, w: int) -> Tensor:
         """The position table for a ``t x h x w`` token grid: ``(1, t*h*w, D)``."""
