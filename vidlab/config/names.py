@@ -11,6 +11,10 @@ NAMES: dict[str, str] = {
     # --- models -------------------------------------------------------------------------
     "Recognizer2D": "vidlab.models.recognizer:Recognizer2D",
     "Recognizer3D": "vidlab.models.recognizer:Recognizer3D",
+    "RecognizerGCN": "vidlab.models.recognizer:RecognizerGCN",
+    "STGCN": "vidlab.models.stgcn:STGCN",
+    "AAGCN": "vidlab.models.aagcn:AAGCN",
+    "GCNHead": "vidlab.models.heads.gcn:GCNHead",
     "ActionDataPreprocessor": "vidlab.models.preprocess:ActionDataPreprocessor",
     "ResNet": "vidlab.models.resnet:ResNet",
     "ResNetTSM": "vidlab.models.tsm:ResNetTSM",
