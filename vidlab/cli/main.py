@@ -425,6 +425,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("src", help="a media file or a folder (searched recursively)")
     p.add_argument("out", help="output folder: <relative path>.npy per file")
     p.set_defaults(func=cmd_data_audio_features)
+
+    from vidlab.data.skeleton.cli import add_pose_parser, add_skeleton_parser
+
+    add_skeleton_parser(data)
+    add_pose_parser(sub)
     return parser
 
 

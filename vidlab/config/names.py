@@ -64,6 +64,7 @@ NAMES: dict[str, str] = {
     "AudioDataset": "vidlab.data.audio:AudioDataset",
     "SyntheticMotionDataset": "vidlab.data.synthetic.memory:SyntheticMotionDataset",
     "ImageNet": "vidlab.data.images:ImageNet",  # mmcls./mmpretrain.ImageNet (OmniSource)
+    "PoseDataset": "vidlab.data.skeleton.dataset:PoseDataset",
     # --- data: loading / decoding ---------------------------------------------------------
     "VideoInit": "vidlab.data.loading:VideoInit",
     "VideoDecode": "vidlab.data.loading:VideoDecode",
@@ -85,6 +86,22 @@ NAMES: dict[str, str] = {
     "UniformSampleFrames": "vidlab.data.sampling:UniformSampleFrames",
     "DenseSampleFrames": "vidlab.data.sampling:DenseSampleFrames",
     "UntrimmedSampleFrames": "vidlab.data.sampling:UntrimmedSampleFrames",
+    # --- data: skeletons (keypoints and heatmaps) -------------------------------------------
+    "PreNormalize2D": "vidlab.data.skeleton.transforms:PreNormalize2D",
+    "PreNormalize3D": "vidlab.data.skeleton.transforms:PreNormalize3D",
+    "JointToBone": "vidlab.data.skeleton.transforms:JointToBone",
+    "ToMotion": "vidlab.data.skeleton.transforms:ToMotion",
+    "MergeSkeFeat": "vidlab.data.skeleton.transforms:MergeSkeFeat",
+    "GenSkeFeat": "vidlab.data.skeleton.transforms:GenSkeFeat",
+    "PoseDecode": "vidlab.data.skeleton.transforms:PoseDecode",
+    "PadTo": "vidlab.data.skeleton.transforms:PadTo",
+    "FormatGCNInput": "vidlab.data.skeleton.transforms:FormatGCNInput",
+    "PoseCompact": "vidlab.data.skeleton.transforms:PoseCompact",
+    "DecompressPose": "vidlab.data.skeleton.transforms:DecompressPose",
+    "GeneratePoseTarget": "vidlab.data.skeleton.heatmap:GeneratePoseTarget",
+    "MMUniformSampleFrames": "vidlab.data.skeleton.multimodal:MMUniformSampleFrames",
+    "MMDecode": "vidlab.data.skeleton.multimodal:MMDecode",
+    "MMCompact": "vidlab.data.skeleton.multimodal:MMCompact",
     # --- data: transforms -----------------------------------------------------------------
     "Resize": "vidlab.data.transforms.resize:Resize",
     "RandomRescale": "vidlab.data.transforms.resize:RandomRescale",
@@ -111,6 +128,7 @@ NAMES: dict[str, str] = {
     # --- engine ---------------------------------------------------------------------------
     "DefaultSampler": "vidlab.data.loader:DefaultSampler",
     "ConcatDataset": "vidlab.data.wrappers:ConcatDataset",
+    "RepeatDataset": "vidlab.data.wrappers:RepeatDataset",
     "AccMetric": "vidlab.evaluation.metrics:AccMetric",
     "ConfusionMatrix": "vidlab.evaluation.metrics:ConfusionMatrix",
     "EpochBasedTrainLoop": "vidlab.compat.mmengine:EpochBasedTrainLoop",

@@ -99,8 +99,8 @@ class BaseActionDataset(AnnotationList, Dataset):
     ):
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error={on_error!r}; expected 'raise' or 'skip'")
-        if modality not in ("RGB", "Flow", "Audio"):
-            raise ValueError(f"modality={modality!r}; expected 'RGB', 'Flow' or 'Audio'")
+        if modality not in ("RGB", "Flow", "Audio", "Pose"):
+            raise ValueError(f"modality={modality!r}; expected 'RGB', 'Flow', 'Audio' or 'Pose'")
         ann_file = os.fspath(ann_file)
         prefix = self._prefix_of(data_prefix)
         if data_root:

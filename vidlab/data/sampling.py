@@ -401,7 +401,7 @@ class UniformSampleFrames:
 
     Args:
         clip_len: frames per clip.
-        num_clips: number of clips (training requires 1).
+        num_clips: number of clips.
         test_mode: deterministic (seeded) sampling.
         seed: seed used in test mode.
         out_of_bound_opt: ``'loop'`` or ``'repeat_frame'``.
@@ -426,9 +426,8 @@ class UniformSampleFrames:
         self.out_of_bound_opt = out_of_bound_opt
 
     def _get_train_clips(self, num_frames: int, rng) -> np.ndarray:
-        if self.num_clips != 1:
-            raise ValueError("UniformSampleFrames samples a single clip in training (num_clips=1)")
-        return self._one_clip(num_frames, rng)
+        # MMAction2 1.x draws num_clips clips one after the other (0.x allowed one)
+        return np.concatenate([self._one_clip(num_frames, rng) for _ in range(self.num_clips)])
 
     def _one_clip(self, num_frames: int, rng) -> np.ndarray:
         n = self.clip_len
@@ -478,7 +477,10 @@ class UniformSampleFrames:
 
     def __call__(self, results: dict) -> dict:
         total_frames = _total_frames(results)
-        start_index = _start_index(results)
+        if "keypoint" in results and results.get("start_index") is None:
+            start_index = 0  # a keypoint sequence, not a source to probe: MMAction2's default
+        else:
+            start_index = _start_index(results)
         if self.out_of_bound_opt == "loop":
             if self.test_mode:
                 inds = self._get_test_clips(total_frames, np.random.RandomState(self.seed))

@@ -1,4 +1,5 @@
-"""MMEngine's dataset wrappers that MMAction2 configs use: :class:`ConcatDataset`.
+"""MMEngine's dataset wrappers that MMAction2 configs use: :class:`ConcatDataset`,
+:class:`RepeatDataset`.
 
 MMAction2's Kinetics-710 config trains on Kinetics-400, -600 and -700 at once with
 ``dict(type='ConcatDataset', datasets=[k400, k600, k700])``.
@@ -14,7 +15,7 @@ from torch.utils.data import Dataset
 
 from vidlab.data.skipped import Skipped
 
-__all__ = ["ConcatDataset"]
+__all__ = ["ConcatDataset", "RepeatDataset"]
 
 
 class ConcatDataset(Dataset):
@@ -89,6 +90,66 @@ class ConcatDataset(Dataset):
     def __repr__(self) -> str:
         parts = ", ".join(repr(ds) for ds in self.datasets)
         return f"ConcatDataset({len(self)} samples: {parts})"
+
+
+class RepeatDataset(Dataset):
+    """``dataset`` repeated ``times`` times in one epoch (MMEngine's ``RepeatDataset``; the
+    skeleton configs train on ``RepeatDataset(times=5..10)`` of a ``PoseDataset``).
+
+    Item ``i`` is item ``i % len(dataset)``; samples keep their index in ``dataset``, so
+    predictions and skip reports name the right record.
+
+    Args:
+        dataset: the built dataset.
+        times: repetitions (>= 1).
+        lazy_init: accepted for MMEngine configs; datasets here are always ready.
+    """
+
+    def __init__(self, dataset: Dataset, times: int, lazy_init: bool = False) -> None:
+        if isinstance(dataset, dict):
+            raise TypeError("RepeatDataset: dataset is an unbuilt config dict")
+        if int(times) != times or times < 1:
+            raise ValueError(f"RepeatDataset: times={times!r}; expected an integer >= 1")
+        self.dataset = dataset
+        self.times = int(times)
+        self._size = len(dataset)
+
+    def __len__(self) -> int:
+        return self.times * self._size
+
+    def __getitem__(self, idx: int):
+        if idx < 0:
+            idx += len(self)
+        if not 0 <= idx < len(self):
+            raise IndexError(f"RepeatDataset index {idx} out of range for {len(self)} samples")
+        return self.dataset[idx % self._size]
+
+    @property
+    def records(self) -> list[dict]:
+        """The wrapped dataset's records (sample indices are the wrapped dataset's)."""
+        return getattr(self.dataset, "records", None) or [{}] * self._size
+
+    @property
+    def log_skips(self) -> bool:
+        return getattr(self.dataset, "log_skips", False)
+
+    @log_skips.setter
+    def log_skips(self, value: bool) -> None:
+        if hasattr(self.dataset, "log_skips"):
+            self.dataset.log_skips = value
+
+    def check_labels_against(self, num_classes: int | None, key: str, need_labels: bool) -> None:
+        if hasattr(self.dataset, "check_labels_against"):
+            self.dataset.check_labels_against(num_classes, f"{key}.dataset", need_labels)
+
+    def __getattr__(self, name: str):
+        # num_classes, labels, class_counts, ...: the wrapped dataset's
+        if name.startswith("_") or name == "dataset":
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+    def __repr__(self) -> str:
+        return f"RepeatDataset({self.times} x {self.dataset!r})"
 
 
 def _shift_index(sample, offset: int):

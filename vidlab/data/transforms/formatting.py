@@ -7,7 +7,9 @@
     {"clips": torch.uint8 (V, C, T, H, W), "label": int64 scalar | float (K,) multi-hot,
      "index": int, "meta": {...}}
 
-(audio features: ``clips`` float32 ``(V, 1, T, F)``, see ``vidlab.data.audio``)
+(audio features: ``clips`` float32 ``(V, 1, T, F)``, see ``vidlab.data.audio``; skeletons:
+``clips`` float32 ``(V, M, T, J, C)`` keypoints after ``FormatGCNInput``, one view per clip, or
+``(V, K, T, H, W)`` heatmaps after ``FormatShape('NCTHW_Heatmap')``)
 
 with ``V = num_crops * num_clips, T = clip_len`` after ``'NCTHW'`` and
 ``V = num_crops, T = num_clips * clip_len`` after ``'NCHW'`` (a 2D model's segments are its
@@ -228,10 +230,12 @@ def pack_sample(results: dict, collect_keys=None, meta_keys=("img_shape",)) -> d
     if collect_keys is not None:
         sample["inputs"] = {k: _to_tensor(results[k]) for k in collect_keys}
     elif "imgs" not in results and "audios" not in results:
-        for key in ("heatmap_imgs", "keypoint"):
-            if key in results:
-                sample["inputs"] = _to_tensor(results[key])
-                break
+        if "heatmap_imgs" in results:
+            sample["inputs"] = _to_tensor(results["heatmap_imgs"])
+        elif "keypoint" in results:
+            # GCN input after FormatGCNInput: (num_clips, M, T, V, C), the clips are the views
+            kp = np.asarray(results["keypoint"], dtype=np.float32)
+            sample["clips"] = _to_tensor(kp if kp.ndim == 5 else kp[None])
         else:
             raise ValueError(
                 "PackActionInputs: no `imgs` (nor `heatmap_imgs`, `keypoint`, `audios`) in the "
