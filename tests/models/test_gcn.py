@@ -32,12 +32,12 @@ def test_graphs_equal_mmaction2():
 
 
 def test_graph_facts():
-    for name, (num_node, inward, center) in LAYOUTS.items():
+    for name, layout in LAYOUTS.items():  # skeldata's layouts: one definition of each
         a = Graph(name, "spatial").A
-        assert a.shape == (3, num_node, num_node)
-        assert np.array_equal(a[0], np.eye(num_node))
+        n = layout.num_node
+        assert a.shape == (3, n, n) and np.array_equal(a[0], np.eye(n))
         # a tree: one inward edge per joint but the center
-        assert len(inward) == num_node - 1 and center not in [i for i, _ in inward]
+        assert len(layout.inward) == n - 1 and layout.center not in [i for i, _ in layout.inward]
     with pytest.raises(ValueError, match="graph_cfg.layout='body25'"):
         Graph("body25")
     with pytest.raises(ValueError, match="graph_cfg.mode='distance'"):

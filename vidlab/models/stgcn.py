@@ -26,7 +26,7 @@ from torch import Tensor
 from vidlab.checkpoint import LoadReport
 from vidlab.models.heads.gcn import GCNHead
 from vidlab.models.layers.gcn import MSTCN, UnitGCN, UnitTCN
-from vidlab.models.layers.graph import Graph
+from vidlab.models.layers.graph import LAYOUTS, Graph
 from vidlab.models.pretrained import load_pretrained
 from vidlab.models.recognizer import RecognizerGCN
 from vidlab.models.variants import variant
@@ -224,7 +224,6 @@ _ZOO = "https://download.openmmlab.com/mmaction/v1.0/skeleton/"
 STREAMS = {"j": "joint", "b": "bone", "jm": "joint-motion", "bm": "bone-motion"}
 # 2D: HRNet's COCO-17 keypoints (x, y, score); 3D: NTU RGB+D's 25 joints (x, y, z)
 LAYOUT = {"2d": "coco", "3d": "nturgb+d"}
-NUM_JOINTS = {"coco": 17, "nturgb+d": 25, "openpose": 18}
 
 
 def gcn_recognizer(backbone: nn.Module, num_classes: int) -> RecognizerGCN:
@@ -257,7 +256,7 @@ def gcn_variants(
             f"{dataset.upper()} cross-subject (MMAction2's ``{stem}``)."
         )
         namespace[name] = variant(
-            clip_shape=(2, 100, NUM_JOINTS[layout], 3),  # (M, T, V, C)
+            clip_shape=(2, 100, LAYOUTS[layout].num_node, 3),  # (M, T, V, C)
             sampling=(100, 1, 10),
             num_classes=num_classes,
             mean=(0.0,),

@@ -21,30 +21,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-# The edges of each layout, (child, parent) towards the center joint, in MMAction2's order.
-# vidlab.data.skeleton.layouts holds the layouts with names and left/right pairs; its edges are
-# the same lists (checked in tests/models/test_gcn.py).
-_COCO_INWARD = (
-    (15, 13), (13, 11), (16, 14), (14, 12), (11, 5), (12, 6), (9, 7), (7, 5),
-    (10, 8), (8, 6), (5, 0), (6, 0), (1, 0), (3, 1), (2, 0), (4, 2),
-)  # fmt: skip
-_OPENPOSE_INWARD = (
-    (4, 3), (3, 2), (7, 6), (6, 5), (13, 12), (12, 11), (10, 9), (9, 8), (11, 5),
-    (8, 2), (5, 1), (2, 1), (0, 1), (15, 0), (14, 0), (17, 15), (16, 14),
-)  # fmt: skip
-# NTU RGB+D's 1-based joint numbers, as the dataset's documentation gives them
-_NTU_INWARD_1BASED = (
-    (1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21), (10, 9),
-    (11, 10), (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1), (18, 17), (19, 18),
-    (20, 19), (22, 8), (23, 8), (24, 12), (25, 12),
-)  # fmt: skip
-
-# layout name -> (num_node, inward edges, center)
-LAYOUTS: dict[str, tuple[int, tuple[tuple[int, int], ...], int]] = {
-    "coco": (17, _COCO_INWARD, 0),
-    "openpose": (18, _OPENPOSE_INWARD, 1),
-    "nturgb+d": (25, tuple((i - 1, j - 1) for i, j in _NTU_INWARD_1BASED), 20),
-}
+# The layouts (joints, inward edges, center, left/right pairs) are defined once, in
+# vidlab.data.skeleton.layouts, for the graphs here, the pipeline and the synthetic data alike.
+from vidlab.data.skeleton.layouts import LAYOUTS, get_layout
 
 MODES = ("spatial", "stgcn_spatial", "binary_adj")
 
@@ -90,6 +69,8 @@ class Graph:
     """
 
     def __init__(self, layout: str | Mapping = "coco", mode: str = "spatial", max_hop: int = 1):
+        if isinstance(layout, str) and layout not in LAYOUTS:
+            raise ValueError(f"graph_cfg.layout={layout!r}; use one of {sorted(LAYOUTS)} or a dict")
         if isinstance(layout, Mapping):
             missing = [k for k in ("num_node", "inward", "center") if k not in layout]
             if missing:
@@ -97,14 +78,9 @@ class Graph:
                     f"graph_cfg.layout dict lacks {missing}; it needs num_node, "
                     "inward ((child, parent) edges) and center"
                 )
-            self.num_node = int(layout["num_node"])
-            self.inward = [tuple(e) for e in layout["inward"]]
-            self.center = int(layout["center"])
-        elif layout in LAYOUTS:
-            num_node, inward, center = LAYOUTS[layout]
-            self.num_node, self.inward, self.center = num_node, list(inward), center
-        else:
-            raise ValueError(f"graph_cfg.layout={layout!r}; use one of {sorted(LAYOUTS)} or a dict")
+            layout = dict(layout)
+        spec = get_layout(layout)
+        self.num_node, self.inward, self.center = spec.num_node, list(spec.inward), spec.center
         if mode not in MODES:
             raise ValueError(f"graph_cfg.mode={mode!r}; use one of {MODES}")
         self.layout = layout
