@@ -93,10 +93,11 @@ def cmd_test(args) -> int:
 
 def cmd_infer(args) -> int:
     from vidlab.data.io import source_kind
-    from vidlab.inference import inference_recognizer, init_recognizer
+    from vidlab.inference import inference_recognizer, init_recognizer, is_skeleton_source
 
     try:
-        source_kind(args.video)  # a scheme vidlab cannot read: say so before loading a model
+        if not is_skeleton_source(args.video):  # a skeleton pickle is read by PoseDataset's code
+            source_kind(args.video)  # a scheme vidlab cannot read: say so before loading a model
     except (ValueError, TypeError) as err:
         raise CLIError(str(err)) from None
     model = init_recognizer(_load(args), args.checkpoint, device=args.device)
@@ -119,6 +120,7 @@ def cmd_quickstart(args) -> int:
         model=args.model,
         work_dir=args.work_dir,
         cfg_options=args.cfg_options,
+        task=args.task,
     )
     return 0
 
@@ -332,6 +334,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     from vidlab.quickstart import CONFIGS as quickstart_models  # a light module: paths only
 
+    p.add_argument(
+        "--task",
+        choices=("recognition", "skeleton"),
+        default="recognition",
+        help="recognition: RGB clips (--model); skeleton: ST-GCN++ on synthetic stick figures",
+    )
     p.add_argument("--model", choices=sorted(quickstart_models), default="tsm")
     p.add_argument("--work-dir", default=None, help="default: work_dirs/quickstart_<model>")
     _add_cfg_options(p)
