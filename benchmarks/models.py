@@ -11,7 +11,9 @@ and both run on the same normalized input with the same weights, alternating, on
 
 One step is ``logits = model(x); logits.sum().backward()`` in train mode on a batch of
 ``--batch`` clips of the case's clip shape at ``--size`` pixels (default: the variant's test
-crop, 224). Printed: the median over ``--repeats`` steps after one warm-up, and
+crop, 224); skeleton GCNs (``RecognizerGCN``) take ``--batch`` N(0, 1) keypoint sequences of the
+case's shape ``(M, T, V, C)`` instead (``--size`` does not apply), PoseC3D heatmap volumes
+``(17, T, size, size)``; the two-input RGBPose case is left out. Printed: the median over ``--repeats`` steps after one warm-up, and
 ``vidlab / MMAction2`` (goal <= 1.0: the same ops, no extra copies). Normalization runs outside
 the timed step for both (vidlab's ``data_preprocessor`` is called first, MMAction2's is not
 timed either).
@@ -73,7 +75,8 @@ def _mm_step(model, x):
 
 
 def _mm_input(x: torch.Tensor, format_shape: str) -> torch.Tensor:
-    """vidlab's normalized ``(N, C, T, H, W)`` -> MMAction2's model input for ``format_shape``."""
+    """vidlab's normalized ``(N, C, T, H, W)`` (GCNs: ``(N, M, T, V, C)``) -> MMAction2's model
+    input for ``format_shape``."""
     if format_shape == "NCHW":
         return x.transpose(1, 2).contiguous()  # (N, T, C, H, W): segments of one view
     return x.unsqueeze(1)  # (N, 1, C, T, H, W): one view
@@ -119,17 +122,26 @@ def main() -> None:
         model = build(fixture["model"], key_path="model")
         load_weights(model, {"state_dict": state}, strict=True)
         model.train()
-        n, c, t = fixture["runs"][0]["clips"].shape[:3]
+        sample = fixture["runs"][0]["clips"]
+        if isinstance(sample, dict):  # RGBPose: imgs and heatmap_imgs, not one input
+            continue
         gen = torch.Generator().manual_seed(0)
-        clips = torch.randint(0, 256, (args.batch, c, t, args.size, args.size), generator=gen)
-        with torch.no_grad():
-            x = model.data_preprocessor(clips.to(torch.uint8))  # (N, C, T, H, W) normalized
+        if fixture["model"]["type"] == "RecognizerGCN":  # keypoints (N, M, T, V, C)
+            x = torch.randn((args.batch, *sample.shape[1:]), generator=gen)
+            fmt = "GCN"
+        else:
+            n, c, t = sample.shape[:3]
+            clips = torch.randint(0, 256, (args.batch, c, t, args.size, args.size), generator=gen)
+            with torch.no_grad():
+                x = model.data_preprocessor(clips.to(torch.uint8))  # (N, C, T, H, W) normalized
+            fmt = fixture["model"].get("data_preprocessor", {}).get("format_shape", "NCHW")
+            if fixture["model"]["type"] == "Recognizer3D":  # PoseC3D sets no data_preprocessor
+                fmt = "NCTHW"
         steps = {"vidlab": _vidlab_step(model, x)}
         if args.vs_mmaction2:
             mm = MODELS.build(fixture["model"])
             mm.load_state_dict(state, strict=True)
             mm.train()
-            fmt = fixture["model"].get("data_preprocessor", {}).get("format_shape", "NCHW")
             steps["mmaction2"] = _mm_step(mm, _mm_input(x, fmt))
         result = _time(steps, args.repeats)
         mm_s = result.get("mmaction2")

@@ -48,8 +48,57 @@ def init_recognizer(config, checkpoint=None, device="cpu", backend: str = "pytor
     return model.to(device).eval()
 
 
+def skeleton_record(source, sample: str | int | None = None) -> dict:
+    """One skeleton sample (a PoseDataset record) from a pickle or a record dict.
+
+    Args:
+        source: MMAction2's skeleton pickle (``split`` + ``annotations``, or a bare list of
+            records), or one record dict (``keypoint`` (M, T, V, C), ``keypoint_score``,
+            ``total_frames``, ``img_shape``, ...).
+        sample: Which record of a pickle: its ``frame_dir`` or its index; None: the first.
+
+    Raises:
+        KeyError: no record has that ``frame_dir``.
+    """
+    if isinstance(source, Mapping) and "keypoint" in source:
+        record = dict(source)
+    else:
+        from vidlab.data.skeleton.dataset import load_pose_pickle
+
+        data = load_pose_pickle(source)
+        records = data["annotations"] if isinstance(data, Mapping) else list(data)
+        if sample is None or isinstance(sample, int):
+            record = dict(records[sample or 0])
+        else:
+            found = [r for r in records if str(r.get("frame_dir")) == str(sample)]
+            if not found:
+                raise KeyError(f"{source}: no skeleton sample with frame_dir {sample!r}")
+            record = dict(found[0])
+    for key, value in record.items():  # the pipeline changes arrays in place
+        if isinstance(value, np.ndarray):
+            record[key] = value.copy()
+    record.update(modality="Pose", start_index=0)
+    record.setdefault("label", -1)
+    return record
+
+
+def is_skeleton_source(source) -> bool:
+    """A skeleton record dict or a ``.pkl`` / ``.pickle`` file (``path.pkl:frame_dir`` too)."""
+    if isinstance(source, Mapping):
+        return "keypoint" in source
+    if not isinstance(source, (str, Path)):
+        return False
+    path = str(source).rsplit(":", 1)[0] if ".pkl:" in str(source) else str(source)
+    return path.endswith((".pkl", ".pickle"))
+
+
 def _record(video) -> dict:
     """The first results dict of a test pipeline, for each kind of input."""
+    if is_skeleton_source(video):
+        path, sample = str(video) if not isinstance(video, Mapping) else video, None
+        if isinstance(path, str) and ".pkl:" in path:
+            path, sample = path.rsplit(":", 1)
+        return skeleton_record(path, sample)
     if isinstance(video, np.ndarray):
         return dict(array=video, total_frames=len(video), start_index=0, modality="RGB", label=-1)
     path = str(video)
@@ -141,7 +190,9 @@ def inference_recognizer(model, video, labels=None, top_k: int = 5) -> list[tupl
 
     Args:
         model: a recognizer from `init_recognizer` (it carries its config).
-        video: a video file, a frame folder, an http(s) URL or a (T, H, W, 3) uint8 RGB array.
+        video: a video file, a frame folder, an http(s) URL or a (T, H, W, 3) uint8 array; for
+            skeleton models a skeleton pickle (its first sample, or ``file.pkl:frame_dir``) or
+            one PoseDataset record dict.
         labels: a label-map file, a list of names, or None (the config's `label_file` if set,
             else the class indices).
         top_k: how many (label, score) pairs to return.
@@ -165,7 +216,9 @@ __all__ = [
     "device_of",
     "inference_recognizer",
     "init_recognizer",
+    "is_skeleton_source",
     "load_label_names",
     "prepare_clips",
     "scores_of",
+    "skeleton_record",
 ]

@@ -6,7 +6,9 @@ variant: shapes, backward, eval determinism, the features/head split and ``reset
 checkpoint or sampling share one): ONNX parity. One variant per family: a ``torch.compile``
 graph without breaks and use as a config ``type``. All at a tiny input: 32 px, the variant's
 frames (at most 8 for a 3D clip, whose convolutions take any length), or the full clip of a
-network that takes no other (``default_cfg.fixed_size``).
+network that takes no other (``default_cfg.fixed_size``). Skeleton GCNs
+(``default_cfg.input_kind == 'keypoints'``) keep the same contract on keypoints
+``(N, M, T, V, C)``: float N(0, 1) coordinates of the variant's persons and joints, 16 frames.
 """
 
 import functools
@@ -29,6 +31,9 @@ def _shape(name: str) -> tuple[int, ...]:
     """``(C, T, H, W)`` of a test clip, ``(C, T, F)`` of audio features (see the module
     docstring)."""
     cfg = V.find_variant(name).default_cfg
+    if cfg.input_kind == "keypoints":  # (M, T, V, C): persons, frames, joints, coordinates
+        m, t, v, c = cfg.clip_shape
+        return (m, min(t, 16), v, c)
     if len(cfg.clip_shape) == 3:  # audio features (C, T, F): 32 frames of 32 mel bins
         return (cfg.clip_shape[0], 32, 32)
     if cfg.fixed_size:
@@ -41,6 +46,8 @@ def _shape(name: str) -> tuple[int, ...]:
 
 def _clips(name: str, n: int = 2) -> torch.Tensor:
     torch.manual_seed(1)
+    if V.find_variant(name).default_cfg.input_kind == "keypoints":
+        return torch.randn(n, *_shape(name))  # (N, M, T, V, C) float keypoints
     return torch.randint(0, 256, (n, *_shape(name)), dtype=torch.uint8)
 
 

@@ -27,8 +27,17 @@ def _seeded():
     return module
 
 
-def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+def _rel(a, b) -> float:
+    """max |a - b| / max |b|; for dicts of tensors (RGBPoseHead's per-pathway logits), the
+    worst over keys, which must be the same."""
+    if isinstance(b, dict):
+        assert isinstance(a, dict) and a.keys() == b.keys()
+        return max(_rel(a[k], b[k]) for k in b)
     return ((a - b).abs().max() / b.abs().max()).item()
+
+
+def _shape(x):
+    return {k: v.shape for k, v in x.items()} if isinstance(x, dict) else x.shape
 
 
 def test_fixtures_exist():
@@ -55,10 +64,11 @@ def test_same_outputs_as_mmaction2(path):
     for run in fixture["runs"]:
         if "relation_picks" in run:  # TRN: the relations MMAction2 drew at random in this call
             model.cls_head.consensus.fix_relations(run["relation_picks"])
-        with torch.no_grad():
-            logits = model(run["clips"])  # (N, K)
-        if logits.shape == run["logits"].shape:  # one row per clip in MMAction2 too
+        clips = run["clips"]
+        with torch.no_grad():  # one input per modality (RGBPose): a dict of keyword inputs
+            logits = model(**clips) if isinstance(clips, dict) else model(clips)  # (N, K)
+        if _shape(logits) == _shape(run["logits"]):  # one row per clip in MMAction2 too
             assert _rel(logits, run["logits"]) <= RTOL
         scores = model.average_views(logits, num_views=1)  # what MMAction2's predict returns
-        assert scores.shape == run["scores"].shape
+        assert _shape(scores) == _shape(run["scores"])
         assert _rel(scores, run["scores"]) <= RTOL

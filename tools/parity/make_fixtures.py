@@ -41,6 +41,10 @@ OUT = HERE.parent.parent / "tests" / "fixtures" / "parity"
 #   "own_buffers": [key substring, ...]: integer buffers the model computes (Swin's
 #   relative_position_index) keep the model's own values instead of the seeded zeros, on both
 #   sides (vidlab's test puts vidlab's own there: the logits then check its computation too).
+#   "input": "keypoints" (GCNs: shapes are (N, M, T, V, C), float N(0, 1) coordinates) or
+#   "heatmap" (PoseC3D: (N, K, T, H, W) heatmaps, drawn as uint8 pixels, laid out as
+#   'NCTHW' although the config's data_preprocessor is the default 'NCHW', which only stacks);
+#   default uint8 pixels.
 CASES = {
     "tsn_r50_1x1x8_k400": (
         "recognition/tsn/tsn_imagenet-pretrained-r50_8xb32-1x1x8-100e_kinetics400-rgb.py",
@@ -349,6 +353,53 @@ CASES = {
         [(2, 3, 8, 32, 32)],
         {"changes": {"backbone.img_size": 32}},
     ),
+    # --- skeleton (configs/skeleton): keypoints (N, M, T, V, C), heatmaps (N, K, T, H, W)
+    "stgcn_j_2d_ntu60": (  # COCO-17, ST-GCN's partition of the graph, edge importance
+        "skeleton/stgcn/stgcn_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d.py",
+        [(2, 2, 100, 17, 3)],
+        {"input": "keypoints"},
+    ),
+    "stgcn_j_3d_ntu120": (  # NTU RGB+D 25 joints, x y z
+        "skeleton/stgcn/stgcn_8xb16-joint-u100-80e_ntu120-xsub-keypoint-3d.py",
+        [(2, 2, 100, 25, 3)],
+        {"input": "keypoints"},
+    ),
+    "stgcnpp_j_2d_ntu60": (  # learned graph, residual graph units, multi-scale TCN
+        "skeleton/stgcnpp/stgcnpp_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d.py",
+        [(2, 2, 100, 17, 3)],
+        {"input": "keypoints"},
+    ),
+    "stgcnpp_b_3d_ntu60": (
+        "skeleton/stgcnpp/stgcnpp_8xb16-bone-u100-80e_ntu60-xsub-keypoint-3d.py",
+        [(2, 2, 100, 25, 3)],
+        {"input": "keypoints"},
+    ),
+    "agcn_j_2d_ntu60": (  # AAGCN without attention (2s-AGCN), per-person data BN
+        "skeleton/2s-agcn/2s-agcn_8xb16-joint-u100-80e_ntu60-xsub-keypoint-2d.py",
+        [(2, 2, 100, 17, 3)],
+        {"input": "keypoints"},
+    ),
+    "aagcn_attention_3d_ntu60": (  # no zoo config keeps the attention: switched on here
+        "skeleton/2s-agcn/2s-agcn_8xb16-joint-u100-80e_ntu60-xsub-keypoint-3d.py",
+        [(2, 2, 100, 25, 3)],
+        {"input": "keypoints", "changes": {"backbone.gcn_attention": True}},
+    ),
+    # PoseC3D: heatmaps drawn as uint8 (0..255; the model casts to float), so that a
+    # 48-frame volume of 17 maps fits a fixture of under 1 MB
+    "posec3d_r50_ntu60_keypoint": (  # SlowOnly on 17 joint heatmaps, 48 frames
+        "skeleton/posec3d/slowonly_r50_8xb16-u48-240e_ntu60-xsub-keypoint.py",
+        [(1, 17, 48, 32, 32)],
+        {"input": "heatmap"},
+    ),
+    "posec3d_r50_k400_keypoint": (  # stage_blocks (3, 4, 6)
+        "skeleton/posec3d/slowonly_r50_8xb32-u48-240e_k400-keypoint.py",
+        [(1, 17, 32, 32, 32)],
+        {"input": "heatmap"},
+    ),
+    "rgbpose_conv3d_ntu60": (  # RGB 8 frames, heatmaps 32 frames at a quarter of the size
+        "skeleton/posec3d/rgbpose_conv3d/rgbpose_conv3d.py",
+        [{"imgs": (1, 3, 8, 64, 64), "heatmap_imgs": (1, 17, 32, 16, 16)}],
+    ),
 }
 
 
@@ -430,6 +481,10 @@ def _no_downloads(node):
 def _mm_inputs(clips: torch.Tensor, format_shape: str = "NCHW") -> list[torch.Tensor]:
     """vidlab's (N, C, T, H, W) (audio: (N, C, T, F)) -> MMAction2's per-sample inputs for its
     format_shape."""
+    if format_shape == "MM":  # {modality: (N, C, T, H, W)} -> {modality: per-sample views}
+        return {k: [c.unsqueeze(0).contiguous() for c in v] for k, v in clips.items()}
+    if format_shape == "GCN":  # (N, M, T, V, C) -> per sample (1 clip, M, T, V, C)
+        return [c.unsqueeze(0).contiguous() for c in clips]
     if format_shape == "MIX2d3d" and clips.dim() == 4:  # OmniSource's images
         return [c.contiguous() for c in clips]  # (C, H, W)
     if format_shape in ("NCTHW", "MIX2d3d", "NCTF"):
@@ -439,18 +494,51 @@ def _mm_inputs(clips: torch.Tensor, format_shape: str = "NCHW") -> list[torch.Te
     return [c.transpose(0, 1).contiguous() for c in clips]  # (T, C, H, W) for NCHW
 
 
+def _peak(logits) -> float:
+    if isinstance(logits, dict):  # RGBPoseHead: one logit tensor per pathway
+        return max(v.abs().max().item() for v in logits.values())
+    return logits.abs().max().item()
+
+
+def _float(logits):
+    if isinstance(logits, dict):
+        return {k: v.float().clone() for k, v in logits.items()}
+    return logits.float().clone()
+
+
+def _stack_scores(scores: list):
+    if isinstance(scores[0], dict):  # RGBPoseHead's pred_score: {'rgb': (K,), 'pose': (K,)}
+        return {k: torch.stack([s[k] for s in scores]).float().clone() for k in scores[0]}
+    return torch.stack(scores).float().clone()
+
+
+def _draw(shape, gen: torch.Generator, kind: str | None):
+    """A seeded model input: N(0, 1) keypoints, or uint8 pixels (heatmaps too); a dict of
+    shapes (one per modality) gives a dict of inputs."""
+    if isinstance(shape, dict):
+        return {k: _draw(v, gen, kind) for k, v in shape.items()}
+    if kind == "keypoints":
+        return torch.randn(shape, generator=gen)
+    return torch.randint(0, 256, shape, generator=gen, dtype=torch.uint8)
+
+
 def _head_logits(model, inputs: torch.Tensor) -> torch.Tensor:
     """MMAction2's logits (eval): ``mode='tensor'`` of RecognizerOmni unpacks its features as a
     tuple (it works for batches of 2 only), so its backbone and head are called directly."""
     if type(model).__name__ == "RecognizerOmni":
         return model.cls_head(model.extract_feat(inputs, test_mode=True))
+    if isinstance(inputs, dict):  # MMRecognizer3D reshapes its dict of inputs in place
+        inputs = dict(inputs)
     return model(inputs, mode="tensor", stage="head")
 
 
 def _predict(model, data: dict) -> list:
     if type(model).__name__ == "RecognizerOmni":  # takes a tuple of batches, one per source
         return model(data, mode="predict")
-    return model(data["inputs"], data["data_samples"], mode="predict")
+    inputs = data["inputs"]
+    if isinstance(inputs, dict):  # MMRecognizer3D reshapes its dict of inputs in place
+        inputs = dict(inputs)
+    return model(inputs, data["data_samples"], mode="predict")
 
 
 def _relation_draws(model, seed: int) -> list[list[int]] | None:
@@ -520,6 +608,12 @@ def make(name: str, config: str, shapes: list, root: Path, options: dict | None 
     fmt = model_cfg.get("data_preprocessor", {}).get("format_shape", "NCHW")
     if model_cfg["type"] == "RecognizerAudio":  # FormatAudioShape's layout, one view each
         fmt = "NCTF"
+    if model_cfg["type"] == "RecognizerGCN":  # FormatGCNInput's layout, one clip each
+        fmt = "GCN"
+    if model_cfg["type"] == "MMRecognizer3D":  # RGB + heatmaps, one dict of inputs
+        fmt = "MM"
+    if options.get("input") == "heatmap":  # no data_preprocessor: default 'NCHW' only stacks
+        fmt = "NCTHW"
     model = MODELS.build(mm_cfg)
     spec = spec_of(model.state_dict())
     own_parts = options.get("own_buffers", [])
@@ -539,12 +633,12 @@ def make(name: str, config: str, shapes: list, root: Path, options: dict | None 
     for part, rank in parts.items():
         shape = next(s for s in shapes if rank in (0, len(s)))
         gen = torch.Generator().manual_seed(seed)
-        probe = torch.randint(0, 256, shape, generator=gen, dtype=torch.uint8)
+        probe = _draw(shape, gen, options.get("input"))
         with torch.no_grad():
             data = model.data_preprocessor(
                 dict(inputs=_mm_inputs(probe, fmt), data_samples=None), False
             )
-            peak = _head_logits(model, data["inputs"]).abs().max().item()
+            peak = _peak(_head_logits(model, data["inputs"]))
         fc = [k for k in spec if k.startswith(part) and k.endswith(("weight", "bias"))]
         scale.update({k: 4.0 / peak for k in fc})
     state = seeded_state_dict(spec, seed, scale)
@@ -553,8 +647,9 @@ def make(name: str, config: str, shapes: list, root: Path, options: dict | None 
     runs = []
     for i, shape in enumerate(shapes):
         gen = torch.Generator().manual_seed(seed + 1 + i)
-        clips = torch.randint(0, 256, shape, generator=gen, dtype=torch.uint8)
-        samples = [ActionDataSample() for _ in range(shape[0])]
+        clips = _draw(shape, gen, options.get("input"))
+        batch = len(next(iter(clips.values()))) if isinstance(clips, dict) else shape[0]
+        samples = [ActionDataSample() for _ in range(batch)]
         with torch.no_grad():
             data = model.data_preprocessor(
                 dict(inputs=_mm_inputs(clips, fmt), data_samples=samples), training=False
@@ -563,8 +658,8 @@ def make(name: str, config: str, shapes: list, root: Path, options: dict | None 
             logits = _head_logits(model, data["inputs"])
             _relation_draws(model, seed + i)  # the same draws again
             preds = _predict(model, data)
-        scores = torch.stack([p.pred_score for p in preds])
-        run = dict(clips=clips, logits=logits.float().clone(), scores=scores.float().clone())
+        scores = _stack_scores([p.pred_score for p in preds])
+        run = dict(clips=clips, logits=_float(logits), scores=scores)
         if draws is not None:
             run["relation_picks"] = draws
         runs.append(run)

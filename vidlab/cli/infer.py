@@ -17,13 +17,19 @@ def _cli_error(message: str):
 def cmd_infer(args) -> int:
     from vidlab.cli.main import _load
     from vidlab.data.io import source_kind
-    from vidlab.inference import inference_recognizer, init_recognizer
+    from vidlab.inference import inference_recognizer, init_recognizer, is_skeleton_source
 
     if not args.inputs and args.source is None:
         raise _cli_error("give a video, frame folder, folder of videos, list or URL, or --source")
     if args.inputs and args.source is not None:
         raise _cli_error("--source reads one stream; give it without other inputs")
-    for item in args.inputs:
+    skeleton = any(is_skeleton_source(item) for item in args.inputs)
+    if skeleton and (len(args.inputs) != 1 or args.source is not None or args.window):
+        raise _cli_error(
+            "a skeleton pickle is classified on its own: give one file.pkl (its first sample) "
+            "or file.pkl:frame_dir, without --source or --window"
+        )
+    for item in [] if skeleton else args.inputs:
         try:
             source_kind(item)  # a scheme vidlab cannot read: say so before loading a model
         except (ValueError, TypeError) as err:
@@ -52,7 +58,7 @@ def cmd_infer(args) -> int:
         return _sliding(model, args)
     from vidlab.batch_inference import expand_inputs
 
-    sources = expand_inputs(args.inputs)
+    sources = list(args.inputs) if skeleton else expand_inputs(args.inputs)
     if len(sources) == 1 and args.out is None and sources[0] == str(args.inputs[0]):
         results = inference_recognizer(model, sources[0], labels=args.labels, top_k=args.top_k)
         print(f"{sources[0]}:")

@@ -119,6 +119,7 @@ def cmd_quickstart(args) -> int:
         model=args.model,
         work_dir=args.work_dir,
         cfg_options=args.cfg_options,
+        task=args.task,
     )
     return 0
 
@@ -321,6 +322,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     from vidlab.quickstart import CONFIGS as quickstart_models  # a light module: paths only
 
+    p.add_argument(
+        "--task",
+        choices=("recognition", "skeleton", "localization"),
+        default="recognition",
+        help="recognition: RGB clips (--model); skeleton: ST-GCN++ on synthetic stick figures; "
+        "localization: BMN on features of synthetic untrimmed videos",
+    )
     p.add_argument("--model", choices=sorted(quickstart_models), default="tsm")
     p.add_argument("--work-dir", default=None, help="default: work_dirs/quickstart_<model>")
     _add_cfg_options(p)

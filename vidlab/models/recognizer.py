@@ -295,3 +295,26 @@ class Recognizer3D(BaseRecognizer):
         if self._fcn_test:  # MMAction2 passes it to any head; only TPNHead reads it
             return self.cls_head(features, fcn_test=True)  # (N, K)
         return self.cls_head(features)  # (N, K)
+
+
+class RecognizerGCN(BaseRecognizer):
+    """Skeleton recognizer (MMAction2's ``RecognizerGCN``): keypoints in, logits out.
+
+    The input is keypoints ``(N, M, T, V, C)``: N samples (views folded into the batch, as
+    clips are), M persons, T frames, V joints, C coordinates (x, y, score or x, y, z), float.
+    ``data_preprocessor`` only casts to float (MMAction2's GCN configs set no normalization).
+    Features are the backbone's per-person maps ``(N, M, C', T', V)``.
+    """
+
+    def forward_features(self, clips: Tensor) -> Tensor:
+        if clips.dim() != 5:
+            raise ValueError(
+                f"expected keypoints of shape (N, M, T, V, C), got {tuple(clips.shape)}; fold "
+                "clips into the batch first: keypoints.flatten(0, 1)"
+            )
+        return self.backbone(self.data_preprocessor(clips))  # (N, M, C', T', V)
+
+    def forward_head(self, features: Tensor, pre_logits: bool = False) -> Tensor:
+        if pre_logits:
+            return self.cls_head.pre_logits(features)  # (N, C')
+        return self.cls_head(features)  # (N, K)

@@ -46,6 +46,10 @@ FAMILIES: dict[str, str] = {
     "mvit": "vidlab.models.mvit",
     "uniformer": "vidlab.models.uniformer",
     "uniformerv2": "vidlab.models.uniformerv2",
+    "stgcn": "vidlab.models.stgcn",
+    "stgcnpp": "vidlab.models.stgcnpp",
+    "agcn": "vidlab.models.aagcn",
+    "posec3d": "vidlab.models.posec3d",
 }
 
 # ImageNet mean/std in 0..255 pixel units, as MMAction2's configs use.
@@ -69,6 +73,9 @@ class VariantCfg:
         url: The published checkpoint, if any.
         fixed_size: The network takes clips of ``clip_shape``'s H and W only (C3D, whose
             ``fc6`` sees the flattened last map); tests then run it at that size, not 32 px.
+        input_kind: ``'video'`` (pixels, or PoseC3D's keypoint heatmaps: ``(C, T, H, W)``) or
+            ``'keypoints'``: a GCN's input, ``clip_shape`` is ``(M, T, V, C)`` (persons,
+            frames, joints, coordinates) and the model takes float ``(N, M, T, V, C)``.
     """
 
     clip_shape: tuple[int, ...]
@@ -79,6 +86,7 @@ class VariantCfg:
     classifier: str | None = "cls_head.fc_cls"
     url: str | None = None
     fixed_size: bool = False
+    input_kind: str = "video"
 
 
 def variant(**cfg: Any) -> Callable:

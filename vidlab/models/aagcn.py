@@ -1,0 +1,183 @@
+"""2s-AGCN and MS-AAGCN (Shi et al., 2019, 2020): GCNs whose graphs adapt to the data.
+
+``AAGCN`` is MMAction2's backbone of that name: blocks of an adaptive graph unit
+(``UnitAAGCN``: the fixed graph, a learned one and a data-dependent one, then spatial, temporal
+and channel attention) and ST-GCN's temporal unit. With ``gcn_attention=False`` it is 2s-AGCN,
+which is what MMAction2's ``configs/skeleton/2s-agcn`` build (the "two streams" are the joint
+and bone models, fused at test time: ``vidlab.models.fusion``). Input ``(N, M, T, V, C)``
+keypoints, output ``(N, M, C', T', V)`` maps, as ``STGCN``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from vidlab.checkpoint import LoadReport
+from vidlab.models.layers.gcn import UnitAAGCN, UnitTCN
+from vidlab.models.layers.graph import Graph
+from vidlab.models.pretrained import load_pretrained
+from vidlab.models.recognizer import RecognizerGCN
+from vidlab.models.stgcn import (
+    _Zero,
+    data_bn,
+    gcn_recognizer,
+    gcn_variants,
+    normalize_input,
+    split_unit_kwargs,
+    stage_kwargs,
+)
+
+
+class AAGCNBlock(nn.Module):
+    """Adaptive graph unit, temporal unit, residual, ReLU.
+
+    Args:
+        in_channels: Input channels.
+        out_channels: Output channels.
+        A: Adjacency stack ``(K, V, V)``.
+        stride: Temporal stride.
+        residual: Add the input (a strided 1x1 ``UnitTCN`` where the shape changes).
+        init_cfg: Accepted for MMAction2 config compatibility.
+        **kwargs: ``gcn_*`` (``UnitAAGCN``: ``adaptive``, ``attention``, ``coff_embedding``) and
+            ``tcn_*`` (``UnitTCN``: ``dropout``, ...) keywords.
+    """
+
+    _accepts_any_kwargs = True
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        A: Tensor,
+        stride: int = 1,
+        residual: bool = True,
+        init_cfg: dict | list | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__()
+        gcn_kwargs, tcn_kwargs = split_unit_kwargs(kwargs, "AAGCNBlock")
+        tcn_type = tcn_kwargs.pop("type", "unit_tcn")
+        gcn_type = gcn_kwargs.pop("type", "unit_aagcn")
+        # MMAction2 accepts 'mstcn' here but then builds no temporal unit at all
+        if tcn_type != "unit_tcn":
+            raise ValueError(f"tcn_type={tcn_type!r}; AAGCN blocks use 'unit_tcn'")
+        if gcn_type != "unit_aagcn":
+            raise ValueError(f"gcn_type={gcn_type!r}; AAGCN blocks use 'unit_aagcn'")
+        self.gcn = UnitAAGCN(in_channels, out_channels, A, **gcn_kwargs)
+        self.tcn = UnitTCN(out_channels, out_channels, 9, stride=stride, **tcn_kwargs)
+        self.relu = nn.ReLU()
+        if not residual:
+            self.residual = _Zero()
+        elif in_channels == out_channels and stride == 1:
+            self.residual = nn.Identity()
+        else:
+            self.residual = UnitTCN(in_channels, out_channels, kernel_size=1, stride=stride)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.relu(self.tcn(self.gcn(x)) + self.residual(x))
+
+
+class AAGCN(nn.Module):
+    """AAGCN backbone: ``(N, M, T, V, C)`` keypoints -> ``(N, M, C', T', V)`` maps.
+
+    Args:
+        graph_cfg: ``Graph`` arguments (``layout``, ``mode``, ``max_hop``).
+        in_channels: Coordinates per joint.
+        base_channels: Width of the first stages.
+        data_bn_type: ``'MVC'`` (per person, joint and coordinate), ``'VC'`` or None.
+        num_person: Persons per sample (``'MVC'`` only).
+        num_stages: Blocks.
+        inflate_stages: Stages (1-based) that double the width.
+        down_stages: Stages (1-based) that halve time.
+        pretrained: Checkpoint of the backbone, loaded by ``init_weights``.
+        init_cfg: Accepted for MMAction2 config compatibility.
+        **kwargs: ``gcn_*`` / ``tcn_*`` block keywords; a tuple with one value per stage is
+            split over stages (a list is not, as in MMAction2).
+    """
+
+    _accepts_any_kwargs = True
+
+    def __init__(
+        self,
+        graph_cfg: Mapping,
+        in_channels: int = 3,
+        base_channels: int = 64,
+        data_bn_type: str | None = "MVC",
+        num_person: int = 2,
+        num_stages: int = 10,
+        inflate_stages: Sequence[int] = (5, 8),
+        down_stages: Sequence[int] = (5, 8),
+        pretrained: str | None = None,
+        init_cfg: dict | list | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__()
+        if data_bn_type not in ("MVC", "VC", None):
+            raise ValueError(f"data_bn_type={data_bn_type!r}; use 'MVC', 'VC' or None")
+        self.graph = Graph(**graph_cfg)
+        A = torch.tensor(self.graph.A, dtype=torch.float32)
+        self.register_buffer("A", A)
+        self.data_bn_type = data_bn_type
+        self.in_channels = in_channels
+        self.base_channels = base_channels
+        self.num_person = num_person
+        self.inflate_stages = tuple(inflate_stages)
+        self.down_stages = tuple(down_stages)
+        self.pretrained = pretrained
+        self.data_bn = data_bn(data_bn_type, num_person, in_channels, A.shape[1])
+        stages = stage_kwargs(kwargs, num_stages, per_stage=(tuple,))
+        blocks = []
+        if in_channels != base_channels:
+            blocks.append(
+                AAGCNBlock(in_channels, base_channels, A.clone(), 1, residual=False, **stages[0])
+            )
+        width = base_channels
+        for i in range(2, num_stages + 1):
+            out_channels = width * (1 + (i in self.inflate_stages))
+            stride = 1 + (i in self.down_stages)
+            blocks.append(AAGCNBlock(width, out_channels, A.clone(), stride, **stages[i - 1]))
+            width = out_channels
+        self.num_stages = len(blocks)
+        self.out_channels = width
+        self.gcn = nn.ModuleList(blocks)
+
+    def init_weights(self) -> LoadReport | None:
+        """Load ``pretrained`` (a backbone or whole-recognizer checkpoint), if set."""
+        if self.pretrained is None:
+            return None
+        return load_pretrained(self, self.pretrained)
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, m = x.shape[:2]  # (N, M, T, V, C)
+        x = normalize_input(x, self.data_bn, self.data_bn_type)  # (N*M, C, T, V)
+        for block in self.gcn:
+            x = block(x)
+        return x.reshape((n, m) + x.shape[1:])  # (N, M, C', T', V)
+
+
+# --- variants -------------------------------------------------------------------------------
+
+
+def _agcn(layout: str, num_classes: int, **kwargs) -> RecognizerGCN:
+    """2s-AGCN as MMAction2's configs build it: AAGCN without attention, spatial graph."""
+    kwargs = {"gcn_attention": False, **kwargs}
+    backbone = AAGCN(graph_cfg=dict(layout=layout, mode="spatial"), **kwargs)
+    return gcn_recognizer(backbone, num_classes)
+
+
+_STAMPS = {
+    ("j", "2d", "ntu60"): "20221222-4c0ed77e",
+    ("b", "2d", "ntu60"): "20221222-293878b5",
+    ("jm", "2d", "ntu60"): "20221222-0c86e3a1",
+    ("bm", "2d", "ntu60"): "20221222-87996f0d",
+    ("j", "3d", "ntu60"): "20221222-24dabf78",
+    ("b", "3d", "ntu60"): "20221222-abe70a7f",
+    ("jm", "3d", "ntu60"): "20221222-923cd3c3",
+    ("bm", "3d", "ntu60"): "20221222-3d8f6f43",
+}
+
+gcn_variants("agcn", "2s-agcn", _agcn, _STAMPS, globals(), "2s-AGCN")
