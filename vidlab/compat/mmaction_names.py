@@ -2,7 +2,7 @@
 
 A fact list (read off their registries, one registry per ``#`` line), used for one message: a
 config naming one of these that vidlab does not implement is told so plainly ("MMAction2's
-'UniFormerV2' is not implemented in vidlab"), instead of being offered a look-alike name.
+'VindLURetrieval' is not implemented in vidlab"), instead of being offered a look-alike name.
 """
 
 _LISTED = """
