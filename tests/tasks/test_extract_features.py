@@ -97,3 +97,39 @@ def test_cli_writes_what_the_localization_dataset_reads(model, video, tmp_path):
     ann.write_text(json.dumps(database))
     ds = ActivityNetDataset(ann, [LoadLocalizationFeature()], data_prefix=str(out))
     assert ds[0]["raw_feature"].shape == (model.num_features, 10)
+
+
+def test_localization_quickstart_runs_end_to_end(tmp_path, monkeypatch):
+    """Shortened: 8 videos, the recognizer 1 epoch on 3 clips per class, BMN 2 epochs."""
+    from vidlab.quickstart_localization import localization_quickstart
+
+    monkeypatch.setenv("VIDLAB_CACHE", str(tmp_path / "cache"))
+    tiny = [
+        "synthetic_data.videos_per_class=3",
+        "train_dataloader.batch_size=4",
+        "train_dataloader.num_workers=0",
+        "train_dataloader.persistent_workers=False",
+        "val_dataloader.num_workers=0",
+        "val_dataloader.persistent_workers=False",
+        "test_dataloader.num_workers=0",
+    ]
+    summary = localization_quickstart(
+        tmp_path / "work",
+        cfg_options=[
+            "train_cfg.max_epochs=2",
+            "train_cfg.val_interval=2",
+            "train_dataloader.batch_size=2",
+        ],
+        recognizer_epochs=1,
+        videos=8,
+        recognizer_options=tiny,
+    )
+    assert 0.0 <= summary["AR@100"] <= 1.0 and summary["AR@100"] >= summary["AR@1"]
+    work = tmp_path / "work"
+    assert json.loads((work / "summary.json").read_text())["task"] == "localization"
+    val = json.loads((work / "val.json").read_text())
+    assert len(val) == 2 and all(v["annotations"] for v in val.values())
+    rows = np.loadtxt(work / "features" / f"{next(iter(val))}.csv", delimiter=",", skiprows=1)
+    assert rows.shape == (32, 256)  # 32 snippets of the I3D quickstart's 256-d features
+    preds = json.loads((work / "test_results.json").read_text())["predictions"]
+    assert len(preds) == 2 and preds[0]["proposal_list"]
