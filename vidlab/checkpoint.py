@@ -10,6 +10,9 @@ checkpoint can run code. The classes MMEngine pickles into its bookkeeping entri
 
 from __future__ import annotations
 
+import codecs
+import collections
+import io
 import os
 import pickle
 import re
@@ -141,6 +144,76 @@ def _numpy_allowlist() -> dict[str, object]:
         if attr.endswith("DType") and isinstance(cls, type) and issubclass(cls, np.dtype):
             allowed[f"numpy.dtypes.{attr}"] = cls
     return allowed
+
+
+# Plain containers a data pickle may name (protocol 2 stores bytes as _codecs.encode(str,
+# 'latin1'), which only turns text into bytes).
+_PLAIN_GLOBALS = {
+    "_codecs.encode": codecs.encode,
+    "builtins.bytearray": bytearray,
+    "builtins.set": set,
+    "builtins.frozenset": frozenset,
+    "builtins.slice": slice,
+    "builtins.complex": complex,
+    "collections.OrderedDict": collections.OrderedDict,
+    "collections.defaultdict": collections.defaultdict,
+}
+
+
+def _storage_from_bytes(data: bytes):
+    return torch.load(io.BytesIO(data), weights_only=True)  # one storage: data only
+
+
+_TENSOR_GLOBALS = {
+    "torch._utils._rebuild_tensor_v2": torch._utils._rebuild_tensor_v2,
+    "torch._utils._rebuild_tensor": torch._utils._rebuild_tensor,
+    "torch._utils._rebuild_parameter": torch._utils._rebuild_parameter,
+    "torch.Size": torch.Size,
+    "torch.storage._load_from_bytes": _storage_from_bytes,
+}
+
+
+class _DataUnpickler(pickle.Unpickler):
+    """Plain containers, NumPy arrays and (``tensors``) torch tensors; any other global is
+    refused by name, since unpickling it could run code."""
+
+    def __init__(self, file, what: str, tensors: bool):
+        super().__init__(file)
+        self.what = what
+        self.allowed = {**_numpy_allowlist(), **_PLAIN_GLOBALS}
+        if tensors:
+            self.allowed.update(_TENSOR_GLOBALS)
+
+    def find_class(self, module: str, name: str):
+        qualified = f"{module}.{name}"
+        if qualified in self.allowed:
+            return self.allowed[qualified]
+        if module == "torch" and name.endswith("Storage") and "torch.Size" in self.allowed:
+            return getattr(torch, name)
+        raise pickle.UnpicklingError(
+            f"{qualified} is not allowed in {self.what} (only plain containers, NumPy arrays"
+            + (" and tensors" if "torch.Size" in self.allowed else "")
+            + " are read: unpickling other objects could run code)"
+        )
+
+
+def load_pickle(path: str | os.PathLike, what: str = "a data pickle", tensors: bool = False):
+    """The object in the plain pickle ``path`` (MMAction2's skeleton annotations, score dumps),
+    read by a restricted unpickler.
+
+    Raises:
+        FileNotFoundError: no such file.
+        pickle.UnpicklingError: the file names a global outside the allow-list (the message
+            names it), or is not a pickle.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file ({what})")
+    with open(path, "rb") as f:
+        try:
+            return _DataUnpickler(f, what, tensors).load()
+        except (EOFError, ValueError, TypeError) as e:
+            raise pickle.UnpicklingError(f"{path}: not {what} ({e})") from None
 
 
 def _benign_globals(path: Path) -> tuple[list, list[str]]:

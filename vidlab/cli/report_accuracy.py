@@ -13,47 +13,11 @@ other global is refused by name (unpickling can run code).
 
 from __future__ import annotations
 
-import io
 import pickle
 import sys
 from pathlib import Path
 
 __all__ = ["add_parser", "fuse", "load_dump"]
-
-_ALLOWED = {
-    ("collections", "OrderedDict"),
-    ("_codecs", "encode"),  # bytes in pickle protocol 2 (mmengine.dump)
-    ("torch._utils", "_rebuild_tensor_v2"),
-    ("torch._utils", "_rebuild_tensor"),
-    ("torch._utils", "_rebuild_parameter"),
-    ("torch", "Size"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "scalar"),
-}
-
-
-def _load_storage(data: bytes):
-    import torch
-
-    return torch.load(io.BytesIO(data), weights_only=True)  # a storage: data only
-
-
-class _DumpUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str):
-        if module == "torch.storage" and name == "_load_from_bytes":
-            return _load_storage
-        if (module, name) in _ALLOWED or (module == "torch" and name.endswith("Storage")):
-            return super().find_class(module, name)
-        if module.startswith("numpy") and name.endswith("DType"):
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(
-            f"{module}.{name}: a score dump holds tensors, arrays and plain containers only; "
-            "this file names other Python objects and is not read"
-        )
 
 
 def load_dump(path: str | Path) -> list[dict]:
@@ -61,11 +25,12 @@ def load_dump(path: str | Path) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such dump file: {path}")
-    with open(path, "rb") as f:
-        try:
-            data = _DumpUnpickler(f).load()
-        except (pickle.UnpicklingError, EOFError, ValueError) as e:
-            raise ValueError(f"{path}: not a score dump ({e})") from e
+    from vidlab.checkpoint import load_pickle
+
+    try:
+        data = load_pickle(path, "a score dump", tensors=True)
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"{path}: not a score dump ({e})") from e
     if isinstance(data, dict) and "predictions" in data:
         raise ValueError(
             f"{path} is a `vidlab test --out` file (top-5 per video only); fusion needs every "

@@ -16,10 +16,9 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import torch
 from torch import Tensor
 
-from vidlab.checkpoint import LoadReport, load_weights
+from vidlab.checkpoint import LoadReport, load_checkpoint, load_weights
 
 # config.json's model_type -> family module (holding convert_hf and from_hf_config)
 HF_FAMILIES = {
@@ -50,7 +49,7 @@ def _read_weights(folder: Path) -> dict[str, Tensor]:
     if files:
         state = {}
         for f in files:
-            state.update(torch.load(f, map_location="cpu", weights_only=True))
+            state.update(load_checkpoint(f))  # a bare state dict
         return state
     raise FileNotFoundError(
         f"{folder}: config.json but no model.safetensors or pytorch_model.bin weights"

@@ -21,8 +21,6 @@ plain containers, nothing that runs code.
 
 from __future__ import annotations
 
-import codecs
-import collections
 import os
 import pickle
 from collections.abc import Callable, Sequence
@@ -36,32 +34,6 @@ from vidlab.data.pipeline import Compose
 __all__ = ["PoseDataset", "load_pose_pickle", "check_record"]
 
 _BOX_THRS = (0.5, 0.6, 0.7, 0.8, 0.9)
-_CONTAINERS = {
-    # protocol-2 pickles (MMAction2's own sample annotations) store bytes as
-    # _codecs.encode(str, 'latin1'): it only turns text into bytes
-    "_codecs.encode": codecs.encode,
-    "builtins.bytearray": bytearray,
-    "collections.OrderedDict": collections.OrderedDict,
-    "collections.defaultdict": collections.defaultdict,
-    "builtins.set": set,
-    "builtins.frozenset": frozenset,
-    "builtins.slice": slice,
-    "builtins.complex": complex,
-}
-
-
-class _SafeUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str):
-        from vidlab.checkpoint import _numpy_allowlist
-
-        qualified = f"{module}.{name}"
-        allowed = {**_numpy_allowlist(), **_CONTAINERS}
-        if qualified in allowed:
-            return allowed[qualified]
-        raise pickle.UnpicklingError(
-            f"{qualified} is not allowed in a skeleton pickle (only NumPy arrays, scalars and "
-            "plain containers are read)"
-        )
 
 
 def load_pose_pickle(path: str | os.PathLike):
@@ -71,14 +43,15 @@ def load_pose_pickle(path: str | os.PathLike):
         FileNotFoundError: no such file.
         AnnotationError: not a pickle, or it names a class that is not allowed.
     """
+    from vidlab.checkpoint import load_pickle
+
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: skeleton annotation file does not exist")
-    with open(path, "rb") as f:
-        try:
-            return _SafeUnpickler(f).load()
-        except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
-            raise AnnotationError(f"{path}: not a readable skeleton pickle ({e})") from None
+    try:
+        return load_pickle(path, "a skeleton pickle")
+    except pickle.UnpicklingError as e:
+        raise AnnotationError(f"{path}: not a readable skeleton pickle ({e})") from None
 
 
 def _sample_id(rec: dict) -> str:
