@@ -7,10 +7,10 @@
 # (a step of 16 samples: 0.54 s of one core, measured; 100 frames and 2 persons: ~3.4 s). The
 # pipelines are MMAction2's. SGD at lr 0.05 (MMAction2's 0.1 is for batches of 8 x 16; at 16 the
 # loss diverged in the first epoch here).
-# NOT YET AT the target (>= 90% top-1 in < 2 min on 2 cores). Measured with this recipe
-# (768 training samples, 288 steps): 76.6% test top-1 in 4 min 51 s on 2 cores at load average
-# 5-7 (267 s user CPU); 256 samples x 12 epochs gave 32.8%. Missing joints slow it most (the
-# same loop on data without them: 90.6% after 280 steps). See /work/notes/skelmodels.md.
+# Not yet at the goal (>= 90% test top-1 in < 2 min on 2 cores): this recipe (768 training
+# samples, 288 steps) gives 76.6% test top-1 in 2 min 9 s on 2 idle cores (the same 76.6% at
+# load 5-7 in 4 min 51 s). Missing joints slow it most: PreNormalize2D maps a missing joint to
+# (-1, -1), and the same recipe on data without them reached 90.6% after 280 steps.
 import os
 
 _base_ = ["../_base_/default_runtime.py"]
