@@ -71,7 +71,10 @@ def _number(text, unit: float) -> str:
 
 
 def _top1(entry: dict) -> str:
-    for result in entry.get("Results") or []:
+    results = entry.get("Results") or []
+    for result in [results] if isinstance(results, dict) else results:  # one dict in some files
+        if not isinstance(result, dict):
+            continue
         top1 = (result.get("Metrics") or {}).get("Top 1 Accuracy")
         if top1 is not None:
             return f"{top1}"
