@@ -16,17 +16,15 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from vidlab.checkpoint import LoadReport
 from vidlab.models.layers.gcn import UnitAAGCN, UnitTCN
 from vidlab.models.layers.graph import Graph
-from vidlab.models.pretrained import load_pretrained
 from vidlab.models.recognizer import RecognizerGCN
 from vidlab.models.stgcn import (
+    GCNBackbone,
     _Zero,
     data_bn,
     gcn_recognizer,
     gcn_variants,
-    normalize_input,
     split_unit_kwargs,
     stage_kwargs,
 )
@@ -81,7 +79,7 @@ class AAGCNBlock(nn.Module):
         return self.relu(self.tcn(self.gcn(x)) + self.residual(x))
 
 
-class AAGCN(nn.Module):
+class AAGCN(GCNBackbone):
     """AAGCN backbone: ``(N, M, T, V, C)`` keypoints -> ``(N, M, C', T', V)`` maps.
 
     Args:
@@ -144,19 +142,6 @@ class AAGCN(nn.Module):
         self.num_stages = len(blocks)
         self.out_channels = width
         self.gcn = nn.ModuleList(blocks)
-
-    def init_weights(self) -> LoadReport | None:
-        """Load ``pretrained`` (a backbone or whole-recognizer checkpoint), if set."""
-        if self.pretrained is None:
-            return None
-        return load_pretrained(self, self.pretrained)
-
-    def forward(self, x: Tensor) -> Tensor:
-        n, m = x.shape[:2]  # (N, M, T, V, C)
-        x = normalize_input(x, self.data_bn, self.data_bn_type)  # (N*M, C, T, V)
-        for block in self.gcn:
-            x = block(x)
-        return x.reshape((n, m) + x.shape[1:])  # (N, M, C', T', V)
 
 
 # --- variants -------------------------------------------------------------------------------

@@ -139,7 +139,26 @@ def normalize_input(x: Tensor, bn: nn.Module, kind: str | None) -> Tensor:
     return x.view(n, m, v, c, t).permute(0, 1, 3, 4, 2).contiguous().view(n * m, c, t, v)
 
 
-class STGCN(nn.Module):
+class GCNBackbone(nn.Module):
+    """What ST-GCN and AAGCN share: ``data_bn`` on the input, the ``gcn`` blocks, and
+    ``pretrained`` read in ``init_weights``. Keypoints ``(N, M, T, V, C)`` in, ``(N, M, C', T',
+    V)`` out."""
+
+    def init_weights(self) -> LoadReport | None:
+        """Load ``pretrained`` (a backbone or whole-recognizer checkpoint), if set."""
+        if self.pretrained is None:
+            return None
+        return load_pretrained(self, self.pretrained)
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, m = x.shape[:2]  # (N, M, T, V, C)
+        x = normalize_input(x, self.data_bn, self.data_bn_type)  # (N*M, C, T, V)
+        for block in self.gcn:
+            x = block(x)
+        return x.reshape((n, m) + x.shape[1:])  # (N, M, C', T', V)
+
+
+class STGCN(GCNBackbone):
     """ST-GCN backbone: ``(N, M, T, V, C)`` keypoints -> ``(N, M, C', T', V)`` maps.
 
     Args:
@@ -203,19 +222,6 @@ class STGCN(nn.Module):
         self.num_stages = len(blocks)
         self.out_channels = width
         self.gcn = nn.ModuleList(blocks)
-
-    def init_weights(self) -> LoadReport | None:
-        """Load ``pretrained`` (a backbone or whole-recognizer checkpoint), if set."""
-        if self.pretrained is None:
-            return None
-        return load_pretrained(self, self.pretrained)
-
-    def forward(self, x: Tensor) -> Tensor:
-        n, m = x.shape[:2]  # (N, M, T, V, C)
-        x = normalize_input(x, self.data_bn, self.data_bn_type)  # (N*M, C, T, V)
-        for block in self.gcn:
-            x = block(x)
-        return x.reshape((n, m) + x.shape[1:])  # (N, M, C', T', V)
 
 
 # --- variants -------------------------------------------------------------------------------
