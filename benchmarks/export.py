@@ -40,8 +40,8 @@ def reference_variants(families=None) -> list[str]:
 
 def clip_shape(name: str, size: int) -> tuple[int, ...]:
     cfg = V.find_variant(name).default_cfg
-    if len(cfg.clip_shape) == 3 or cfg.fixed_size:  # audio features; C3D's fixed 112 px
-        return (1, *cfg.clip_shape)
+    if len(cfg.clip_shape) == 3 or cfg.fixed_size or cfg.input_kind == "keypoints":
+        return (1, *cfg.clip_shape)  # audio features; C3D's fixed 112 px; GCN keypoints
     c, t = cfg.clip_shape[:2]
     return (1, c, t, size, size)
 
@@ -93,6 +93,8 @@ def main() -> int:
             result = export_onnx(model, path, clips_shape=shape)
             session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
             clips = torch.randint(0, 256, shape).float()
+            if V.find_variant(name).default_cfg.input_kind == "keypoints":
+                clips = torch.randn(shape)  # (N, M, T, V, C) coordinates
             eager, onnx = latencies(model, session, clips, args.repeats)
             ratios.append(onnx / eager)
             print(
