@@ -369,7 +369,9 @@ class VideoInit:
 class VideoDecode:
     """Read exactly the frames ``frame_inds`` into ``imgs`` (one uint8 ``(T, H, W, C)`` array).
 
-    Sets ``img_shape`` and ``original_shape`` (h, w) and closes the reader. With ``short_side``
+    Sets ``img_shape`` and ``original_shape`` (h, w) and closes the reader. Detection samples'
+    normalised ``gt_bboxes`` and ``proposals`` become float32 pixels of the decoded frames (as
+    MMAction2's ``RawFrameDecode``/``DecordDecode`` make them). With ``short_side``
     the frames are scaled so that their short side is ``short_side``, setting the keys a
     following ``Resize(scale=(-1, short_side))`` would (``img_shape``, ``scale_factor``,
     ``keep_ratio``): by FFmpeg's scaler during the RGB conversion where the source's short side
@@ -414,10 +416,15 @@ class VideoDecode:
         results["imgs"] = imgs
         results["original_shape"] = orig
         results["img_shape"] = (h, w)
+        factor = None
         if self.short_side:  # the keys a following Resize(scale=(-1, short_side)) sets
             factor = np.array([w / orig[1], h / orig[0]], dtype=np.float32)
             results["scale_factor"] = results.get("scale_factor", np.ones(2, np.float32)) * factor
             results["keep_ratio"] = True
+        if "gt_bboxes" in results:
+            from vidlab.data.transforms.frames import boxes_to_pixels
+
+            boxes_to_pixels(results, orig, factor)
         return results
 
     def _read(self, source: _Source, positions: np.ndarray) -> np.ndarray:
