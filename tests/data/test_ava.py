@@ -293,3 +293,14 @@ def test_video_keyframes_decord_pipeline(tmp_path):
     assert torch.equal(sample["gt_instances"]["bboxes"], expected)
     results = ds.pipeline.transforms[1](ds.pipeline.transforms[0](ds.get_data_info(0)))
     assert results["frame_inds"].tolist() == [0, 0, 4, 8]  # center 4: 4 + (-8, -4, 0, 4)
+
+
+def test_petrel_with_a_path_mapping_reads_the_local_paths():
+    """Two AVA configs override io_backend with OpenMMLab's internal storage, mapped from the
+    local paths: they build and read the paths as written; petrel alone stays an error."""
+    from vidlab.data.loading import RawFrameDecode
+
+    mapping = {"data/ava": "s254:s3://openmmlab/datasets/action/ava"}
+    assert RawFrameDecode(io_backend="petrel", path_mapping=mapping).io_backend == "petrel"
+    with pytest.raises(ValueError, match="io_backend='petrel' is not supported"):
+        RawFrameDecode(io_backend="petrel")

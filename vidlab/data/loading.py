@@ -322,7 +322,11 @@ def _check_gaps(source: _Source, first: int, last: int) -> None:
 # --------------------------------------------------------------------------------------------
 # transforms
 # --------------------------------------------------------------------------------------------
-def _check_io_backend(io_backend) -> None:
+def _check_io_backend(io_backend, kwargs=None) -> None:
+    if io_backend == "petrel" and (kwargs or {}).get("path_mapping"):
+        # OpenMMLab's internal storage mapped from local paths (two AVA configs): read those
+        msg = "io_backend='petrel': reading the local paths as written (path_mapping ignored)"
+        return _note_once(("petrel",), msg, logging.WARNING)
     if io_backend not in _LOCAL_IO:
         raise ValueError(
             f"io_backend={io_backend!r} is not supported: vidlab reads local files and http(s) "
@@ -347,7 +351,7 @@ class VideoInit:
     def __init__(
         self, backend: str = "auto", io_backend: str = "disk", num_threads: int = 1, **kwargs
     ):
-        _check_io_backend(io_backend)
+        _check_io_backend(io_backend, kwargs)
         self.backend = backend
         self.io_backend = io_backend
         self.num_threads = num_threads
@@ -526,7 +530,7 @@ class RawFrameDecode(VideoDecode):
         short_side: int | None = None,
         **kwargs,
     ):
-        _check_io_backend(io_backend)
+        _check_io_backend(io_backend, kwargs)
         super().__init__(short_side=short_side)
         self.io_backend = io_backend
         self.decoding_backend = decoding_backend
