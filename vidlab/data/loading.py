@@ -221,7 +221,7 @@ def _set_info(results: dict, source: _Source) -> None:
     if source.kind == "frames":
         given = results.get("total_frames")
         first = source.start_index + shift  # number of the clip's first file
-        last = max(source.layout.files) if source.layout is not None else None
+        last = source.layout.last if source.layout is not None else None
         if results.get("offset") is not None and given is not None:
             # a clip of a longer folder (with_offset annotations): check that it fits
             offset = int(results["offset"])
@@ -406,7 +406,7 @@ class VideoDecode:
             if source.kind == "frames" and source.layout is not None:
                 first = source.start_index + shift + offset
                 total = results.get("total_frames")
-                last = max(source.layout.files) if total is None else first + int(total) - 1
+                last = source.layout.last if total is None else first + int(total) - 1
                 _check_gaps(source, first, last)
             positions = frame_inds.astype(np.int64) - start + offset + shift
             imgs = self._read(source, positions)
