@@ -14,6 +14,9 @@
 with ``V = num_crops * num_clips, T = clip_len`` after ``'NCTHW'`` and
 ``V = num_crops, T = num_clips * clip_len`` after ``'NCHW'`` (a 2D model's segments are its
 time axis).
+
+Detection samples (results with ``gt_bboxes``: AVA) are packed by :func:`pack_detection`
+(``inputs``, ``gt_instances``, ``proposals``, ``meta``, ``index``).
 """
 
 from __future__ import annotations
