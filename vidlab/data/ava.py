@@ -107,8 +107,10 @@ def _read_exclusions(path: str) -> set[tuple[str, int]]:
     return out
 
 
-def _parse_row(cols: list[str], num_classes: int, custom_classes) -> dict | None:
-    """One annotation row; None when ``custom_classes`` leaves its action out."""
+def _parse_row(cols: list[str], num_classes: int, custom_classes) -> tuple | None:
+    """One annotation row as ``(video_id, timestamp, box, label, entity_id)`` (``box``: a
+    tuple of 4 floats); None when ``custom_classes`` leaves its action out. Plain Python, no
+    NumPy per row: AVA's train csv has 837k rows."""
     if len(cols) < 8:
         raise ValueError(
             f"expected 8 columns 'video_id,timestamp,x1,y1,x2,y2,action_id,entity_id', found "
@@ -129,10 +131,11 @@ def _parse_row(cols: list[str], num_classes: int, custom_classes) -> dict | None
     except ValueError:
         raise ValueError(f"timestamp {cols[1]!r} is not an integer") from None
     try:
-        box = np.array([float(v) for v in cols[2:6]])
+        box = (float(cols[2]), float(cols[3]), float(cols[4]), float(cols[5]))
     except ValueError:
         raise ValueError(f"box {','.join(cols[2:6])!r} is not 4 numbers") from None
-    if not (np.all(box >= 0) and np.all(box <= 1)) or box[2] < box[0] or box[3] < box[1]:
+    x1, y1, x2, y2 = box
+    if not (0 <= x1 <= x2 <= 1 and 0 <= y1 <= y2 <= 1):  # NaN fails too
         raise ValueError(
             f"box {','.join(cols[2:6])} is not x1,y1,x2,y2 normalised to [0, 1] with x1 <= x2, "
             "y1 <= y2"
@@ -141,42 +144,92 @@ def _parse_row(cols: list[str], num_classes: int, custom_classes) -> dict | None
         entity_id = int(cols[7])
     except ValueError:
         raise ValueError(f"entity_id {cols[7]!r} is not an integer") from None
-    return {
-        "video_id": cols[0],
-        "timestamp": timestamp,
-        "entity_box": box,
-        "label": label,
-        "entity_id": entity_id,
-    }
+    return cols[0], timestamp, box, label, entity_id
 
 
-def _merge_boxes(rows: list[dict], num_classes: int, multilabel: bool, where: str) -> dict:
-    """MMAction2's ``parse_img_record``: rows with equal boxes become one box, labels merged;
-    boxes in the order they first appear, the first row's entity id."""
-    bboxes, labels, entity_ids = [], [], []
-    while rows:
-        first = rows[0]
-        same = [r for r in rows if np.array_equal(r["entity_box"], first["entity_box"])]
-        rows = [r for r in rows if not np.array_equal(r["entity_box"], first["entity_box"])]
-        bboxes.append(first["entity_box"])
-        valid = np.array([r["label"] for r in same])
-        if multilabel:
-            label = np.zeros(num_classes, dtype=np.float32)
-            label[valid] = 1.0
-        else:
-            if len(valid) != 1:
-                raise AnnotationError(
-                    f"{where}: multilabel=False needs one action per box, but box "
-                    f"{first['entity_box'].tolist()} has {len(valid)} ({valid.tolist()})"
-                )
-            label = valid
-        labels.append(label)
-        entity_ids.append(first["entity_id"])
-    return {
-        "gt_bboxes": np.stack(bboxes),
-        "gt_labels": np.stack(labels),
-        "entity_ids": np.stack(entity_ids),
-    }
+def _add_row(boxes: dict, row: tuple) -> None:
+    """Merge a row into its keyframe's ``{box: (entity_id, [labels])}`` (MMAction2's
+    ``parse_img_record``: rows with equal boxes are one box; boxes in the order they first
+    appear, with the first row's entity id)."""
+    _, _, box, label, entity_id = row
+    slot = boxes.get(box)
+    if slot is None:
+        boxes[box] = (entity_id, [label])
+    else:
+        slot[1].append(label)
+
+
+def _check_single_labels(boxes: dict, where: str) -> None:
+    for box, (_, labels) in boxes.items():
+        if len(labels) != 1:
+            raise AnnotationError(
+                f"{where}: multilabel=False needs one action per box, but box {list(box)} "
+                f"has {len(labels)} ({labels})"
+            )
+
+
+class _Keyframes(Sequence):
+    """The records, kept as a few flat arrays (AVA's 210k keyframes: ~20 MB instead of
+    ~460 MB of dicts, and nothing that DataLoader workers' copy-on-read duplicates); an item
+    is the record dict: the video's fields, ``timestamp``, ``img_key``, ``ann`` (``gt_bboxes``
+    float64 ``(n, 4)``, ``labels``: class-id tuples, ``entity_ids``), ``ann_line``.
+
+    Args:
+        ann_file: For ``ann_line``.
+        videos: The per-video fields (``_video_record``).
+        entries: Per keyframe: (video index, timestamp, first csv line, {box: (entity id,
+            [labels])}).
+    """
+
+    def __init__(self, ann_file: str, videos: list[dict], entries: list[tuple]):
+        self.ann_file = ann_file
+        self.videos = videos
+        self.video = np.array([e[0] for e in entries], dtype=np.int32)
+        self.timestamp = np.array([e[1] for e in entries], dtype=np.int64)
+        self.line = np.array([e[2] for e in entries], dtype=np.int64)
+        self.box_start = np.cumsum([0] + [len(e[3]) for e in entries], dtype=np.int64)
+        slots = [slot for e in entries for slot in e[3].values()]
+        self.boxes = np.array([b for e in entries for b in e[3]], np.float64).reshape(-1, 4)
+        self.entity_ids = np.array([entity for entity, _ in slots], dtype=np.int64)
+        self.label_start = np.cumsum([0] + [len(ids) for _, ids in slots], dtype=np.int64)
+        self.labels = np.array([i for _, ids in slots for i in ids], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.video)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = range(len(self))[i]  # negative indices, and IndexError past the end
+        video = self.videos[self.video[i]]
+        timestamp = int(self.timestamp[i])
+        a, b = int(self.box_start[i]), int(self.box_start[i + 1])
+        starts = self.label_start[a : b + 1].tolist()
+        labels = self.labels[starts[0] : starts[-1]].tolist()
+        rec = dict(video)
+        rec["timestamp"] = timestamp
+        rec["img_key"] = f"{video['video_id']},{timestamp:04d}"
+        rec["ann"] = {
+            "gt_bboxes": self.boxes[a:b].copy(),
+            "labels": tuple(
+                tuple(labels[s - starts[0] : e - starts[0]]) for s, e in zip(starts, starts[1:])
+            ),
+            "entity_ids": self.entity_ids[a:b].copy(),
+        }
+        rec["label"] = -1  # the boxes carry the labels
+        rec["ann_line"] = f"{self.ann_file}:{int(self.line[i])}"
+        return rec
+
+
+def _label_array(labels: tuple, num_classes: int, multilabel: bool) -> np.ndarray:
+    """MMAction2's ``gt_labels``: float32 ``(n, num_classes)`` multi-hot, or the int
+    ``(n, 1)`` action ids with ``multilabel=False``."""
+    if not multilabel:
+        return np.array(labels)
+    out = np.zeros((len(labels), num_classes), dtype=np.float32)
+    for i, ids in enumerate(labels):
+        out[i, list(ids)] = 1.0
+    return out
 
 
 def _select_proposals(
@@ -331,10 +384,10 @@ class AVADataset(BaseActionDataset):
             return None  # videos: SampleAVAFrames reads total_frames off the decoder
         return (0, (self.timestamp_end - self.timestamp_start) * self._FPS)
 
-    def _load(self) -> list[dict]:
+    def _load(self) -> _Keyframes:
         if not os.path.isfile(self.ann_file):
             raise FileNotFoundError(f"{self.ann_file}: annotation file does not exist")
-        by_key: dict[str, list[dict]] = {}
+        by_key: dict[str, dict] = {}  # keyframe -> {box: (entity_id, [labels])}
         first_line: dict[str, int] = {}
         problems = []
         with open(self.ann_file, encoding="utf-8") as f:
@@ -349,43 +402,42 @@ class AVADataset(BaseActionDataset):
                     continue
                 if row is None:
                     continue
-                key = f"{row['video_id']},{row['timestamp']:04d}"
-                by_key.setdefault(key, []).append(row)
-                first_line.setdefault(key, lineno)
+                key = f"{row[0]},{row[1]:04d}"
+                boxes = by_key.get(key)
+                if boxes is None:
+                    boxes = by_key[key] = {}
+                    first_line[key] = lineno
+                _add_row(boxes, row)
         if problems:
             raise AnnotationError(self._problem_report(problems))
-        records = []
-        for key, rows in by_key.items():
+        if self.exclude_file is not None:
+            excluded = {f"{v},{t:04d}" for v, t in _read_exclusions(self.exclude_file)}
+            kept = [k for k in by_key if k not in excluded]
+            log.info("%d out of %d frames are valid.", len(kept), len(by_key))
+        else:
+            kept = list(by_key)
+        videos: dict[str, int] = {}
+        video_records, entries = [], []
+        for key in kept:
             video_id, timestamp = key.split(",")
             where = f"{self.ann_file}:{first_line[key]}"
-            records.append(self._record(video_id, int(timestamp), key, rows, where))
-        return self._exclude(records)
+            if video_id not in videos:
+                videos[video_id] = len(video_records)
+                video_records.append(self._video_record(video_id, where))
+            if not self.multilabel:
+                _check_single_labels(by_key[key], where)
+            entries.append((videos[video_id], int(timestamp), first_line[key], by_key[key]))
+        return _Keyframes(self.ann_file, video_records, entries)
 
-    def _record(self, video_id: str, timestamp: int, key: str, rows: list, where: str) -> dict:
-        ann = _merge_boxes(rows, self.num_classes, getattr(self, "multilabel", True), where)
-        source = _join(self._prefix, video_id)
-        rec = {
-            "frame_dir": source,
+    def _video_record(self, video_id: str, where: str) -> dict:
+        """The fields of a record that are the video's."""
+        source = "frame_dir" if self.use_frames else "filename"
+        return {
+            source: _join(self._prefix, video_id),
             "video_id": video_id,
-            "timestamp": timestamp,
-            "img_key": key,
             "shot_info": self._shot_info(video_id),
             "fps": self._FPS,
-            "ann": ann,
-            "label": -1,  # boxes carry the labels
-            "ann_line": where,
         }
-        if not getattr(self, "use_frames", True):
-            rec["filename"] = rec.pop("frame_dir")
-        return rec
-
-    def _exclude(self, records: list[dict]) -> list[dict]:
-        if self.exclude_file is None:
-            return records
-        excluded = _read_exclusions(self.exclude_file)
-        kept = [r for r in records if (r["video_id"], r["timestamp"]) not in excluded]
-        log.info("%d out of %d frames are valid.", len(kept), len(records))
-        return kept
 
     def _check_labels(self) -> None:
         pass  # checked row by row when loading (action ids against num_classes)
@@ -438,7 +490,7 @@ class AVADataset(BaseActionDataset):
                 self._check_proposal_range(boxes, key)
         ann = info.pop("ann")
         info["gt_bboxes"] = ann["gt_bboxes"].copy()
-        info["gt_labels"] = ann["gt_labels"].copy()
+        info["gt_labels"] = _label_array(ann["labels"], self.num_classes, self.multilabel)
         info["entity_ids"] = ann["entity_ids"].copy()
         return info
 

@@ -99,12 +99,12 @@ class AVAKineticsDataset(AVADataset):
         start, end = self.get_timestamp(video_id)
         return (1, (end - start) * self._FPS + 1)
 
-    def _record(self, video_id: str, timestamp: int, key: str, rows: list, where: str) -> dict:
+    def _video_record(self, video_id: str, where: str) -> dict:
         try:
             start, end = self.get_timestamp(video_id)
         except ValueError as e:
             raise AnnotationError(f"{where}: {e}") from None
-        rec = super()._record(video_id, timestamp, key, rows, where)
+        rec = super()._video_record(video_id, where)
         rec["timestamp_start"] = start
         rec["timestamp_end"] = end
         return rec
