@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vidlab.evaluation.matching import greedy_true_positives, voc_average_precision
+
 __all__ = [
     "AVAMetric",
     "ava_frame_map",
@@ -218,37 +220,14 @@ def _pair_iou(det: np.ndarray, gt: np.ndarray) -> np.ndarray:
 def _true_positives(det: Boxes, d_rows, d_pos, gt: Boxes, g_rows, g_pos, thr) -> np.ndarray:
     """For each detection (in evaluation order), whether it is a true positive."""
     num_labels = int(max(det.labels.max(initial=0), gt.labels.max(initial=0))) + 1
-    d_group = d_pos * num_labels + det.labels[d_rows]  # (frame, label) of each detection
-    g_group = g_pos * num_labels + gt.labels[g_rows]
-    g_order = np.argsort(g_group, kind="stable")  # ground truth of a group: contiguous
-    g_sorted = g_group[g_order]
-    start = np.searchsorted(g_sorted, d_group, side="left")
-    count = np.searchsorted(g_sorted, d_group, side="right") - start
-    # every (detection, ground truth of its frame and class) pair, detection-major
-    det_of_pair = np.repeat(np.arange(len(d_rows)), count)
-    offsets = np.arange(len(det_of_pair)) - np.repeat(np.cumsum(count) - count, count)
-    gt_of_pair = g_order[np.repeat(start, count) + offsets]
-    iou = _pair_iou(
-        det.boxes[d_rows[det_of_pair]].astype(np.float32),
-        gt.boxes[g_rows[gt_of_pair]].astype(np.float32),
+    d_boxes = det.boxes[d_rows].astype(np.float32)  # MMAction2 matches float32 boxes
+    g_boxes = gt.boxes[g_rows].astype(np.float32)
+    return greedy_true_positives(
+        d_pos * num_labels + det.labels[d_rows],  # (frame, label) of each detection
+        g_pos * num_labels + gt.labels[g_rows],
+        lambda d, g: _pair_iou(d_boxes[d], g_boxes[g]),
+        thr,
     )
-    tp = np.zeros(len(d_rows), dtype=bool)
-    has = np.nonzero(count)[0]
-    if len(has) == 0:
-        return tp
-    first = (np.cumsum(count) - count)[has]
-    nan = np.isnan(iou)  # a NaN IoU (degenerate boxes) is np.argmax's pick, never a match
-    best = np.maximum.reduceat(np.where(nan, -np.inf, iou), first)
-    valid = (np.add.reduceat(nan.astype(np.int64), first) == 0) & (best >= thr)
-    # the first ground truth of the highest IoU, as np.argmax picks it
-    is_best = iou == np.repeat(best, count[has])
-    chosen = np.minimum.reduceat(np.where(is_best, np.arange(len(iou)), len(iou)), first)
-    claimed = gt_of_pair[chosen[valid]]  # the ground-truth row each valid detection claims
-    dets = has[valid]
-    # the first detection (in order) claiming a box gets it; later ones are false positives
-    _, first_claim = np.unique(claimed, return_index=True)
-    tp[dets[first_claim]] = True
-    return tp
 
 
 def _average_precision(scores32: np.ndarray, tp: np.ndarray, num_gt: int) -> float:
@@ -260,12 +239,7 @@ def _average_precision(scores32: np.ndarray, tp: np.ndarray, num_gt: int) -> flo
     hits = tp[np.argsort(scores32)[::-1]].astype(int)
     cum_tp = np.cumsum(hits)
     precision = cum_tp.astype(float) / np.arange(1, len(hits) + 1)
-    recall = cum_tp.astype(float) / num_gt
-    recall = np.concatenate([[0], recall, [1]])
-    precision = np.concatenate([[0], precision, [0]])
-    precision = np.maximum.accumulate(precision[::-1])[::-1]
-    steps = np.nonzero(recall[1:] != recall[:-1])[0] + 1
-    return float(np.sum((recall[steps] - recall[steps - 1]) * precision[steps]))
+    return voc_average_precision(precision, cum_tp.astype(float) / num_gt)
 
 
 def ava_frame_map(
