@@ -14,7 +14,8 @@ file); its numbers and its result csv are saved with the inputs in
 synthetic MultiSports ground truth (tubes) in ``tests/fixtures/detection/multisports_eval.pt``.
 
 numpy 2 removed ``np.NAN`` and ``np.trapz``, which MMAction2's evaluation code uses: the
-shims below put them back. ``ava_eval`` opens a pool of 32 processes; a serial stand-in gives
+shims below put them back, and its ``iou3dt_voc`` converts a one-element array with
+``int()``, an error in numpy 2: a stand-in finds the same rows. ``ava_eval`` opens a pool of 32 processes; a serial stand-in gives
 the same result without them.
 """
 
@@ -194,10 +195,190 @@ def make_ava() -> None:
     torch.save(dict(inputs=inputs, cases=cases), OUT / "ava_eval.pt")
 
 
+MS_LABELS = [
+    "football pass",
+    "basketball save",  # never evaluated by MMAction2
+    "football shoot",
+    "volleyball spike",
+    "aerobic kick jump",  # never evaluated by MMAction2
+    "gymnastics jump",
+    "basketball dribble",
+    "volleyball block",
+]
+MS_VIDEOS = ["v_football_a", "v_basket_b", "v_volley_c"]
+
+
+def multisports_inputs(seed: int = 1) -> dict:
+    """MultiSports' ground-truth pickle (tubes) and per-frame detections (no background)."""
+    rng = np.random.default_rng(seed)
+    nframes = {v: int(rng.integers(40, 60)) for v in MS_VIDEOS}
+    resolution = {v: (720, 1280) for v in MS_VIDEOS}
+    gttubes, truth = {}, {}  # truth: (video, frame) -> [(label, box)]
+    for v in MS_VIDEOS:
+        gttubes[v] = {}
+        for label in rng.choice(len(MS_LABELS), size=3, replace=False).tolist():
+            tubes = []
+            for _ in range(int(rng.integers(1, 3))):
+                length = int(rng.integers(8, 35))
+                start = int(rng.integers(1, nframes[v] - length + 2))
+                frames = np.arange(start, start + length)
+                x0, y0 = rng.uniform(0, 900), rng.uniform(0, 400)
+                vx, vy = rng.normal(0, 4, 2)
+                w, h = rng.uniform(80, 300), rng.uniform(150, 300)
+                x1 = x0 + vx * (frames - start)
+                y1 = y0 + vy * (frames - start)
+                tube = np.stack([frames, x1, y1, x1 + w, y1 + h], axis=1).astype(np.float32)
+                tubes.append(tube)
+                for row in tube:
+                    truth.setdefault((v, int(row[0])), []).append((label, row[1:5]))
+            gttubes[v][label] = tubes
+    annos = dict(
+        labels=MS_LABELS,
+        train_videos=[["v_train"]],
+        test_videos=[MS_VIDEOS],
+        nframes=nframes,
+        resolution=resolution,
+        gttubes=gttubes,
+    )
+    results = []
+    scale = np.array([1280, 720, 1280, 720], dtype=np.float64)
+    for v in MS_VIDEOS:
+        for frame in range(1, nframes[v] + 1):
+            boxes, scores = [], []
+            for label, box in truth.get((v, frame), []):
+                if rng.random() < 0.04:
+                    continue  # missed
+                for _ in range(int(rng.integers(1, 3))):
+                    boxes.append(np.clip((box + rng.normal(0, 8, 4)) / scale, 0, 1))
+                    s = rng.uniform(0, 0.3, len(MS_LABELS))
+                    hit = label if rng.random() < 0.8 else int(rng.integers(len(MS_LABELS)))
+                    s[hit] = rng.uniform(0.3, 1.0)
+                    scores.append(s)
+            for _ in range(int(rng.integers(0, 2))):  # false alarms
+                x1, y1 = rng.uniform(0, 0.7, 2)
+                boxes.append(np.array([x1, y1, x1 + 0.1, y1 + 0.3]))
+                scores.append(rng.uniform(0, 0.6, len(MS_LABELS)))
+            s = np.array(scores, dtype=np.float64).reshape(-1, len(MS_LABELS))
+            tie = rng.random(s.shape) < 0.3
+            s[tie] = np.round(s[tie], 2)
+            results.append(
+                dict(
+                    video_id=v + ".mp4",
+                    timestamp=frame,
+                    bboxes=torch.tensor(np.array(boxes).reshape(-1, 4), dtype=torch.float32),
+                    scores=torch.tensor(s, dtype=torch.float32),
+                )
+            )
+    return dict(annos=annos, results=results)
+
+
+MS_CASES = {  # name -> (MultiSportsMetric arguments, with MMAction2's tube-score slip fixed)
+    "default": (dict(), False),
+    "other_thresholds": (
+        dict(
+            metric_options=dict(
+                F_mAP=dict(thr=0.8), V_mAP=dict(thr=(0.1, 0.3, 0.5), all=True, tube_thr=5)
+            )
+        ),
+        False,
+    ),
+    "own_tube_scores": (
+        dict(
+            metric_options=dict(
+                F_mAP=dict(thr=0.5), V_mAP=dict(thr=(0.2, 0.5), all=True, tube_thr=5)
+            )
+        ),
+        True,
+    ),
+}
+
+
+def _get_vid_dets_fixed(self):
+    """MMAction2's ``Dataset.get_vid_dets`` with each box's own score (its code gives every
+    box the score of the last detection: ``frm_det[3]`` where ``frm_dets[3]`` was meant)."""
+    from collections import defaultdict
+
+    self.vid_frm_det = defaultdict(list)
+    for frm_det in self.frm_alldets:
+        self.vid_frm_det[self.video_list[int(frm_det[0])]].append(frm_det)
+    self.vid_det = dict()
+    for vid_name, vid_frm_dets in self.vid_frm_det.items():
+        self.vid_det[vid_name] = {
+            f: {k: np.empty(shape=(0, 5)) for k in range(len(self.labels))}
+            for f in range(1, self.nframes[vid_name] + 1)
+        }
+        for frm_dets in vid_frm_dets:
+            det = np.array([*frm_dets[-4:], frm_dets[3]])[None, :]
+            cell = self.vid_det[vid_name][int(frm_dets[1])]
+            cell[int(frm_dets[2])] = np.concatenate([cell[int(frm_dets[2])], det])
+    return self.vid_det
+
+
+def _iou3dt_numpy2(b1, b2, spatialonly=False, temporalonly=False):
+    """MMAction2's ``iou3dt_voc`` for numpy 2, where ``int()`` of a one-element 1-d array (its
+    way to find a frame's row) is an error: the same rows, found with ``[0][0]``."""
+    from mmaction.evaluation.functional.multisports_utils import iou3d_voc
+
+    tmin = max(b1[0, 0], b2[0, 0])
+    tmax = min(b1[-1, 0], b2[-1, 0])
+    if tmax < tmin:
+        return 0.0
+    temporal_inter = tmax - tmin
+    temporal_union = max(b1[-1, 0], b2[-1, 0]) - min(b1[0, 0], b2[0, 0])
+
+    def rows(b):
+        return b[np.where(b[:, 0] == tmin)[0][0] : np.where(b[:, 0] == tmax)[0][0] + 1, :]
+
+    if temporalonly:
+        return temporal_inter / temporal_union
+    ratio = 1.0 if spatialonly else temporal_inter / temporal_union
+    return iou3d_voc(rows(b1), rows(b2)) * ratio
+
+
+def make_multisports() -> None:
+    import pickle
+
+    from mmaction.evaluation.functional import multisports_utils
+    from mmaction.evaluation.metrics import MultiSportsMetric
+
+    multisports_utils.iou3dt_voc = _iou3dt_numpy2
+    inputs = multisports_inputs()
+    blob = pickle.dumps(inputs["annos"])
+    original = multisports_utils.Dataset.get_vid_dets
+    cases = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        gt_file = os.path.join(tmp, "multisports_GT.pkl")
+        Path(gt_file).write_bytes(blob)
+        for name, (kwargs, fixed) in MS_CASES.items():
+            multisports_utils.Dataset.get_vid_dets = _get_vid_dets_fixed if fixed else original
+            metric = MultiSportsMetric(ann_file=gt_file, verbose=False, **kwargs)
+            samples = [
+                dict(
+                    video_id=r["video_id"],
+                    timestamp=r["timestamp"],
+                    pred_instances=dict(bboxes=r["bboxes"].clone(), scores=r["scores"]),
+                )
+                for r in inputs["results"]
+            ]
+            metric.process(None, samples)
+            out = metric.compute_metrics(metric.results)
+            cases[name] = dict(
+                kwargs=dict(kwargs, own_tube_scores=fixed),
+                metrics={k: float(v) for k, v in out.items()},
+            )
+            print(name, cases[name]["metrics"])
+    multisports_utils.Dataset.get_vid_dets = original
+    OUT.mkdir(parents=True, exist_ok=True)
+    torch.save(
+        dict(gt_pickle=blob, results=inputs["results"], cases=cases),
+        OUT / "multisports_eval.pt",
+    )
+
+
 if __name__ == "__main__":
     multiprocessing.set_start_method("fork", force=True)
     which = sys.argv[1:] or ["ava", "multisports"]
     if "ava" in which:
         make_ava()
-    if "multisports" in which and "make_multisports" in globals():
-        globals()["make_multisports"]()
+    if "multisports" in which:
+        make_multisports()
