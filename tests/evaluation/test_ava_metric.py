@@ -138,3 +138,14 @@ def test_rejects_unknown_custom_classes_and_options(tmp_path):
         AVAMetric(**files, custom_classes=[1, 5], num_classes=3).compute([])
     with pytest.raises(ValueError, match="only"):
         AVAMetric(**files, options=("recall",))
+
+
+def test_csv_rounding_is_the_text_round_trip():
+    from vidlab.evaluation.ava import _csv_round
+
+    rng = np.random.default_rng(0)
+    values = np.concatenate(
+        [rng.random(20000), np.arange(4097) / 4096, [0.00005, 0.00015, 0.99995, -0.00004]]
+    ).astype(np.float32)
+    text = np.array([float(f"{v:.4f}") for v in values.tolist()])
+    np.testing.assert_array_equal(_csv_round(values), text)

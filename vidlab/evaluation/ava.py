@@ -38,7 +38,7 @@ from vidlab.evaluation.matching import greedy_true_positives, voc_average_precis
 __all__ = [
     "AVAMetric",
     "ava_frame_map",
-    "detections_to_rows",
+    "collect_detections",
     "read_ava_boxes",
     "read_exclusions",
     "read_labelmap",
@@ -138,16 +138,33 @@ def _parse_rows(rows, path: str, class_whitelist) -> Boxes:
     return _table(list(index), frames, boxes, labels, scores)
 
 
-def detections_to_rows(
-    results: Sequence[Mapping], num_classes: int, action_thr: float, custom_classes=None
-) -> list[tuple]:
-    """MMAction2's result rows ``(video_id, timestamp, x1, y1, x2, y2, action_id, score)``
-    of per-sample results: for each class column (background column 0 excepted) in order,
-    the boxes scoring above ``action_thr`` (a negative threshold: each box's best class only).
+@dataclass
+class Detections:
+    """The (box, class) pairs that MMAction2 writes to its result csv, in its order: by
+    sample, then class column, then box. ``sample`` indexes ``samples`` (``video_id`` and
+    timestamp of each sample); boxes and scores are float32, as the model's tensors."""
 
-    ``custom_classes`` maps column ``i`` to action id ``custom_classes[i - 1]``.
-    """
-    rows = []
+    samples: list[tuple[str, int]]
+    sample: np.ndarray
+    boxes: np.ndarray
+    labels: np.ndarray
+    scores: np.ndarray
+
+
+def collect_detections(
+    results: Sequence[Mapping], num_classes: int, action_thr: float, custom_classes=None
+) -> Detections:
+    """The detections of per-sample results (MMAction2's ``bbox2result``): for each class
+    column (background column 0 excepted), the boxes scoring above ``action_thr`` (a negative
+    threshold: each box for its best class only). Column ``i`` is action ``i``, or
+    ``custom_classes[i - 1]``."""
+    ids = np.arange(1, num_classes) if custom_classes is None else np.asarray(custom_classes)
+    if len(ids) != num_classes - 1:
+        raise ValueError(
+            f"AVAMetric: {len(ids)} custom_classes for num_classes={num_classes} score columns "
+            "(background included); expected num_classes - 1"
+        )
+    samples, parts = [], []
     for r in results:
         bboxes = np.asarray(r["bboxes"], dtype=np.float32).reshape(-1, 4)
         if len(bboxes) == 0:
@@ -163,34 +180,55 @@ def detections_to_rows(
             keep = best[None, :] == np.arange(num_classes - 1)[:, None]  # (K-1, k)
         else:
             keep = (scores[:, 1:] > action_thr).T  # (K-1, k)
-        for c, b in zip(*np.nonzero(keep)):  # class-major, boxes in order, as MMAction2
-            label = int(custom_classes[c]) if custom_classes is not None else int(c) + 1
-            rows.append(
-                (r["video_id"], r["timestamp"], *bboxes[b].tolist(), label, scores[b, c + 1])
-            )
-    return rows
+        column, box = np.nonzero(keep)  # class-major, boxes in order
+        parts.append((len(samples), bboxes[box], column, scores[box, column + 1]))
+        samples.append((str(r["video_id"]), int(r["timestamp"])))
+    if not parts:
+        return Detections(samples, np.zeros(0, np.int64), np.zeros((0, 4), np.float32),
+                          np.zeros(0, np.int64), np.zeros(0, np.float32))  # fmt: skip
+    return Detections(
+        samples,
+        np.concatenate([np.full(len(p[2]), p[0]) for p in parts]),
+        np.concatenate([p[1] for p in parts]),
+        ids[np.concatenate([p[2] for p in parts])].astype(np.int64),
+        np.concatenate([p[3] for p in parts]),
+    )
 
 
-def _fmt(value) -> str:
-    return f"{value:.4f}" if isinstance(value, float | np.floating) else str(value)
-
-
-def write_results_csv(rows: Sequence[tuple], path: str) -> None:
-    """MMAction2's result csv (floats with 4 decimals), e.g. for AVA's official evaluation."""
+def write_results_csv(dets: Detections, path: str) -> None:
+    """MMAction2's result csv ``video_id,timestamp,x1,y1,x2,y2,action_id,score`` (4 decimals),
+    e.g. for AVA's official evaluation."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
-        for row in rows:
-            f.write(",".join(_fmt(v) for v in row) + "\n")
+        for i, box, label, score in zip(dets.sample, dets.boxes.tolist(), dets.labels, dets.scores):
+            video_id, timestamp = dets.samples[i]
+            x1, y1, x2, y2 = box
+            f.write(
+                f"{video_id},{timestamp},{x1:.4f},{y1:.4f},{x2:.4f},{y2:.4f},{label},{score:.4f}\n"
+            )
 
 
-def _rows_as_read(rows: Sequence[tuple], class_whitelist) -> Boxes:
-    """The rows as ``ava_eval`` reads them back from the csv: numbers rounded to 4 decimals."""
-    if not rows:
-        return _table([], [], [], [], [])
-    values = np.array([r[2:6] + (r[7],) for r in rows], dtype=np.float64)  # (n, 5)
-    values = np.char.mod("%.4f", values).astype(np.float64)  # the csv's rounding, exactly
-    text = [(str(r[0]), str(r[1]), *v[:4], str(r[6]), v[4]) for r, v in zip(rows, values)]
-    return _parse_rows(text, "AVAMetric results", class_whitelist)
+def _csv_round(x: np.ndarray) -> np.ndarray:
+    """float32 values as the csv's ``%.4f`` text reads back. Exact: a float32 times 10000 is
+    exact in float64, ``rint`` rounds half to even as the formatting does, and the division
+    gives the double nearest to the same 4-decimal number."""
+    return np.rint(x.astype(np.float64) * 10000) / 10000
+
+
+def _as_read(dets: Detections, class_whitelist) -> Boxes:
+    """The detections as ``ava_eval`` reads them back from the csv."""
+    index: dict[str, int] = {}
+    frame_of_sample = np.array(
+        [index.setdefault(image_key(v, t), len(index)) for v, t in dets.samples], dtype=np.int64
+    )
+    keep = np.isin(dets.labels, sorted(class_whitelist)) if class_whitelist else slice(None)
+    return Boxes(
+        list(index),
+        frame_of_sample[dets.sample[keep]] if len(dets.sample) else np.zeros(0, np.int64),
+        _csv_round(dets.boxes[keep]),
+        dets.labels[keep],
+        _csv_round(dets.scores[keep]),
+    )
 
 
 def _by_frame(table: Boxes, frame_of_key: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -340,9 +378,9 @@ class AVAMetric:
             )
         return names, list(self.custom_classes)
 
-    def rows(self, results: Sequence[Mapping]) -> list[tuple]:
-        """MMAction2's result-csv rows of the per-sample results."""
-        return detections_to_rows(
+    def detections(self, results: Sequence[Mapping]) -> Detections:
+        """The detections of the per-sample results, as MMAction2's result csv has them."""
+        return collect_detections(
             results, self.num_classes, self.action_thr, custom_classes=self.custom_classes
         )
 
@@ -350,13 +388,13 @@ class AVAMetric:
         """The mAPs of the whole set (``ground_truth`` is unused: it is read from ann_file)."""
         names, class_ids = self._classes()
         whitelist = set(class_ids)
-        rows = self.rows(results)
+        found = self.detections(results)
         if self.out_file:
-            write_results_csv(rows, self.out_file)
+            write_results_csv(found, self.out_file)
         gt = read_ava_boxes(self.ann_file, whitelist)
         if not gt.keys:
             raise ValueError(f"AVAMetric: {self.ann_file} has no box of the evaluated classes")
-        dets = _rows_as_read(rows, whitelist)
+        dets = _as_read(found, whitelist)
         self.class_ap = ava_frame_map(dets, gt, read_exclusions(self.exclude_file), class_ids)
         self.class_names = {k: names.get(k, str(k)) for k in self.class_ap}
         return {f"{self.prefix}/{k}": v for k, v in summarize(self.class_ap).items()}
