@@ -212,6 +212,8 @@ def link_tubes(
             )
         for label in range(len(labels)):
             mine = rows[dets[rows, 2].astype(np.int64) == label]
+            if len(mine) == 0:
+                continue  # no box of this class in the video: no tube
             per_frame = {}
             for f in np.unique(dets[mine, 1].astype(np.int64)):
                 per_frame[int(f)] = boxes[mine[dets[mine, 1].astype(np.int64) == f]]
