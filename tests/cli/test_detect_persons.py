@@ -88,15 +88,14 @@ def test_six_column_signature_keeps_the_person_class(tmp_path, video):
     d, boxes = video
     det = _export(BrightBox(six=True), tmp_path / "det6.onnx", ["output"])
     out = tmp_path / "p.pkl"
-    rc = main(["data", "detect-persons", str(d / "walk.mp4"), "--detector", det, "--out",
-               str(out), "--fps", "2", "--timestamp-start", "0", "--timestamps", "1", "2"])  # fmt: skip
+    args = ["data", "detect-persons", str(d / "walk.mp4"), "--detector", det, "--out", str(out)]
+    rc = main([*args, "--fps", "2", "--timestamp-start", "0", "--timestamps", "1", "2"])
     assert rc == 0
     proposals = load_pickle(out)
     assert sorted(proposals) == ["walk,0001", "walk,0002"]
     assert all(v.shape == (1, 5) for v in proposals.values())  # the class-2 decoy is dropped
     np.testing.assert_allclose(proposals["walk,0002"][0, :4], boxes[4], atol=2.5 / 96)
-    rc = main(["data", "detect-persons", str(d / "walk.mp4"), "--detector", det, "--out",
-               str(out), "--fps", "2", "--person-class", "2", "--timestamps", "900", "900"])  # fmt: skip
+    rc = main([*args, "--fps", "2", "--person-class", "2", "--timestamps", "900", "900"])
     assert rc == 0
     # the decoy's canvas box (1, 1, 9, 9) in the 128 x 96 frame, drawn at half size
     np.testing.assert_allclose(

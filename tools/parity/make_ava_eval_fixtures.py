@@ -15,8 +15,8 @@ synthetic MultiSports ground truth (tubes) in ``tests/fixtures/detection/multisp
 
 numpy 2 removed ``np.NAN`` and ``np.trapz``, which MMAction2's evaluation code uses: the
 shims below put them back, and its ``iou3dt_voc`` converts a one-element array with
-``int()``, an error in numpy 2: a stand-in finds the same rows. ``ava_eval`` opens a pool of 32 processes; a serial stand-in gives
-the same result without them.
+``int()``, an error in numpy 2: a stand-in finds the same rows. ``ava_eval`` opens a pool
+of 32 processes; a serial stand-in gives the same result without them.
 """
 
 from __future__ import annotations
