@@ -3,13 +3,14 @@ tools/parity/make_ava_eval_fixtures.py with MMAction2 itself), its result csv, a
 
 import hashlib
 import math
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from vidlab.config import build
+from vidlab.config import build, load_config
 from vidlab.evaluation.ava import AVAMetric, read_ava_boxes
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "detection" / "ava_eval.pt"
@@ -149,3 +150,34 @@ def test_csv_rounding_is_the_text_round_trip():
     ).astype(np.float32)
     text = np.array([float(f"{v:.4f}") for v in values.tolist()])
     np.testing.assert_array_equal(_csv_round(values), text)
+
+
+DETECTION_CONFIGS = Path(
+    os.path.expanduser(
+        "~/.cache/mmaction2-ref/venv/lib/python3.11/site-packages/mmaction/.mim/configs/detection"
+    )
+)
+
+
+@pytest.mark.skipif(not DETECTION_CONFIGS.is_dir(), reason="MMAction2 reference configs absent")
+def test_every_mmaction2_detection_evaluator_builds(files):
+    """The evaluators of MMAction2's detection configs, unmodified (MultiSports' reads its
+    ground-truth pickle when built, as MMAction2's: given the fixture's)."""
+    from vidlab.evaluation.multisports import MultiSportsMetric
+
+    gt = Path(__file__).parents[1] / "fixtures" / "detection" / "multisports_eval.pt"
+    ms_file = Path(files["ann_file"]).parent / "multisports_GT.pkl"
+    ms_file.write_bytes(torch.load(gt, weights_only=True)["gt_pickle"])
+    configs = sorted(DETECTION_CONFIGS.rglob("*.py"))
+    built = []
+    for path in configs:
+        cfg = load_config(str(path))
+        for key in ("val_evaluator", "test_evaluator"):
+            node = cfg.get(key)
+            if node is None:
+                continue
+            if node["type"] == "MultiSportsMetric":
+                node = dict(node, ann_file=str(ms_file))
+            built.append(build(node))
+    assert len(configs) == 30
+    assert {type(m) for m in built} == {AVAMetric, MultiSportsMetric}

@@ -58,7 +58,7 @@ def _mean(values) -> np.float64:
 def frame_detections(results: Sequence[Mapping], annos: Mapping) -> np.ndarray:
     """``(n, 8)`` rows ``[video_index, frame, label, score, x1, y1, x2, y2]`` (pixels) of the
     per-sample results: each box with its best class."""
-    videos = list(annos["test_videos"][0])
+    videos = {v: i for i, v in reversed(list(enumerate(annos["test_videos"][0])))}
     rows = []
     for r in results:
         key = str(r["video_id"]).split(".mp4")[0]
@@ -73,7 +73,7 @@ def frame_detections(results: Sequence[Mapping], annos: Mapping) -> np.ndarray:
         labels = np.argmax(scores, axis=1)
         best = scores[np.arange(len(scores)), labels]
         block = np.empty((len(bboxes), 8), dtype=np.float64)
-        block[:, 0] = videos.index(key)
+        block[:, 0] = videos[key]  # the first index of the name, as list.index
         block[:, 1] = r["timestamp"]
         block[:, 2] = labels
         block[:, 3] = best
