@@ -42,8 +42,8 @@ def _results(fixture, num_classes):
             video_id=r["video_id"],
             timestamp=r["timestamp"],
             img_key=f"{r['video_id']},{r['timestamp']:04d}",
-            bboxes=r["bboxes"].numpy(),
-            scores=r["scores"][:, :num_classes].numpy(),
+            bboxes=r["bboxes"],  # float32 CPU tensors, as DetectionTask.predict gives them
+            scores=r["scores"][:, :num_classes],
         )
         for r in fixture["inputs"]["results"]
     ]
