@@ -103,6 +103,30 @@ def test_six_column_signature_keeps_the_person_class(tmp_path, video):
     )
 
 
+def test_frame_folder_keys_by_folder_name(tmp_path):
+    """AVA's extracted frames: ``<video_id>/img_00001.jpg``; timestamp t is file
+    ``fps * (t - 900) + 1``."""
+    from PIL import Image
+
+    folder = tmp_path / "clip_x"
+    folder.mkdir()
+    for t in range(4):
+        frame = np.zeros((96, 128, 3), np.uint8)
+        if t == 2:
+            frame[20:80, 40:70] = 255
+        Image.fromarray(frame).save(folder / f"img_{t + 1:05d}.png")
+    det = _export(BrightBox(), tmp_path / "det.onnx", ["dets", "labels"])
+    out = tmp_path / "f.pkl"
+    rc = main(["data", "detect-persons", str(folder), "--detector", det, "--out", str(out),
+               "--fps", "2"])  # fmt: skip
+    assert rc == 0
+    proposals = load_pickle(out)
+    assert list(proposals) == ["clip_x,0901"]
+    np.testing.assert_allclose(
+        proposals["clip_x,0901"][0, :4], [40 / 128, 20 / 96, 70 / 128, 80 / 96], atol=2.5 / 96
+    )
+
+
 def test_missing_detector_is_one_line(tmp_path, capsys):
     rc = main(["data", "detect-persons", "v.mp4", "--detector", str(tmp_path / "nope.onnx"),
                "--out", str(tmp_path / "a.pkl")])  # fmt: skip
