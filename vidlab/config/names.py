@@ -138,6 +138,7 @@ NAMES: dict[str, str] = {
     "ColorJitter": "vidlab.data.transforms.color:ColorJitter",
     "RandomErasing": "vidlab.data.transforms.color:RandomErasing",
     "RandAugment": "vidlab.data.transforms.color:RandAugment",
+    "PytorchVideoWrapper": "vidlab.data.transforms.pytorchvideo:PytorchVideoWrapper",
     "FormatShape": "vidlab.data.transforms.formatting:FormatShape",
     "PackActionInputs": "vidlab.data.transforms.formatting:PackActionInputs",
     "LoadLocalizationFeature": "vidlab.data.localization:LoadLocalizationFeature",
