@@ -167,7 +167,7 @@ NAMES: dict[str, str] = {
     "AmpOptimWrapper": "vidlab.compat.mmengine:AmpOptimWrapper",
     "TSMOptimWrapperConstructor": "vidlab.engine.param_groups:TSMOptimWrapperConstructor",
     "DefaultOptimWrapperConstructor": "vidlab.engine.param_groups:DefaultOptimWrapperConstructor",
-    "LearningRateDecayOptimizerConstructor": "vidlab.engine.param_groups:LearningRateDecayOptimizerConstructor",
+    "LearningRateDecayOptimizerConstructor": "vidlab.engine.layer_decay:LearningRateDecayOptimizerConstructor",
     "SGD": "torch.optim:SGD",
     "Adam": "torch.optim:Adam",
     "AdamW": "torch.optim:AdamW",
