@@ -82,6 +82,8 @@ NAMES: dict[str, str] = {
     "VideoDataset": "vidlab.data.datasets:VideoDataset",
     "RawframeDataset": "vidlab.data.datasets:RawframeDataset",
     "RepeatAugDataset": "vidlab.data.datasets:RepeatAugDataset",
+    # MMAction2's collate of RepeatAugDataset items; vidlab's default collate flattens them
+    "repeat_pseudo_collate": "vidlab.data.skipped:collate_skip_none",
     "AudioDataset": "vidlab.data.audio:AudioDataset",
     "ActivityNetDataset": "vidlab.data.localization:ActivityNetDataset",
     "SyntheticMotionDataset": "vidlab.data.synthetic.memory:SyntheticMotionDataset",
