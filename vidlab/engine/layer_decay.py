@@ -62,8 +62,7 @@ NO_DECAY_NAMES = (
     "positional_embedding",  # UniFormerV2 (CLIP's names)
     "class_embedding",
     "temporal_cls_token",  # UniFormerV2's video token
-    "absolute_pos_embed",  # Video Swin
-    "relative_position_bias_table",
+    "relative_position_bias_table",  # Video Swin's window attention
 )
 
 
@@ -83,13 +82,12 @@ class LearningRateDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
     component is in ``paramwise_cfg.no_decay_names`` (default :data:`NO_DECAY_NAMES`:
     ``pos_embed``, ``cls_token``, TimeSformer's ``time_embed``, MViTv2's ``rel_pos_h/w/t``,
     UniFormerV2's ``positional_embedding``, ``class_embedding`` and ``temporal_cls_token``,
-    Video Swin's ``absolute_pos_embed`` and ``relative_position_bias_table``). That is the
-    fine-tuning recipe of the papers' code (timm/BEiT/VideoMAE and TimeSformer's
-    ``no_weight_decay()``, PySlowFast's MViT with ``ZERO_DECAY_POS_CLS``, Swin's
-    ``no_weight_decay(_keywords)``). MMAction2 decays these: its only rule is 1-D or ``.bias``
-    (and PySlowFast's name check compares full names with bare ones, so it misses nested
-    tables such as ``blocks.0.attn.rel_pos_h``); vidlab matches the last component, so the
-    rule holds at any depth and under any wrapper. A convolutional position encoding
+    Video Swin's ``relative_position_bias_table``). That is the fine-tuning recipe of the
+    papers' code (timm/BEiT/VideoMAE and TimeSformer's ``no_weight_decay()``, PySlowFast's MViT
+    with ``ZERO_DECAY_POS_CLS``, Swin's ``no_weight_decay_keywords()``). MMAction2 decays them:
+    its only rule is 1-D or ``.bias``. PySlowFast compares full parameter names with the bare
+    names of ``no_weight_decay()``, so it misses nested tables (``blocks.0.attn.rel_pos_h``)
+    and every name under a DDP wrapper; vidlab matches the last component, at any depth. A convolutional position encoding
     (UniFormer's ``pos_embed`` conv: ``....pos_embed.weight``) is an ordinary weight and keeps
     its decay. ``no_decay_names=()`` gives MMAction2's grouping exactly.
     """
