@@ -434,7 +434,9 @@ class PytorchVideoWrapper:
         if self.op in _ON_UINT8:
             video = torch.from_numpy(np.ascontiguousarray(imgs.transpose(0, 3, 1, 2)))
             out = self.trans(video).numpy()  # (T, C, H, W)
-            out = np.clip(out, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+            if out.dtype != np.uint8:  # frames that were not uint8
+                out = np.clip(out, 0, 255).astype(np.uint8)
+            out = out.transpose(0, 2, 3, 1)
         else:
             video = torch.from_numpy((imgs.transpose(3, 0, 1, 2) / 255.0).astype(np.float32))
             out = self.trans(video).numpy() * 255  # (C, T, H, W)
