@@ -249,3 +249,37 @@ def test_randaugment_step_is_the_wrapper():
     b = PytorchVideoWrapper("RandAugment", magnitude=9, num_layers=3)(dict(imgs=frames))["imgs"]
     assert np.array_equal(a, b)
     assert isinstance(build(dict(type="RandAugment", magnitude=5)), RandAugmentStep)
+
+
+def test_mvit_train_pipeline_after_decoding():
+    """The MViT config's steps after decoding, on 16 decoded frames: one (1, 3, 16, 224, 224)
+    uint8 clip, the same under the same seeds (torch here; np.random and random for the
+    others, as in MMAction2)."""
+    import random
+
+    from vidlab.data.pipeline import Compose
+
+    steps = [
+        dict(type="Resize", scale=(-1, 256)),
+        dict(type="PytorchVideoWrapper", op="RandAugment", magnitude=7, num_layers=4),
+        dict(type="RandomResizedCrop"),
+        dict(type="Resize", scale=(224, 224), keep_ratio=False),
+        dict(type="Flip", flip_ratio=0.5),
+        dict(type="RandomErasing", erase_prob=0.25, mode="rand"),
+        dict(type="FormatShape", input_format="NCTHW"),
+        dict(type="PackActionInputs"),
+    ]
+    pipeline = Compose(steps)
+    frames = _clip(t=16, h=120, w=160).permute(0, 2, 3, 1).numpy()
+
+    def run(seed):
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        random.seed(seed)
+        r = dict(imgs=list(frames), img_shape=(120, 160), ori_shape=(120, 160), label=3)
+        r.update(num_clips=1, clip_len=16, modality="RGB")
+        return pipeline(r)
+
+    a, b = run(0), run(0)
+    assert tuple(a["clips"].shape) == (1, 3, 16, 224, 224) and a["clips"].dtype == torch.uint8
+    assert torch.equal(a["clips"], b["clips"]) and not torch.equal(a["clips"], run(1)["clips"])
