@@ -127,6 +127,17 @@ def test_injected_arguments(components):
     assert find_problems(cfg, injected={"elsewhere": ["params"], "custom": "dataset"}) == []
 
 
+def test_repeat_pseudo_collate_is_vidlabs_collate():
+    """MMAction2's MViT configs set ``collate_fn=dict(type='repeat_pseudo_collate')``: the
+    loader supplies the batch, and vidlab's default collate flattens RepeatAugDataset items."""
+    from vidlab.config.resolve import resolve
+    from vidlab.data.skipped import collate_skip_none
+
+    cfg = Config(train_dataloader=dict(collate_fn=dict(type="repeat_pseudo_collate")))
+    assert find_problems(cfg) == []
+    assert resolve("repeat_pseudo_collate") is collate_skip_none
+
+
 def test_var_kwargs_accept_anything_and_lazy_keys_skipped(components):
     cfg = Config(
         a=dict(type=f"{M}:Flexible", name="x", anything=1, other=dict(type="NotAType")),

@@ -275,44 +275,17 @@ def test_random_erasing_same_box_every_frame_and_input_untouched():
 
 
 def test_rand_augment_same_ops_for_every_frame():
+    # PyTorchVideo's RandAugment (torch's generator); op-by-op tests: tests/data/test_pytorchvideo.py
+    import torch
+
     x = np.repeat(frames(1, 32, 32), 3, axis=0)
     for seed in range(10):
-        np.random.seed(seed)
-        r = RandAugment(num_layers=2, magnitude=9, prob=1.0)(res(x))
-        out = r["imgs"]
+        torch.manual_seed(seed)
+        out = RandAugment(num_layers=2, magnitude=9, prob=1.0)(res(x))["imgs"]
         assert out.dtype == np.uint8 and out.shape == x.shape
-        assert all((out[i] == out[0]).all() for i in range(3)), r["randaugment_ops"]
-        np.random.seed(seed)
+        assert all((out[i] == out[0]).all() for i in range(3))
+        torch.manual_seed(seed)
         assert (RandAugment(num_layers=2, magnitude=9, prob=1.0)(res(x))["imgs"] == out).all()
-
-
-OP_ARGS = {
-    "AdjustBrightness": 1.3,
-    "AdjustContrast": 0.7,
-    "AdjustSaturation": 1.5,
-    "AdjustSharpness": 1.8,
-    "AutoContrast": None,
-    "Equalize": None,
-    "Invert": None,
-    "Rotate": 20.0,
-    "Posterize": 4,
-    "Solarize": 0.5,
-    "ShearX": 0.2,
-    "ShearY": -0.2,
-    "TranslateX": 0.3,
-    "TranslateY": -0.3,
-}
-
-
-@pytest.mark.parametrize("op", sorted(OP_ARGS))
-def test_rand_augment_each_op(op):
-    x = frames(2, 24, 32)
-    out = RandAugment.apply_op(x, op, OP_ARGS[op])
-    assert out.shape == x.shape and out.dtype == np.uint8
-    if op == "Invert":
-        assert (out == 255 - x).all()
-    if op == "TranslateX":  # shifted by 0.3 * 32 = 9.6 px, grey fill on the uncovered side
-        assert (out[:, :, -8:] == 128).all()
 
 
 # -- formatting and packing -------------------------------------------------------------------

@@ -183,11 +183,14 @@ class TinyViT(nn.Module):
 
 
 def test_layer_wise_decay_ids_and_rates():
+    """MMAction2's grouping exactly (``no_decay_names=()``)."""
     m = TinyViT(depth=3)
     cfg = dict(
         optimizer=dict(type="AdamW", lr=1.0, weight_decay=0.05),
         constructor="LearningRateDecayOptimizerConstructor",
-        paramwise_cfg=dict(num_layers=3, decay_rate=0.5, decay_type="layer_wise"),
+        paramwise_cfg=dict(
+            num_layers=3, decay_rate=0.5, decay_type="layer_wise", no_decay_names=()
+        ),
     )
     s = build_optimizer(m, cfg)
     p = _by_param(s, m)
@@ -206,6 +209,45 @@ def test_layer_wise_decay_ids_and_rates():
     labels = [g["group_name"].split(":")[0] for g in s.optimizer.param_groups]
     assert labels[:3] == ["layer_0_decay", "layer_0_no_decay", "layer_1_no_decay"]
     assert "layer_4_decay" in labels and len(labels) == len(set(labels))
+
+
+def test_layer_wise_decay_exempts_position_embeddings_and_cls_tokens():
+    """By default position tables and class tokens get no weight decay, matched by the last
+    name component at any depth; their learning rate is unchanged."""
+    m = TinyViT(depth=2)
+    m.backbone.time_embed = nn.Parameter(torch.zeros(1, 2, 4))  # TimeSformer
+    m.backbone.blocks[1].add_module("attn", nn.Module())
+    m.backbone.blocks[1].attn.rel_pos_h = nn.Parameter(torch.zeros(3, 4))  # MViTv2, nested
+    m.backbone.blocks[1].attn.pos_embed = nn.Conv3d(4, 4, 3)  # a conv encoding: a weight
+    optim = dict(
+        optimizer=dict(type="AdamW", lr=1.0, weight_decay=0.05),
+        constructor="LearningRateDecayOptimizerConstructor",
+        paramwise_cfg=dict(num_layers=2, decay_rate=0.5),
+    )
+    p = _by_param(build_optimizer(m, optim), m)
+    for name in ("cls_token", "pos_embed", "time_embed", "blocks.1.attn.rel_pos_h"):
+        assert p[f"backbone.{name}"][1] == 0.0, name
+    assert p["backbone.pos_embed"][0] == p["backbone.patch_embed.proj.weight"][0] == 0.125
+    assert p["backbone.blocks.1.attn.rel_pos_h"][0] == 0.5  # block 1 -> id 2
+    assert p["backbone.blocks.1.attn.pos_embed.weight"][1] == 0.05
+    assert p["backbone.blocks.1.1.weight"][1] == 0.05
+    s = build_optimizer(m, optim)
+    names = {id(q): k for k, q in m.named_parameters()}
+    labels = {names[id(x)]: g["group_name"].split(":")[0] for g in s.optimizer.param_groups
+              for x in g["params"]}  # fmt: skip
+    assert labels["backbone.cls_token"] == "layer_0_no_decay"
+    # MMAction2's grouping on request: only 1-D tensors and biases are exempt
+    optim["paramwise_cfg"] = dict(num_layers=2, decay_rate=0.5, no_decay_names=[])
+    p = _by_param(build_optimizer(m, optim), m)
+    for name in ("cls_token", "pos_embed", "time_embed", "blocks.1.attn.rel_pos_h"):
+        assert p[f"backbone.{name}"][1] == 0.05, name
+    # or a list of one's own
+    optim["paramwise_cfg"]["no_decay_names"] = ["time_embed"]
+    p = _by_param(build_optimizer(m, optim), m)
+    assert p["backbone.time_embed"][1] == 0.0 and p["backbone.pos_embed"][1] == 0.05
+    optim["paramwise_cfg"]["no_decay_names"] = "pos_embed"
+    with pytest.raises(ValueError, match="no_decay_names must be a list of parameter names"):
+        build_optimizer(m, optim)
 
 
 def test_stage_wise_decay_and_missing_blocks():

@@ -153,7 +153,7 @@ def test_layer_wise_lr_decay_groups_as_mmaction2():
     optim = dict(
         optimizer=dict(type="AdamW", lr=1e-3, weight_decay=0.05),
         constructor="LearningRateDecayOptimizerConstructor",
-        paramwise_cfg=dict(num_layers=3, decay_rate=0.75),
+        paramwise_cfg=dict(num_layers=3, decay_rate=0.75, no_decay_names=()),  # MMAction2's
     )
     setup = build_optimizer(model, optim)
     names = {id(p): n for n, p in model.named_parameters()}

@@ -56,6 +56,7 @@ DEFAULT_INJECTED: dict[str, tuple[str, ...]] = {
     "*.sampler": ("dataset",),
     "train_cfg.other_loaders.*.sampler": ("dataset",),  # MultiLoaderEpochBasedTrainLoop's
     "*.batch_sampler": ("sampler", "dataset"),
+    "*.collate_fn": ("batch",),  # called by the loader on each batch
     "train_cfg": ("runner", "dataloader"),
     "val_cfg": ("runner", "dataloader", "evaluator"),
     "test_cfg": ("runner", "dataloader", "evaluator"),

@@ -14,6 +14,9 @@ MMEngine, all deliberate:
   hyper-parameters per group), the optimizer is faster, and the groups get readable names.
 * Empty groups are dropped (MMAction2's TSM constructor adds e.g. an empty ``first_conv_bias``).
 
+Layer-wise learning-rate decay (``LearningRateDecayOptimizerConstructor``) is in
+:mod:`vidlab.engine.layer_decay`.
+
 Each group gets a stable name (:func:`group_name`) that checkpoints keep, so that a resume with
 another layout says what differs (:func:`compare_group_layout`).
 """
@@ -35,7 +38,6 @@ from vidlab.config.errors import ConfigError
 
 __all__ = [
     "DefaultOptimWrapperConstructor",
-    "LearningRateDecayOptimizerConstructor",
     "SwinOptimWrapperConstructor",
     "TSMOptimWrapperConstructor",
     "compare_group_layout",
@@ -377,98 +379,6 @@ class TSMOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         return groups
 
 
-# ``backbone.transformer.resblocks.N``: UniFormerV2's CLIP layers (MMAction2 raises
-# NotImplementedError for it; its CLIP embeddings then get id 0, as ViT's)
-_BLOCK_RE = re.compile(r"^backbone\.(?:blocks|transformer\.resblocks)\.(\d+)\.")
-_STAGE_RE = re.compile(r"^backbone\.(?:stages|layers)\.(\d+)\.")
-_CLIP_EMBEDDINGS = ("backbone.class_embedding", "backbone.positional_embedding")
-
-
-def _layer_id_layer_wise(name: str, num_layers: int) -> int:
-    """MMAction2's ``get_layer_id_for_vit`` / ``get_layer_id_for_mvit`` (and UniFormerV2's)."""
-    if name in ("backbone.cls_token", "backbone.mask_token", "backbone.pos_embed"):
-        return 0
-    if name.startswith(("backbone.patch_embed", "backbone.conv1.", "backbone.ln_pre.")):
-        return 0
-    if name in _CLIP_EMBEDDINGS:
-        return 0
-    m = _BLOCK_RE.match(name)
-    if m:
-        return int(m.group(1)) + 1
-    return num_layers + 1
-
-
-def _layer_id_stage_wise(name: str, num_layers: int) -> int:
-    """Stage-wise ids (as MMDetection/MMSegmentation's ConvNeXt rule): embeddings and
-    down-sampling layers 0, ``backbone.stages.N`` / ``backbone.layers.N`` N+1, the rest last."""
-    if name in ("backbone.cls_token", "backbone.mask_token", "backbone.pos_embed"):
-        return 0
-    if name.startswith(("backbone.patch_embed", "backbone.downsample_layers", "backbone.stem")):
-        return 0
-    m = _STAGE_RE.match(name)
-    if m:
-        return int(m.group(1)) + 1
-    return num_layers + 1
-
-
-class LearningRateDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
-    """MMAction2's layer-wise learning-rate decay for transformer backbones.
-
-    ``paramwise_cfg=dict(num_layers=12, decay_rate=0.75, decay_type='layer_wise')``. Layer ids:
-    ``backbone.cls_token`` / ``mask_token`` / ``pos_embed`` / ``patch_embed.*`` -> 0,
-    ``backbone.blocks.N.*`` -> N+1, everything else (head, final norm) -> num_layers+1. A group's
-    lr is ``lr * decay_rate ** (num_layers - layer_id + 1)``; 1-D parameters and biases get no
-    weight decay. Groups are named ``layer_<id>_decay`` / ``layer_<id>_no_decay`` as in MMAction2.
-    ``decay_type='stage_wise'`` uses ``backbone.stages.N`` (or ``backbone.layers.N``) as the unit
-    and ``num_layers`` = number of stages (MMAction2 itself only implements layer_wise).
-    """
-
-    def build_groups(self, model: nn.Module) -> list[_Group]:
-        pc = self.paramwise_cfg
-        for key in ("num_layers", "decay_rate"):
-            if pc.get(key) is None:
-                raise ConfigError(
-                    f"optim_wrapper.paramwise_cfg.{key} is required by "
-                    "LearningRateDecayOptimizerConstructor (e.g. num_layers=12, decay_rate=0.75)"
-                )
-        if self.base_lr is None:
-            raise ConfigError(
-                "LearningRateDecayOptimizerConstructor needs optim_wrapper.optimizer.lr"
-            )
-        num_layers = int(pc["num_layers"])
-        decay_rate = float(pc["decay_rate"])
-        decay_type = pc.get("decay_type", "layer_wise")
-        if decay_type not in ("layer_wise", "stage_wise"):
-            raise ConfigError(
-                f"optim_wrapper.paramwise_cfg.decay_type: {decay_type!r} is not supported; "
-                "use 'layer_wise' or 'stage_wise'"
-            )
-        get_id = _layer_id_layer_wise if decay_type == "layer_wise" else _layer_id_stage_wise
-        unit_re = _BLOCK_RE if decay_type == "layer_wise" else _STAGE_RE
-        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-        if named and not any(unit_re.match(n) for n, _ in named):
-            where = "backbone.blocks.N." if decay_type == "layer_wise" else "backbone.stages.N."
-            raise ConfigError(
-                f"{decay_type} learning-rate decay: no trainable parameter is named {where}*, so "
-                "every parameter would get the same rate; check the backbone or decay_type"
-            )
-        wd = self.base_wd if self.base_wd is not None else 0.0
-        col = _GroupCollector()
-        # ids first so the groups appear in the order MMAction2 creates them (first parameter)
-        for name, p in named:
-            no_decay = p.ndim == 1 or name.endswith(".bias")
-            layer_id = get_id(name, num_layers)
-            scale = decay_rate ** (num_layers - layer_id + 1)
-            label = f"layer_{layer_id}_{'no_decay' if no_decay else 'decay'}"
-            col.add(
-                label,
-                {"lr": self.base_lr * scale, "weight_decay": 0.0 if no_decay else wd},
-                p,
-                name,
-            )
-        return col.result()
-
-
 # --------------------------------------------------------------------------------------------
 # Names of groups and their comparison
 # --------------------------------------------------------------------------------------------
@@ -612,3 +522,12 @@ def _fmt(x) -> str:
     if isinstance(x, (tuple, list)):
         return "(" + ", ".join(_fmt(v) for v in x) + ")"
     return str(x)
+
+
+def __getattr__(name: str):
+    # layer-wise decay lives in vidlab.engine.layer_decay (imported here lazily: it imports us)
+    if name in ("LearningRateDecayOptimizerConstructor", "NO_DECAY_NAMES"):
+        from vidlab.engine import layer_decay
+
+        return getattr(layer_decay, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

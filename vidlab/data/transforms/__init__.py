@@ -22,6 +22,7 @@ _WHERE = {
     "ColorJitter": "color",
     "RandomErasing": "color",
     "RandAugment": "color",
+    "PytorchVideoWrapper": "pytorchvideo",
     "FormatShape": "formatting",
     "PackActionInputs": "formatting",
     "Transpose": "formatting",

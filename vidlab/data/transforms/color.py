@@ -1,7 +1,7 @@
 """Photometric transforms on uint8 frames: ``ColorJitter``, ``RandomErasing``, ``RandAugment``.
 
 Each draws its random parameters once per sample and applies them to every frame of the clip
-(``np.random`` as in MMAction2). Inputs are ``(N, H, W, 3)`` arrays or lists of ``(H, W, 3)``
+(``np.random`` as in MMAction2; ``RandAugment``, PyTorchVideo's, draws from torch). Inputs are ``(N, H, W, 3)`` arrays or lists of ``(H, W, 3)``
 arrays; outputs are one uint8 ``(N, H, W, 3)`` array.
 """
 
@@ -247,228 +247,46 @@ class RandomErasing:
 
 
 # --------------------------------------------------------------------------------------------
-# RandAugment (the video variant of PyTorchVideo, which MMAction2 configs use through
-# PytorchVideoWrapper(op='RandAugment')), on uint8 frames with one draw per clip.
-# --------------------------------------------------------------------------------------------
-_MAX_LEVEL = 10.0
-# name -> (base, max increase/decrease) as PyTorchVideo's _TRANSFORM_RANDAUG_MAX_PARAMS
-_RANDAUG_PARAMS = {
-    "AdjustBrightness": (1, 0.9),
-    "AdjustContrast": (1, 0.9),
-    "AdjustSaturation": (1, 0.9),
-    "AdjustSharpness": (1, 0.9),
-    "AutoContrast": None,
-    "Equalize": None,
-    "Invert": None,
-    "Rotate": (0, 30),
-    "Posterize": (4, 4),
-    "Solarize": (1, 1),
-    "ShearX": (0, 0.3),
-    "ShearY": (0, 0.3),
-    "TranslateX": (0, 0.45),
-    "TranslateY": (0, 0.45),
-}
-_NEGATED = {
-    "AdjustBrightness",
-    "AdjustContrast",
-    "AdjustSaturation",
-    "AdjustSharpness",
-    "Rotate",
-    "ShearX",
-    "ShearY",
-    "TranslateX",
-    "TranslateY",
-}
-
-
-def _blend(img1: np.ndarray, img2, ratio: float) -> np.ndarray:
-    out = ratio * img1.astype(np.float32) + (1.0 - ratio) * np.asarray(img2, dtype=np.float32)
-    return np.clip(out, 0, 255).astype(np.uint8)
-
-
-def _autocontrast(v: np.ndarray) -> np.ndarray:
-    x = v.astype(np.float32)
-    lo = x.min(axis=(1, 2), keepdims=True)
-    hi = x.max(axis=(1, 2), keepdims=True)
-    flat = hi == lo
-    scale = np.where(flat, 1.0, 255.0 / np.where(flat, 1.0, hi - lo))
-    lo = np.where(flat, 0.0, lo)
-    return np.clip((x - lo) * scale, 0, 255).astype(np.uint8)
-
-
-def _equalize(v: np.ndarray) -> np.ndarray:
-    out = np.empty_like(v)
-    for t in range(v.shape[0]):
-        for c in range(v.shape[-1]):
-            ch = v[t, ..., c]
-            hist = np.bincount(ch.ravel(), minlength=256)
-            nonzero = hist[hist != 0]
-            step = (nonzero.sum() - nonzero[-1]) // 255 if nonzero.size else 0
-            if step == 0:
-                out[t, ..., c] = ch
-                continue
-            lut = (np.cumsum(hist) + step // 2) // step
-            lut = np.concatenate([[0], lut[:-1]]).clip(0, 255).astype(np.uint8)
-            out[t, ..., c] = lut[ch]
-    return out
-
-
-def _sharpness(v: np.ndarray, factor: float) -> np.ndarray:
-    x = v.astype(np.float32)
-    blurred = x.copy()
-    k = np.array([[1, 1, 1], [1, 5, 1], [1, 1, 1]], dtype=np.float32) / 13.0
-    acc = np.zeros_like(x[:, 1:-1, 1:-1])
-    for dy in range(3):
-        for dx in range(3):
-            acc += k[dy, dx] * x[:, dy : dy + x.shape[1] - 2, dx : dx + x.shape[2] - 2]
-    blurred[:, 1:-1, 1:-1] = np.round(acc)
-    return _blend(v, blurred, factor)
-
-
-def _affine(v: np.ndarray, matrix: Sequence[float], fill: float = 128.0) -> np.ndarray:
-    """Warp frames with the inverse affine ``matrix`` (output -> input, centred pixel coords)."""
-    import torch
-    import torch.nn.functional as F
-
-    t, h, w, c = v.shape
-    a, b, tx, d, e, ty = matrix
-    ys, xs = np.meshgrid(
-        np.arange(h, dtype=np.float32), np.arange(w, dtype=np.float32), indexing="ij"
-    )
-    xc, yc = xs - (w - 1) / 2.0, ys - (h - 1) / 2.0
-    x_in = a * xc + b * yc + tx + (w - 1) / 2.0
-    y_in = d * xc + e * yc + ty + (h - 1) / 2.0
-    grid = np.stack([(x_in + 0.5) / w * 2 - 1, (y_in + 0.5) / h * 2 - 1], axis=-1)[None]
-    x = torch.from_numpy(np.ascontiguousarray(v)).permute(0, 3, 1, 2).float()
-    x = torch.cat([x, torch.ones_like(x[:, :1])], dim=1)  # a mask channel for the fill
-    g = torch.from_numpy(grid.astype(np.float32)).expand(t, h, w, 2)
-    y = F.grid_sample(x, g, mode="bilinear", padding_mode="zeros", align_corners=False)
-    img, mask = y[:, :c], y[:, c:]
-    img = img * mask + (1.0 - mask) * fill
-    return img.round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-
-
 class RandAugment:
-    """RandAugment for video: ``num_layers`` random ops at ``magnitude``, same for all frames.
+    """PyTorchVideo's video RandAugment as a pipeline step of its own.
 
-    Follows PyTorchVideo's ``RandAugment`` (the one MMAction2 configs reach through
-    ``PytorchVideoWrapper(op='RandAugment')``): 14 ops, each applied with probability ``prob``,
-    magnitudes drawn from a normal around ``magnitude`` (std ``sampling_std``) or uniformly in
-    ``[0, magnitude]``, clipped to ``[0, 10]``; signed ops flip sign with probability 1/2.
-    Geometric ops fill with grey (128). Randomness: ``np.random``.
+    The same as ``PytorchVideoWrapper(op='RandAugment', ...)`` (see
+    :mod:`vidlab.data.transforms.pytorchvideo`): ``num_layers`` of 14 ops per clip, each with
+    probability ``prob`` at a level around ``magnitude``, the same for every frame; torch's
+    random generator, in PyTorchVideo's order.
 
     Args:
-        num_layers: ops per sample (drawn without replacement).
-        magnitude: strength level in ``[0, 10]``.
-        prob: probability that each chosen op is applied.
+        magnitude: level in [0, 10].
+        num_layers: ops per clip.
+        prob: probability of applying each drawn op.
+        transform_hparas: ``dict(fill=...)`` for the geometric ops (default 0.5 per channel).
         sampling_type: ``'gaussian'`` or ``'uniform'``.
-        sampling_std: std of the gaussian magnitude.
-        ops: restrict to these op names (default: all 14).
+        sampling_hparas: PyTorchVideo's magnitude-sampling settings.
     """
 
     def __init__(
         self,
+        magnitude: int = 9,
         num_layers: int = 2,
-        magnitude: float = 9,
         prob: float = 0.5,
+        transform_hparas: dict | None = None,
         sampling_type: str = "gaussian",
-        sampling_std: float = 0.5,
-        ops: Sequence[str] | None = None,
+        sampling_hparas: dict | None = None,
     ):
-        if sampling_type not in ("gaussian", "uniform"):
-            raise ValueError(f"sampling_type={sampling_type!r}; expected 'gaussian' or 'uniform'")
-        ops = list(_RANDAUG_PARAMS) if ops is None else list(ops)
-        unknown = [o for o in ops if o not in _RANDAUG_PARAMS]
-        if unknown:
-            raise ValueError(f"unknown RandAugment ops {unknown}; known: {list(_RANDAUG_PARAMS)}")
-        if not 1 <= num_layers <= len(ops):
-            raise ValueError(f"num_layers must be in [1, {len(ops)}], got {num_layers}")
-        self.num_layers = num_layers
-        self.magnitude = magnitude
-        self.prob = prob
-        self.sampling_type = sampling_type
-        self.sampling_std = sampling_std
-        self.ops = ops
+        from vidlab.data.transforms.pytorchvideo import PytorchVideoWrapper  # imports torch
 
-    def _level(self) -> float:
-        if self.sampling_type == "gaussian":
-            return float(
-                max(0.0, min(_MAX_LEVEL, np.random.normal(self.magnitude, self.sampling_std)))
-            )
-        return float(np.random.randint(0, int(self.magnitude) + 1))
-
-    def _arg(self, name: str, level: float):
-        params = _RANDAUG_PARAMS[name]
-        if params is None:
-            return None
-        base, span = params
-        magnitude = level / _MAX_LEVEL * span
-        if name == "Posterize":
-            return base - int(magnitude)
-        if name == "Solarize":
-            return base - magnitude
-        if name in _NEGATED and np.random.rand() <= 0.5:
-            magnitude = -magnitude
-        return base + magnitude
-
-    @staticmethod
-    def apply_op(v: np.ndarray, name: str, arg) -> np.ndarray:
-        """Apply op ``name`` with argument ``arg`` to uint8 frames ``(T, H, W, 3)``."""
-        if name == "AdjustBrightness":
-            return _blend(v, 0.0, arg)
-        if name == "AdjustContrast":
-            mean = _gray(v.astype(np.float32)).mean(axis=(1, 2), keepdims=True)[..., None]
-            return _blend(v, mean, arg)
-        if name == "AdjustSaturation":
-            return _blend(v, _gray(v.astype(np.float32))[..., None], arg)
-        if name == "AdjustSharpness":
-            return _sharpness(v, arg)
-        if name == "AutoContrast":
-            return _autocontrast(v)
-        if name == "Equalize":
-            return _equalize(v)
-        if name == "Invert":
-            return 255 - v
-        if name == "Posterize":
-            bits = int(arg)
-            if bits >= 8:
-                return v
-            mask = np.uint8((0xFF << (8 - max(bits, 0))) & 0xFF)
-            return v & mask
-        if name == "Solarize":
-            threshold = arg * 255.0
-            return np.where(v >= threshold, 255 - v, v).astype(np.uint8)
-        h, w = v.shape[1:3]
-        if name == "Rotate":
-            rot = np.radians(arg)
-            return _affine(v, [np.cos(rot), np.sin(rot), 0.0, -np.sin(rot), np.cos(rot), 0.0])
-        if name == "ShearX":
-            return _affine(v, [1.0, arg, h * arg / 2.0, 0.0, 1.0, 0.0])
-        if name == "ShearY":
-            return _affine(v, [1.0, 0.0, 0.0, arg, 1.0, w * arg / 2.0])
-        if name == "TranslateX":
-            return _affine(v, [1.0, 0.0, arg * w, 0.0, 1.0, 0.0])
-        if name == "TranslateY":
-            return _affine(v, [1.0, 0.0, 0.0, 0.0, 1.0, arg * h])
-        raise ValueError(f"unknown op {name!r}")
+        self._wrapper = PytorchVideoWrapper(
+            "RandAugment",
+            magnitude=magnitude,
+            num_layers=num_layers,
+            prob=prob,
+            transform_hparas=transform_hparas,
+            sampling_type=sampling_type,
+            sampling_hparas=sampling_hparas,
+        )
 
     def __call__(self, results: dict) -> dict:
-        v = _stack(results["imgs"])
-        chosen = np.random.choice(len(self.ops), self.num_layers, replace=False)
-        applied = []
-        for i in chosen:
-            name = self.ops[int(i)]
-            if np.random.rand() >= self.prob:
-                continue
-            arg = self._arg(name, self._level())
-            v = self.apply_op(v, name, arg)
-            applied.append((name, arg))
-        results["imgs"] = np.ascontiguousarray(v) if applied else v
-        results["randaugment_ops"] = applied
-        return results
+        return self._wrapper(results)
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(num_layers={self.num_layers}, magnitude={self.magnitude}, "
-            f"prob={self.prob}, sampling_type={self.sampling_type!r})"
-        )
+        return repr(self._wrapper.trans)
