@@ -28,11 +28,14 @@ __all__ = ["RecognitionTask", "Task", "build_task"]
 
 # model types whose configs are temporal localization (MMAction2's configs/localization)
 _LOCALIZERS = ("BMN", "TEM", "PEM", "TCANet")
+# model types taking one input per modality (MMAction2's configs/skeleton/posec3d/rgbpose_conv3d)
+_MULTIMODAL = ("MMRecognizer3D",)
 
 
 def build_task(cfg: Any) -> Task:
     """The task a config asks for with its ``task`` key; without one, localization for a
-    localizer model (``BMN``, ``TEM``, ``PEM``, ``TCANet``), else :class:`RecognitionTask`.
+    localizer model (``BMN``, ``TEM``, ``PEM``, ``TCANet``), multi-modal recognition for
+    ``MMRecognizer3D`` (RGB + pose), else :class:`RecognitionTask`.
 
     Raises:
         ConfigError: ``task`` names an unknown type (the message names the key).
@@ -45,6 +48,10 @@ def build_task(cfg: Any) -> Task:
             from vidlab.tasks.localization import LocalizationTask
 
             return LocalizationTask()
+        if model_type in _MULTIMODAL:  # RGB + pose: a dict of inputs, a dict of logits
+            from vidlab.tasks.multimodal import MultiModalRecognitionTask
+
+            return MultiModalRecognitionTask()
         return RecognitionTask()
     if isinstance(node, dict):
         from vidlab.config import build
