@@ -1,0 +1,170 @@
+"""RGB + pose (RGBPoseConv3D) through the task seam: dict inputs, two loss terms, scores per
+stream, and end to end through ``vidlab train`` / ``vidlab test`` on synthetic skeletons
+rendered as videos."""
+
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vidlab.config import build, load_config
+from vidlab.data.skeleton.render import render_dataset
+from vidlab.data.skeleton.synthetic import write_synthetic_skeletons
+from vidlab.engine.loop import forward, num_inputs
+from vidlab.evaluation.metrics import AccMetric, top_k_accuracy
+from vidlab.tasks import build_task
+from vidlab.tasks.multimodal import MultiModalRecognitionTask
+
+CONFIG = Path(__file__).parents[2] / "vidlab/configs/skeleton/rgbpose_conv3d_synthetic.py"
+ACTIONS = ("wave", "squat", "jump", "walk_left")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    """The config's data in a fresh directory: 16 train, 4 val, 4 test samples and videos."""
+    root = tmp_path_factory.mktemp("rgbpose")
+    ann = write_synthetic_skeletons(
+        root / "synthetic_skeletons.pkl", num_train=4, num_val=1, num_test=1, actions=ACTIONS,
+        num_frames=(32, 40),
+    )  # fmt: skip
+    videos = render_dataset(ann, root / "videos", size=64)
+    assert len(videos) == 24 and all(v.stat().st_size > 0 for v in videos)
+    return root
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config(CONFIG)
+
+
+def test_task_is_inferred_for_mmrecognizer3d(cfg):
+    assert isinstance(build_task(cfg), MultiModalRecognitionTask)
+    assert isinstance(build_task({"task": "MultiModalRecognitionTask"}), MultiModalRecognitionTask)
+    assert type(build_task({"model": {"type": "Recognizer3D"}})).__name__ == "RecognitionTask"
+
+
+def test_pipeline_batches_both_inputs_and_the_task_folds_views(cfg, data, monkeypatch):
+    """The config's test pipeline packs imgs and heatmap_imgs; collated they are (B, V, ...);
+    the task folds the views of both and repeats the labels; predict averages per stream, the
+    same in chunks of views (max_testing_views) as at once."""
+    from vidlab.data.skipped import collate_skip_none
+
+    monkeypatch.chdir(data)
+    ds = build(cfg.test_dataloader.dataset)
+    batch = collate_skip_none([ds[0], ds[3]])
+    imgs, heat = batch["inputs"]["imgs"], batch["inputs"]["heatmap_imgs"]
+    assert imgs.shape == (2, 2, 3, 8, 64, 64) and imgs.dtype == torch.uint8  # 2 views of 8 frames
+    assert heat.shape == (2, 2, 17, 32, 16, 16) and float(heat.max()) > 0.5  # 32 heatmap frames
+    assert batch["label"].tolist() == [0, 3]
+
+    task = MultiModalRecognitionTask()
+    assert task.batch_size(batch) == 2
+    inputs, labels = task.prepare(batch, torch.device("cpu"), model=None)
+    assert inputs["imgs"].shape == (4, 3, 8, 64, 64) and labels.tolist() == [0, 0, 3, 3]
+    assert num_inputs(inputs) == 4 and num_inputs(inputs["imgs"]) == 4
+
+    torch.manual_seed(0)
+    model = build(cfg.model).eval()
+    with torch.no_grad():
+        logits = forward(model, inputs)  # model(**inputs)
+        scores, labels = task.predict(model, batch, torch.device("cpu"))
+        chunked, _ = task.predict(model, batch, torch.device("cpu"), max_views=3)
+    assert set(logits) == {"rgb", "pose"} and logits["rgb"].shape == (4, 4)
+    assert len(scores) == 2 and set(scores[0]) == {"rgb", "pose"}
+    for stream in ("rgb", "pose"):  # 'prob': the mean of the views' softmax
+        expected = logits[stream].softmax(1).reshape(2, 2, 4).mean(1)
+        got = torch.stack([s[stream] for s in scores])
+        torch.testing.assert_close(got, expected)
+        torch.testing.assert_close(torch.stack([s[stream] for s in chunked]), got)
+    with pytest.raises(KeyError, match="collect_keys"):
+        task.prepare({"clips": imgs, "label": labels}, torch.device("cpu"), model=model)
+
+
+def test_acc_metric_per_stream_and_fused_as_mmaction2():
+    """MMAction2's AccMetric on pred_score dicts: '<stream>_top1', ... and the weighted sums
+    RGBPose_1:1 / 2:1 / 1:2 (a float64 dot over the streams)."""
+    rng = np.random.default_rng(0)
+    rgb, pose = rng.random((12, 5)).astype(np.float32), rng.random((12, 5)).astype(np.float32)
+    labels = rng.integers(0, 5, 12)
+    scores = [{"rgb": torch.from_numpy(r), "pose": torch.from_numpy(p)} for r, p in zip(rgb, pose)]
+    metrics = AccMetric().compute(scores, labels)
+    prefixes = ["rgb", "pose", "RGBPose_1:1", "RGBPose_2:1", "RGBPose_1:2"]
+    assert list(metrics) == [f"acc/{p}_{m}" for p in prefixes for m in ("top1", "top5", "mean1")]
+    assert metrics["acc/rgb_top1"] == top_k_accuracy(rgb, labels, (1,))[0]
+    assert metrics["acc/pose_top1"] == top_k_accuracy(pose, labels, (1,))[0]
+    fused = 2.0 * rgb.astype(np.float64) + pose
+    assert metrics["acc/RGBPose_2:1_top1"] == top_k_accuracy(fused, labels, (1,))[0]
+    # MMAction2's process/compute_metrics API: keys without the prefix
+    results = [
+        {"pred": {"rgb": r, "pose": p}, "label": int(k)} for r, p, k in zip(rgb, pose, labels)
+    ]
+    assert (
+        AccMetric().compute_metrics(results)["RGBPose_1:2_top5"] == metrics["acc/RGBPose_1:2_top5"]
+    )
+    only = AccMetric().compute([{"rgb": torch.from_numpy(r)} for r in rgb], labels)
+    assert list(only) == ["acc/rgb_top1", "acc/rgb_top5", "acc/rgb_mean1"]  # no fusion
+
+
+def _run(args, cwd):
+    proc = subprocess.run(
+        [sys.executable, "-m", "vidlab.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_train_then_test_through_the_cli(data):
+    """`vidlab train` of the small RGBPose config: both loss terms logged, summed, falling; the
+    validation metrics per stream and fused; then `vidlab test` writes them and predictions."""
+    work = data / "work"
+    _run(["train", str(CONFIG), "--work-dir", str(work), "--seed", "0"], data)
+    log = [json.loads(line) for line in (work / "log.jsonl").read_text().splitlines()]
+    train = [r for r in log if r["mode"] == "train"]
+    assert len(train) == 12  # 6 epochs of 2 batches of 8
+    for r in train:
+        assert r["loss"] == pytest.approx(r["rgb_loss_cls"] + r["pose_loss_cls"], rel=1e-5)
+    first = np.mean([r["loss"] for r in train if r["epoch"] == 1])
+    last = np.mean([r["loss"] for r in train if r["epoch"] == 6])
+    assert last < first - 0.05, (first, last)
+    val = [r for r in log if r["mode"] == "val"]
+    assert len(val) == 6
+    for key in ("acc/rgb_top1", "acc/pose_top1", "acc/RGBPose_1:1_top1", "acc/RGBPose_1:2_mean1"):
+        assert 0 <= val[-1][key] <= 1
+
+    out = data / "test.json"
+    stdout = _run(
+        ["test", str(CONFIG), str(work / "epoch_6.pth"), "--out", str(out), "--dump",
+         str(data / "dump.pkl"), "--metrics", "top_k_accuracy", "per_class_accuracy"],
+        data,
+    )  # fmt: skip
+    assert "acc/RGBPose_1:1_top1" in stdout
+    result = json.loads(out.read_text())
+    assert {"acc/rgb_top1", "acc/pose_top5", "acc/RGBPose_2:1_top1"} <= set(result["metrics"])
+    assert set(result["metrics"]["acc/per_class"]) == {"0", "1", "2", "3"}
+    preds = result["predictions"]
+    assert [p["label"] for p in preds] == [0, 1, 2, 3]
+    assert all(set(p["stream_preds"]) == {"rgb", "pose"} for p in preds)
+    hits = np.mean([p["pred"] == p["label"] for p in preds])
+    assert hits == pytest.approx(result["metrics"]["acc/RGBPose_1:1_top1"])
+    with open(data / "dump.pkl", "rb") as f:
+        dump = pickle.load(f)
+    assert set(dump[0]["pred_score"]) == {"rgb", "pose"} and len(dump) == 4
+    assert dump[0]["pred_label"].item() == preds[0]["pred"]
+
+    # `vidlab infer` on one RGB + pose sample (its video found through data_prefix.video)
+    stdout = _run(
+        ["infer", str(CONFIG), str(work / "epoch_6.pth"),
+         "synthetic_skeletons.pkl:synth_jump_test_0005"],
+        data,
+    )  # fmt: skip
+    rows = [line.split() for line in stdout.splitlines() if line.strip()[:2] in ("1.", "2.")]
+    assert len(rows) == 2 and 0 < float(rows[0][-1]) <= 1
