@@ -85,6 +85,15 @@ def test_pipeline_batches_both_inputs_and_the_task_folds_views(cfg, data, monkey
         task.prepare({"clips": imgs, "label": labels}, torch.device("cpu"), model=model)
 
 
+MMACTION2 = {
+    "rgb_top1": 0.0, "rgb_top5": 1.0, "rgb_mean1": 0.0,
+    "pose_top1": 5 / 12, "pose_top5": 1.0, "pose_mean1": 0.44000000000000006,
+    "RGBPose_1:1_top1": 1 / 3, "RGBPose_1:1_top5": 1.0, "RGBPose_1:1_mean1": 0.44000000000000006,
+    "RGBPose_2:1_top1": 1 / 12, "RGBPose_2:1_top5": 1.0, "RGBPose_2:1_mean1": 0.04,
+    "RGBPose_1:2_top1": 1 / 3, "RGBPose_1:2_top5": 1.0, "RGBPose_1:2_mean1": 0.44000000000000006,
+}  # fmt: skip
+
+
 def test_acc_metric_per_stream_and_fused_as_mmaction2():
     """MMAction2's AccMetric on pred_score dicts: '<stream>_top1', ... and the weighted sums
     RGBPose_1:1 / 2:1 / 1:2 (a float64 dot over the streams)."""
@@ -99,13 +108,14 @@ def test_acc_metric_per_stream_and_fused_as_mmaction2():
     assert metrics["acc/pose_top1"] == top_k_accuracy(pose, labels, (1,))[0]
     fused = 2.0 * rgb.astype(np.float64) + pose
     assert metrics["acc/RGBPose_2:1_top1"] == top_k_accuracy(fused, labels, (1,))[0]
-    # MMAction2's process/compute_metrics API: keys without the prefix
+    # MMAction2's process/compute_metrics API (keys without the prefix): MMAction2 1.2.0's own
+    # AccMetric().compute_metrics on these results gave MMACTION2 (run in its reference env)
     results = [
         {"pred": {"rgb": r, "pose": p}, "label": int(k)} for r, p, k in zip(rgb, pose, labels)
     ]
-    assert (
-        AccMetric().compute_metrics(results)["RGBPose_1:2_top5"] == metrics["acc/RGBPose_1:2_top5"]
-    )
+    ours = AccMetric().compute_metrics(results)
+    assert list(ours) == list(MMACTION2) and ours == pytest.approx(MMACTION2, abs=1e-12)
+    assert ours["RGBPose_2:1_top1"] == metrics["acc/RGBPose_2:1_top1"]
     only = AccMetric().compute([{"rgb": torch.from_numpy(r)} for r in rgb], labels)
     assert list(only) == ["acc/rgb_top1", "acc/rgb_top5", "acc/rgb_mean1"]  # no fusion
 
