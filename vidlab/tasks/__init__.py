@@ -2,7 +2,8 @@
 
 The engine's loop and evaluation are written once; a :class:`~vidlab.tasks.base.Task` supplies
 the per-task parts (batch -> inputs and targets, loss, test-time predictions, default metrics,
-prediction records). :class:`~vidlab.tasks.recognition.RecognitionTask` is the first.
+prediction records). :class:`~vidlab.tasks.recognition.RecognitionTask` is the first;
+:class:`~vidlab.tasks.multimodal.MultiModalRecognitionTask` (RGB + pose) takes a dict of inputs.
 
 How a config selects its task: an optional top-level ``task`` key, resolved like any other
 ``type`` (a short name of :data:`vidlab.config.names.NAMES`, ``'pkg.mod:Class'``, or a class)::
