@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+import vidlab
 from vidlab.config import build, load_config
 from vidlab.data.skeleton.render import render_dataset
 from vidlab.data.skeleton.synthetic import write_synthetic_skeletons
@@ -20,7 +21,7 @@ from vidlab.evaluation.metrics import AccMetric, top_k_accuracy
 from vidlab.tasks import build_task
 from vidlab.tasks.multimodal import MultiModalRecognitionTask
 
-CONFIG = Path(__file__).parents[2] / "vidlab/configs/skeleton/rgbpose_conv3d_synthetic.py"
+CONFIG = Path(vidlab.__file__).parent / "configs/skeleton/rgbpose_conv3d_synthetic.py"
 ACTIONS = ("wave", "squat", "jump", "walk_left")
 
 
@@ -153,7 +154,8 @@ def test_train_then_test_through_the_cli(data):
     out = data / "test.json"
     stdout = _run(
         ["test", str(CONFIG), str(work / "epoch_6.pth"), "--out", str(out), "--dump",
-         str(data / "dump.pkl"), "--metrics", "top_k_accuracy", "per_class_accuracy"],
+         str(data / "dump.pkl"), "--metrics", "top_k_accuracy", "per_class_accuracy",
+         "confusion_matrix"],
         data,
     )  # fmt: skip
     assert "acc/RGBPose_1:1_top1" in stdout
@@ -165,6 +167,8 @@ def test_train_then_test_through_the_cli(data):
     assert all(set(p["stream_preds"]) == {"rgb", "pose"} for p in preds)
     hits = np.mean([p["pred"] == p["label"] for p in preds])
     assert hits == pytest.approx(result["metrics"]["acc/RGBPose_1:1_top1"])
+    matrix = np.array(result["metrics"]["confusion_matrix/result"])  # of the 1:1 fusion
+    assert matrix.shape == (4, 4) and np.trace(matrix) / 4 == pytest.approx(hits)
     with open(data / "dump.pkl", "rb") as f:
         dump = pickle.load(f)
     assert set(dump[0]["pred_score"]) == {"rgb", "pose"} and len(dump) == 4

@@ -83,15 +83,18 @@ class MultiModalRecognitionTask(RecognitionTask):
         return per_sample, batch["label"]
 
     def metric_evaluators(self, names):
-        from vidlab.evaluation.metrics import AccMetric
+        from vidlab.evaluation.metrics import AccMetric, ConfusionMatrix
+
+        class FusedConfusionMatrix(ConfusionMatrix):
+            """The confusion matrix of the streams' 1:1 fusion (:meth:`class_scores`)."""
+
+            def compute(self, scores, labels):
+                return super().compute(MultiModalRecognitionTask.class_scores(scores), labels)
 
         names = list(names)
-        if "confusion_matrix" in names:
-            raise ValueError(
-                "confusion_matrix is not implemented for multi-modal scores (one score set per "
-                "stream); use top_k_accuracy / mean_class_accuracy"
-            )
-        return [AccMetric(metric_list=tuple(names))]
+        evaluators = [FusedConfusionMatrix()] if "confusion_matrix" in names else []
+        names = [n for n in names if n != "confusion_matrix"]
+        return ([AccMetric(metric_list=tuple(names))] if names else []) + evaluators
 
     @staticmethod
     def class_scores(scores) -> np.ndarray:
