@@ -182,3 +182,68 @@ def test_train_then_test_through_the_cli(data):
     )  # fmt: skip
     rows = [line.split() for line in stdout.splitlines() if line.strip()[:2] in ("1.", "2.")]
     assert len(rows) == 2 and 0 < float(rows[0][-1]) <= 1
+
+
+def _train_model(root, fixture, dtype):
+    import importlib.util
+
+    from vidlab.checkpoint import load_weights
+
+    spec = importlib.util.spec_from_file_location("seeded", root / "tools/parity/seeded.py")
+    seeded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(seeded)
+    weights = torch.load(
+        root / "tests/fixtures/parity" / fixture["eval_fixture"], weights_only=True
+    )
+    model_cfg = dict(weights["model"])
+    assert fixture["changes"] == {"cls_head.dropout": 0.0}
+    model_cfg["cls_head"] = {**model_cfg["cls_head"], "dropout": 0.0}
+    model = build(model_cfg)
+    scale = {**weights["scale"], **fixture["cls_scale"]}
+    state = seeded.seeded_state_dict(weights["spec"], weights["seed"], scale)
+    assert load_weights(model, {"state_dict": state}, strict=True).ok
+    return model.to(dtype).train()
+
+
+def test_one_training_step_equals_mmaction2():
+    """One training step of MMAction2's full-size RGBPoseConv3D (tools/parity/rgbpose_train.py,
+    run in its reference env) through vidlab's task and engine functions: the same
+    rgb_loss_cls / pose_loss_cls and BatchNorm running statistics (float32), and gradients
+    (float64, where rounding cannot hide a wrong step)."""
+    root = Path(__file__).resolve().parents[2]
+    fixture = torch.load(
+        root / "tests/fixtures/parity_train/rgbpose_conv3d_train_step.pt", weights_only=True
+    )
+    heat = fixture["inputs"]["heatmap_imgs"].float() / 255  # as the fixture fed MMAction2
+    batch = {"inputs": {"imgs": fixture["inputs"]["imgs"][:, None], "heatmap_imgs": heat[:, None]},
+             "label": fixture["labels"]}  # fmt: skip
+    task = MultiModalRecognitionTask()
+
+    def rel(a, b):
+        return ((a - b).abs().max() / b.abs().max()).item()
+
+    # float32, as training runs: the loop's forward(model, inputs) -> the task's loss terms
+    model = _train_model(root, fixture, torch.float32)
+    x, y = task.prepare(batch, torch.device("cpu"), model=model)
+    terms = task.loss_terms(model, forward(model, x), y)
+    assert list(terms) == ["rgb_loss_cls", "pose_loss_cls"]
+    for key, value in fixture["losses"].items():
+        assert rel(terms[key].detach(), value) <= 1e-6, key
+    buffers = dict(model.named_buffers())
+    for key, value in fixture["stats"].items():
+        assert rel(buffers[key], value) <= 1e-6, key
+
+    # float64 (MMRecognizer3D.forward casts to float32, so its parts are called here)
+    model = _train_model(root, fixture, torch.float64)
+    x, y = task.prepare(batch, torch.device("cpu"), model=model)
+    x = model.data_preprocessor(imgs=x["imgs"], heatmap_imgs=x["heatmap_imgs"].double())
+    logits = model.cls_head(model.backbone(x["imgs"], x["heatmap_imgs"]))
+    terms = task.loss_terms(model, logits, y)
+    sum(terms.values()).backward()
+    for key, value in fixture["losses64"].items():
+        assert rel(terms[key].detach(), value) <= 1e-12, key
+    params = dict(model.named_parameters())
+    for key, grad in fixture["grads"].items():
+        assert rel(params[key].grad, grad) <= 1e-9, key
+    for key, grad in fixture["sliced"].items():
+        assert rel(params[key].grad[:2], grad) <= 1e-9, key
