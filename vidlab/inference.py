@@ -138,6 +138,44 @@ def prepare_clips(pipeline, video) -> torch.Tensor:
     return sample["clips"]
 
 
+def _is_multimodal(model) -> bool:
+    """A model taking one input per modality (``MMRecognizer3D``: ``imgs``, ``heatmap_imgs``)."""
+    return type(getattr(model, "model", model)).__name__ == "MMRecognizer3D"
+
+
+def _with_video_prefix(record: dict, cfg) -> dict:
+    """``frame_dir`` joined to the test dataset's ``data_prefix.video`` (as ``PoseDataset``
+    joins it), so that ``MMDecode`` finds ``<prefix>/<frame_dir>.mp4``."""
+    dataset = (cfg.get("test_dataloader") or cfg.get("val_dataloader") or {}).get("dataset", {})
+    prefix = dataset.get("data_prefix")
+    prefix = prefix.get("video") if isinstance(prefix, Mapping) else None
+    frame_dir = record.get("frame_dir")
+    if prefix and frame_dir and "filename" not in record and not Path(frame_dir).is_absolute():
+        record["frame_dir"] = str(Path(prefix) / frame_dir)
+    return record
+
+
+def _multimodal_scores(model, pipeline, record: dict) -> torch.Tensor:
+    """``(K,)`` probabilities of an RGB + pose sample: each stream's views merged as the head
+    does, then the streams' probabilities averaged (ranked as MMAction2's ``RGBPose_1:1``)."""
+    sample = pipeline(record)
+    inputs = sample.get("inputs")
+    if not isinstance(inputs, Mapping):
+        raise ValueError(
+            "the test pipeline of a multi-modal model must end with "
+            "PackActionInputs(collect_keys=('imgs', 'heatmap_imgs'))"
+        )
+    device = device_of(model)
+    num_views = next(iter(inputs.values())).shape[0]
+    logits = model(**{k: x.to(device) for k, x in inputs.items()})  # {stream: (V, K)}
+    merged = model.average_views(logits, num_views)  # {stream: (1, K)}
+    probs = [
+        m.float() if model.cls_head.average_clips == "prob" else m.float().softmax(-1)
+        for m in merged.values()
+    ]
+    return (sum(probs) / len(probs))[0].cpu()
+
+
 def label_names_for(model, labels, num_classes: int) -> list[str]:
     """`load_label_names` with the config's ``label_file`` as the default (where it exists)."""
     if labels is None:
@@ -203,9 +241,13 @@ def inference_recognizer(model, video, labels=None, top_k: int = 5) -> list[tupl
     """
     from vidlab.data.pipeline import Compose
 
-    clips = prepare_clips(Compose(_test_pipeline(model.cfg)), video)  # (V, C, T, H, W) uint8
-    logits = model(clips.to(device_of(model)))  # (V, K)
-    scores = scores_of(model, logits, clips.shape[0])[0].cpu()  # (K,)
+    pipeline = Compose(_test_pipeline(model.cfg))
+    if _is_multimodal(model):  # RGB + pose (RGBPoseConv3D): a video and its keypoints
+        scores = _multimodal_scores(model, pipeline, _with_video_prefix(_record(video), model.cfg))
+    else:
+        clips = prepare_clips(pipeline, video)  # (V, C, T, H, W) uint8
+        logits = model(clips.to(device_of(model)))  # (V, K)
+        scores = scores_of(model, logits, clips.shape[0])[0].cpu()  # (K,)
     names = label_names_for(model, labels, scores.numel())
     top = torch.topk(scores, min(top_k, scores.numel()))
     return [(names[i], float(s)) for s, i in zip(top.values.tolist(), top.indices.tolist())]

@@ -220,6 +220,7 @@ NAMES: dict[str, str] = {
     "LogProcessor": "vidlab.compat.mmengine:LogProcessor",
     "RecognitionTask": "vidlab.tasks.recognition:RecognitionTask",
     "LocalizationTask": "vidlab.tasks.localization:LocalizationTask",
+    "MultiModalRecognitionTask": "vidlab.tasks.multimodal:MultiModalRecognitionTask",
 }
 
 # MMEngine's ``default_hooks`` keys and their types, for entries written without ``type``

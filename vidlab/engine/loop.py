@@ -6,6 +6,7 @@ One iteration of :func:`train_epoch`::
     inputs, targets = task.prepare(batch, device, model)   # to device, blend, fold views
     with autocast:                                         # AMP: bf16, or fp16 + GradScaler
         loss = task.loss(model, model(inputs), targets)    # sum of task.loss_terms, each logged
+        # (a dict of inputs, one per modality, is passed as model(**inputs))
         # other loaders (OmniSource): + the same for one batch of each, in the same step
     stop if the loss is not finite                         # before the update
     scaler.scale(loss / accumulated).backward()            # DDP syncs on the update step only
@@ -24,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -81,8 +83,8 @@ def train_epoch(
         if runner.schedulers is not None:
             runner.schedulers.step_iter(runner.state.iter)
         sources = [task.prepare(b, device, model=raw, memory_format=memory_format) for b in batches]
-        num_samples = len(sources[0][0])
-        if runner.has_bn and any(len(x) == 1 for x, _ in sources):
+        num_samples = num_inputs(sources[0][0])
+        if runner.has_bn and any(num_inputs(x) == 1 for x, _ in sources):
             if not warned_single:
                 runner.log(
                     f"note: skipped a training batch of one clip at epoch "
@@ -97,7 +99,7 @@ def train_epoch(
         try:
             with sync:
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                    terms = [_loss_terms(task, raw, model(x), y) for x, y in sources]
+                    terms = [_loss_terms(task, raw, forward(model, x), y) for x, y in sources]
                     losses = [sum(t.values()) for t in terms]  # one per source
                     loss = losses[0] if len(losses) == 1 else sum(losses)
                 loss_value = loss.detach().float().item()
@@ -152,6 +154,21 @@ def oom_error(batch_size: int, where: str) -> TrainingError:
         "and for testing fewer views (fewer num_clips/crops) or "
         "model.test_cfg.max_testing_views=N to run the views in chunks"
     )
+
+
+def forward(model, inputs):
+    """``model(inputs)``; a dict of inputs (one per modality, e.g. RGBPoseConv3D's ``imgs`` and
+    ``heatmap_imgs``) is passed as keyword arguments."""
+    if isinstance(inputs, Mapping):
+        return model(**inputs)
+    return model(inputs)
+
+
+def num_inputs(inputs) -> int:
+    """Samples in a prepared batch of inputs (a tensor, or a dict of tensors per modality)."""
+    if isinstance(inputs, Mapping):
+        return len(next(iter(inputs.values())))
+    return len(inputs)
 
 
 def _loss_terms(task, model, outputs, targets) -> dict:

@@ -21,6 +21,7 @@ import csv
 import os
 import pickle
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -123,9 +124,16 @@ def write_dump(path: Path, scores, labels, logits, predictions) -> None:
     for row, pred in enumerate(predictions):
         label = np.asarray(labels[row])
         gt = torch.as_tensor(label) if label.ndim else torch.tensor([int(label)])
+        score = scores[row]
+        if isinstance(score, Mapping):  # several streams (RGBPoseConv3D), as MMAction2 dumps them
+            pred_score = {k: torch.as_tensor(v, dtype=torch.float32) for k, v in score.items()}
+            pred_label = torch.tensor([int(pred["pred"])])  # the task's (the 1:1 fusion)
+        else:
+            pred_score = torch.from_numpy(np.asarray(score, dtype=np.float32))
+            pred_label = torch.tensor([int(np.argmax(score))])
         sample = {
-            "pred_score": torch.from_numpy(np.asarray(scores[row], dtype=np.float32)),
-            "pred_label": torch.tensor([int(np.argmax(scores[row]))]),
+            "pred_score": pred_score,
+            "pred_label": pred_label,
             "gt_label": gt,
             "filename": pred.get("filename"),
             "index": pred.get("index"),
@@ -290,8 +298,12 @@ def test(
     results = compute_metrics(evaluators, scores, labels)
     # one integer label per video (recognition); lists are other tasks' per-video targets
     single = isinstance(labels, np.ndarray) and labels.ndim == 1
+    streams = isinstance(scores, list) and bool(scores) and isinstance(scores[0], Mapping)
+    # one (N, K) score array for per-class accuracy and the report: with several streams, the
+    # task's combination of them (RGBPoseConv3D: the 1:1 sum, MMAction2's RGBPose_1:1)
+    flat = task.class_scores(scores) if streams and hasattr(task, "class_scores") else scores
     if want_per_class and single:
-        classes, _, acc = per_class_accuracy(scores, labels)
+        classes, _, acc = per_class_accuracy(flat, labels)
         results["acc/per_class"] = {int(c): float(a) for c, a in zip(classes, acc)}
     predictions = task.predictions(loader.dataset, scores, labels, indices)
     report = []
@@ -309,7 +321,7 @@ def test(
             else:
                 write_results(Path(out), results, predictions)
             print(f"predictions written to {out}")
-        if dump is not None and not isinstance(scores, np.ndarray):
+        if dump is not None and not (isinstance(scores, np.ndarray) or streams):
             print("--dump: class scores only (this task's per-video results are in --out)")
         elif dump is not None:
             write_dump(Path(dump), scores, labels, raw, predictions)
@@ -318,8 +330,8 @@ def test(
             if not single:
                 print("report: the confusion matrix needs one label per video; skipped")
             else:
-                names_k = _class_names(cfg, labels_file, scores.shape[1])
-                report = write_report(Path(report_dir), scores, labels, names_k)
+                names_k = _class_names(cfg, labels_file, flat.shape[1])
+                report = write_report(Path(report_dir), flat, labels, names_k)
                 print(f"report written: {', '.join(report)}")
     return {
         "metrics": results,

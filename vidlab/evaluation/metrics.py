@@ -21,7 +21,7 @@ made with MMAction2 itself):
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -392,8 +392,13 @@ class AccMetric(_BaseMetricAPI):
 
         Returns:
             ``{"acc/top1": .., "acc/top5": .., "acc/mean1": .., "acc/mean_average_precision": ..}``
-            for the metrics asked.
+            for the metrics asked. For multi-stream scores (RGBPoseConv3D: one ``{"rgb": (K,),
+            "pose": (K,)}`` dict per sample) each stream's metrics are prefixed with its name
+            (``acc/rgb_top1``) and, for exactly ``rgb`` and ``pose``, those of the weighted
+            sums ``1:1``, ``2:1``, ``1:2`` follow (``acc/RGBPose_1:1_top1``), as MMAction2.
         """
+        if len(scores) and isinstance(scores[0], Mapping):
+            return self._compute_streams(scores, labels)
         results: dict[str, float] = {}
         labels_np = _as_numpy(labels)
         single_label = labels_np.ndim == 1
@@ -419,9 +424,28 @@ class AccMetric(_BaseMetricAPI):
                 results[f"{p}/balanced1"] = balanced_accuracy(scores, labels_np)
         return results
 
+    def _compute_streams(self, scores, labels) -> dict[str, float]:
+        streams = {k: np.stack([_as_numpy(s[k]) for s in scores]) for k in scores[0]}
+        p = self.prefix
+        results: dict[str, float] = {}
+        for name, stream in streams.items():
+            for key, value in self.compute(stream, labels).items():
+                results[f"{p}/{name}_{key[len(p) + 1 :]}"] = value
+        if set(streams) == {"rgb", "pose"}:
+            for w_rgb, w_pose in ((1, 1), (2, 1), (1, 2)):
+                # MMAction2's get_weighted_score: a float64 dot over the streams
+                both = np.stack([streams["rgb"], streams["pose"]])  # (2, N, K)
+                fused = np.dot(both.T, np.array([w_rgb, w_pose])).T  # (N, K)
+                for key, value in self.compute(fused, labels).items():
+                    results[f"{p}/RGBPose_{w_rgb}:{w_pose}_{key[len(p) + 1 :]}"] = value
+        return results
+
     def compute_metrics(self, results: list) -> dict:
         """MMAction2's ``compute_metrics``: the metrics of processed results, keys unprefixed."""
-        scores = np.stack([r["pred"] for r in results])
+        if results and isinstance(results[0]["pred"], Mapping):
+            scores = [r["pred"] for r in results]
+        else:
+            scores = np.stack([r["pred"] for r in results])
         labels = np.stack([np.asarray(r["label"]) for r in results])
         n = len(self.prefix) + 1
         return {k[n:]: v for k, v in self.compute(scores, labels).items()}

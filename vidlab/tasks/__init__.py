@@ -2,7 +2,8 @@
 
 The engine's loop and evaluation are written once; a :class:`~vidlab.tasks.base.Task` supplies
 the per-task parts (batch -> inputs and targets, loss, test-time predictions, default metrics,
-prediction records). :class:`~vidlab.tasks.recognition.RecognitionTask` is the first.
+prediction records). :class:`~vidlab.tasks.recognition.RecognitionTask` is the first;
+:class:`~vidlab.tasks.multimodal.MultiModalRecognitionTask` (RGB + pose) takes a dict of inputs.
 
 How a config selects its task: an optional top-level ``task`` key, resolved like any other
 ``type`` (a short name of :data:`vidlab.config.names.NAMES`, ``'pkg.mod:Class'``, or a class)::
@@ -28,11 +29,14 @@ __all__ = ["RecognitionTask", "Task", "build_task"]
 
 # model types whose configs are temporal localization (MMAction2's configs/localization)
 _LOCALIZERS = ("BMN", "TEM", "PEM", "TCANet")
+# model types taking one input per modality (MMAction2's configs/skeleton/posec3d/rgbpose_conv3d)
+_MULTIMODAL = ("MMRecognizer3D",)
 
 
 def build_task(cfg: Any) -> Task:
     """The task a config asks for with its ``task`` key; without one, localization for a
-    localizer model (``BMN``, ``TEM``, ``PEM``, ``TCANet``), else :class:`RecognitionTask`.
+    localizer model (``BMN``, ``TEM``, ``PEM``, ``TCANet``), multi-modal recognition for
+    ``MMRecognizer3D`` (RGB + pose), else :class:`RecognitionTask`.
 
     Raises:
         ConfigError: ``task`` names an unknown type (the message names the key).
@@ -45,6 +49,10 @@ def build_task(cfg: Any) -> Task:
             from vidlab.tasks.localization import LocalizationTask
 
             return LocalizationTask()
+        if model_type in _MULTIMODAL:  # RGB + pose: a dict of inputs, a dict of logits
+            from vidlab.tasks.multimodal import MultiModalRecognitionTask
+
+            return MultiModalRecognitionTask()
         return RecognitionTask()
     if isinstance(node, dict):
         from vidlab.config import build

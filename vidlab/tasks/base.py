@@ -62,7 +62,8 @@ class Task:
 
         Returns:
             ``inputs``, passed to ``model(inputs)``, whose first dimension counts the samples
-            the model sees; and ``targets``, passed to :meth:`loss`.
+            the model sees (or a dict of such tensors, one per modality, passed as
+            ``model(**inputs)``); and ``targets``, passed to :meth:`loss`.
         """
         raise NotImplementedError
 

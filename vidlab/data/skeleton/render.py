@@ -5,7 +5,9 @@
 each person in its own colour, left limbs lighter than right ones; joints whose score is at or
 below ``score_thr`` (missing detections: coordinates and score 0) are not drawn, nor are their
 bones. :func:`render_skeleton` writes a PoseDataset record (or arrays) to a video with
-``vidlab.data.synthetic.encode.write_video``.
+``vidlab.data.synthetic.encode.write_video``. :func:`render_dataset` renders every record of a
+PoseDataset pickle to ``<video_dir>/<frame_dir>.mp4``: the RGB videos of an RGB + pose dataset
+(RGBPoseConv3D's ``MMDecode`` reads them with ``data_prefix=dict(video=video_dir)``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from vidlab.data.skeleton.layouts import get_layout
 # one colour per person (RGB), cycling
 _COLOURS = ((255, 80, 60), (60, 160, 255), (80, 220, 100), (240, 200, 40))
 
-__all__ = ["draw_skeletons", "render_skeleton"]
+__all__ = ["draw_skeletons", "render_dataset", "render_skeleton"]
 
 
 def _disk(frame: np.ndarray, ys: np.ndarray, xs: np.ndarray, radius: int, colour) -> None:
@@ -126,3 +128,38 @@ def render_skeleton(
         )
     frames = draw_skeletons(keypoint, img_shape, sample.get("keypoint_score"), layout, size)
     return write_video(path, frames, fps=fps)
+
+
+def render_dataset(
+    ann_file: str | os.PathLike,
+    video_dir: str | os.PathLike,
+    fps: float = 15,
+    size: int | None = 64,
+    layout: str | Mapping | None = None,
+) -> list[Path]:
+    """Render every record of a PoseDataset pickle to ``video_dir/<frame_dir>.mp4``.
+
+    The frames are the stick figures at ``size`` pixels on the longer side: smaller than the
+    records' ``img_shape`` is fine, as ``MMDecode`` scales the keypoints to the decoded frames.
+
+    Args:
+        ann_file: The pickle (``{"split", "annotations"}`` or a list of records).
+        video_dir: Where the videos go (created).
+        fps: Frames per second.
+        size: Longer side of the frames; None: each record's ``img_shape``.
+        layout: The keypoint layout; None: by the number of joints.
+
+    Returns:
+        The written files, in record order.
+    """
+    import pickle
+
+    with open(ann_file, "rb") as f:
+        data = pickle.load(f)
+    records = data["annotations"] if isinstance(data, dict) else data
+    video_dir = Path(video_dir)
+    video_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        render_skeleton(rec, video_dir / f"{rec['frame_dir']}.mp4", fps, layout, size)
+        for rec in records
+    ]
