@@ -24,6 +24,12 @@ the IoU of MMDetection's ``bbox_overlaps`` (a literal transcription); MMAction2'
 ``assign_wrt_overlaps`` then runs on seeded boxes. Saved to ``assigner_ava.pt``.
 
     ~/.cache/mmaction2-ref/venv/bin/python tools/parity/make_detection_fixtures.py --only shared
+
+The state-dict layout of every detection config (``--only keys``): MMAction2 cannot build its
+``FastRCNN`` here, but its detector's weights are exactly those of the parts it can build (the
+RoI extractor and the data preprocessor hold none): ``backbone.*`` (MMAction2's backbone),
+``roi_head.bbox_head.*`` and ``roi_head.shared_head.*``. Their names and shapes, with each
+config's model dict, are saved to ``ava_state_dict_keys.pt`` (one entry per distinct layout).
 """
 
 from __future__ import annotations
@@ -337,10 +343,78 @@ def assigner_cases() -> dict:
     return cases
 
 
+def _strip_scope(node):
+    if isinstance(node, dict):
+        out = {k: _strip_scope(v) for k, v in node.items() if k != "_scope_"}
+        if isinstance(out.get("type"), str):
+            out["type"] = out["type"].split(".")[-1]
+        return out
+    if isinstance(node, (list, tuple)):
+        return type(node)(_strip_scope(v) for v in node)
+    return node
+
+
+def _plain(node):
+    if isinstance(node, dict):
+        return {k: _plain(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return (
+            [_plain(v) for v in node] if isinstance(node, list) else tuple(_plain(v) for v in node)
+        )
+    return node
+
+
+def state_dict_layouts() -> dict:
+    """{layout id: {"keys": {name: shape}, "configs": {relative path: model dict}}}."""
+    import mmaction
+    from mmaction.registry import MODELS
+    from mmaction.utils import register_all_modules
+    from mmengine.config import Config
+
+    register_all_modules()
+    bbox_head_cls = _bbox_head_module()
+    acrn, fbo = _shared_heads_package()
+    root = Path(mmaction.__file__).parent / ".mim/configs/detection"
+    layouts: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        torch.save({}, Path(tmp) / "lfb_train.pkl")
+        torch.save({}, Path(tmp) / "lfb_val.pkl")
+        for path in sorted(root.glob("*/*.py")):
+            model = _plain(Config.fromfile(str(path)).model.to_dict())
+            node = _strip_scope(model)
+            shapes = {}
+            try:
+                with torch.device("meta"):  # no memory, no init
+                    backbone = MODELS.build(node["backbone"])
+            except RuntimeError:  # ViT reads drop-path rates with .item(): on the CPU
+                backbone = MODELS.build(node["backbone"])
+            parts = [("backbone.", backbone)]
+            head = dict(node["roi_head"]["bbox_head"])
+            head.pop("type")
+            parts.append(("roi_head.bbox_head.", bbox_head_cls(**head)))
+            shared = node["roi_head"].get("shared_head")
+            if shared is not None:
+                shared = dict(shared)
+                kind = shared.pop("type")
+                if kind == "ACRNHead":
+                    parts.append(("roi_head.shared_head.", acrn(**shared)))
+                elif kind == "FBOHead":
+                    shared["lfb_cfg"] = dict(shared["lfb_cfg"], lfb_prefix_path=tmp, device="cpu")
+                    parts.append(("roi_head.shared_head.", fbo(**shared)))
+            for prefix, module in parts:
+                for k, v in module.state_dict().items():
+                    shapes[prefix + k] = tuple(v.shape)
+            key = digest({k: torch.zeros(0) for k in shapes}) + str(sorted(shapes.items()))
+            entry = layouts.setdefault(key, {"keys": shapes, "configs": {}})
+            entry["configs"][str(path.relative_to(root))] = model
+            print(path.name, len(shapes))
+    return {f"layout_{i}": v for i, v in enumerate(layouts.values())}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", nargs="*", choices=("bbox_head", "shared", "assigner"))
-    only = set(parser.parse_args().only or ("bbox_head", "shared", "assigner"))
+    parser.add_argument("--only", nargs="*", choices=("bbox_head", "shared", "assigner", "keys"))
+    only = set(parser.parse_args().only or ("bbox_head", "shared", "assigner", "keys"))
     OUT.mkdir(parents=True, exist_ok=True)
     outputs = {}
     if "bbox_head" in only:
@@ -352,6 +426,8 @@ def main() -> None:
         outputs["shared_heads"] = shared_head_cases()
     if "assigner" in only:
         outputs["assigner_ava"] = assigner_cases()
+    if "keys" in only:
+        outputs["ava_state_dict_keys"] = state_dict_layouts()
     for name, cases in outputs.items():
         torch.save(cases, OUT / f"{name}.pt")
         print(f"{name}: {(OUT / f'{name}.pt').stat().st_size // 1024} KiB")
