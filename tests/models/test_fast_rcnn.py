@@ -31,7 +31,7 @@ TRAIN_CFG = dict(
 )
 
 
-def tiny_detector(test_cfg=None, sampling_ratio=0) -> FastRCNN:
+def tiny_detector(test_cfg=None, sampling_ratio=0, **kwargs) -> FastRCNN:
     torch.manual_seed(0)
     backbone = ResNet3dSlowOnly(
         depth=18,
@@ -64,6 +64,7 @@ def tiny_detector(test_cfg=None, sampling_ratio=0) -> FastRCNN:
         train_cfg=TRAIN_CFG,
         test_cfg=test_cfg or dict(rcnn=None),
         data_preprocessor=preprocessor,
+        **kwargs,
     )
 
 
@@ -232,3 +233,20 @@ def test_onnx_export_with_a_fixed_number_of_rois(tmp_path):
         with torch.no_grad():
             want = model.forward_rois(clips, r)
         torch.testing.assert_close(torch.from_numpy(got), want, rtol=1e-4, atol=1e-4)
+
+
+def test_init_cfg_loads_a_recognizer_checkpoint_into_the_backbone_only_when_asked(tmp_path):
+    from vidlab.models.pretrained import init_pretrained
+
+    source = tiny_detector()
+    state = {f"backbone.{k}": v + 1 for k, v in source.backbone.state_dict().items()}
+    state["cls_head.fc_cls.weight"] = torch.zeros(400, 64)
+    path = tmp_path / "recognizer.pth"
+    torch.save({"state_dict": state}, path)
+    model = tiny_detector(init_cfg=dict(type="Pretrained", checkpoint=str(path)))
+    before = model.roi_head.bbox_head.fc_cls.weight.clone()
+    reports = init_pretrained(model)
+    assert [name for name, _ in reports] == [""]
+    for k, v in model.backbone.state_dict().items():
+        assert torch.equal(v, state[f"backbone.{k}"]), k
+    assert torch.equal(model.roi_head.bbox_head.fc_cls.weight, before)
