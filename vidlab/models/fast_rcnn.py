@@ -41,15 +41,24 @@ from vidlab.models.preprocess import ActionDataPreprocessor
 __all__ = ["AVARoIHead", "FastRCNN"]
 
 
-def _build_part(spec: Any, default_type, what: str):
+# The types train_cfg.rcnn may name (MMAction2's configs: these two). train_cfg is passed
+# unbuilt, as MMDetection passes it; the parts are built here from this table.
+_PARTS = {"MaxIoUAssignerAVA": MaxIoUAssignerAVA, "RandomSampler": RandomSampler}
+
+
+def _build_part(spec: Any, default_type: type, what: str):
     """An assigner/sampler from its ``train_cfg`` dict (or an object already built)."""
     if spec is None or not isinstance(spec, Mapping):
         return spec
-    from vidlab.config import build
-
     spec = dict(spec)
-    spec.setdefault("type", default_type)
-    return build(spec, key_path=what)
+    spec.pop("_scope_", None)
+    kind = spec.pop("type", default_type)
+    if isinstance(kind, str):
+        name = kind.rsplit(".", 1)[-1]  # 'mmdet.RandomSampler' -> 'RandomSampler'
+        if name not in _PARTS:
+            raise ValueError(f"{what}.type={kind!r}; expected one of {sorted(_PARTS)}")
+        kind = _PARTS[name]
+    return kind(**spec)
 
 
 def _rcnn(cfg: Any) -> Any:
