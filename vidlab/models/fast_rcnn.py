@@ -282,7 +282,13 @@ class FastRCNN(nn.Module):
 
     def forward_rois(self, clips: Tensor, rois: Tensor) -> Tensor:
         """Tensors only (for ``torch.compile`` and ONNX): clips and RoIs ``(K, 5)`` ->
-        logits ``(K, num_classes)``."""
+        logits ``(K, num_classes)``.
+
+        An ONNX trace fixes the number of clips and RoIs, and, with the adaptive RoIAlign grid
+        of the AVA configs (``sampling_ratio=0``), the largest sample grid of the RoIs traced:
+        trace with a whole-frame RoI so the graph fits every RoI inside the frame (a graph
+        traced on small RoIs only gives wrong scores for larger ones).
+        """
         return self.roi_head.forward_rois(self.extract_feat(clips), rois)
 
     def forward(self, inputs: Mapping) -> dict[str, Any]:
