@@ -237,3 +237,13 @@ def test_onnx_export_with_a_fixed_number_of_rois(tmp_path, sampling_ratio):
         with torch.no_grad():
             want = model.forward_rois(clips, r)
         torch.testing.assert_close(torch.from_numpy(got), want, rtol=1e-4, atol=1e-4)
+
+
+def test_inputs_as_one_dict_or_as_keywords_give_the_same_scores():
+    model = tiny_detector().eval()
+    inputs = DetectionTask()._inputs(packed_batch(), torch.device("cpu"), with_gt=False)
+    with torch.no_grad():
+        a, b = model(inputs)["cls_score"], model(**inputs)["cls_score"]  # the loop's way
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="clips and proposals"):
+        model(clips=inputs["clips"])

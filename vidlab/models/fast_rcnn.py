@@ -291,24 +291,38 @@ class FastRCNN(nn.Module):
         """
         return self.roi_head.forward_rois(self.extract_feat(clips), rois)
 
-    def forward(self, inputs: Mapping) -> dict[str, Any]:
+    def forward(
+        self,
+        inputs: Mapping | None = None,
+        *,
+        clips: Tensor | None = None,
+        proposals: Sequence[Tensor] | None = None,
+        gt_instances: Sequence[Mapping] | None = None,
+        meta: Sequence[Mapping] | None = None,
+    ) -> dict[str, Any]:
         """In training, samples RoIs against ``gt_instances`` and returns what :meth:`loss`
-        needs; in eval mode, the logits of every proposal (for :meth:`results`)."""
-        clips, proposals = inputs["clips"], list(inputs["proposals"])
+        needs; in eval mode, the logits of every proposal (for :meth:`results`).
+
+        Takes the input dict, ``model(inputs)``, or its items as keywords,
+        ``model(**inputs)`` (the training loop passes a dict of inputs that way).
+        """
+        if inputs is not None:
+            clips, proposals = inputs["clips"], inputs["proposals"]
+            gt_instances, meta = inputs.get("gt_instances"), inputs.get("meta")
+        if clips is None or proposals is None:
+            raise ValueError("FastRCNN needs clips and proposals (one (m, 4) tensor per clip)")
+        proposals = [p.to(clips.device).float() for p in proposals]
         if len(proposals) != clips.shape[0]:
             raise ValueError(f"{clips.shape[0]} clips but {len(proposals)} proposal lists")
-        proposals = [p.to(clips.device).float() for p in proposals]
-        metas = inputs.get("meta")
         x = self.extract_feat(clips)
         if self.training:
-            gts = inputs.get("gt_instances")
-            if gts is None:
+            if gt_instances is None:
                 raise ValueError(
                     "FastRCNN in training mode needs inputs['gt_instances'] (call .eval() "
                     "to score proposals)"
                 )
-            return self.roi_head.forward_train(x, proposals, gts, metas)
-        return self.roi_head.forward_test(x, proposals, metas)
+            return self.roi_head.forward_train(x, proposals, gt_instances, meta)
+        return self.roi_head.forward_test(x, proposals, meta)
 
     def loss(self, outputs: Mapping) -> dict[str, Tensor]:
         """``{"loss_action_cls": ..., "recall@thr=0.5": ..., ...}`` (MMAction2's names; only
