@@ -247,3 +247,22 @@ def test_inputs_as_one_dict_or_as_keywords_give_the_same_scores():
     assert torch.equal(a, b)
     with pytest.raises(ValueError, match="clips and proposals"):
         model(clips=inputs["clips"])
+
+
+def test_a_clip_without_proposals_or_without_ground_truth_and_bf16_autocast():
+    model = tiny_detector().eval()
+    task = DetectionTask()
+    batch = packed_batch()
+    batch["proposals"][1] = torch.zeros(0, 4)
+    with torch.no_grad():
+        results, _ = task.predict(model, batch, torch.device("cpu"))
+    assert results[1]["bboxes"].shape == (0, 4) and results[1]["scores"].shape == (0, NUM_CLASSES)
+    model.train()
+    inputs, targets = task.prepare(batch, torch.device("cpu"), model=model)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        terms = task.loss_terms(model, model(inputs), targets)
+    assert torch.isfinite(terms["loss_action_cls"])  # clip 1: its ground truth only
+    batch = packed_batch()
+    batch["gt_instances"][1] = {"bboxes": torch.zeros(0, 4), "labels": torch.zeros(0, NUM_CLASSES)}
+    outputs = model(task.prepare(batch, torch.device("cpu"), model=model)[0])
+    assert outputs["num_rois"][1] == 1 and outputs["labels"][-1].sum() == 0  # a negative
