@@ -27,6 +27,10 @@ from vidlab.tasks.recognition import RecognitionTask
 
 __all__ = ["RecognitionTask", "Task", "build_task"]
 
+# model types whose configs are spatio-temporal detection (MMAction2's configs/detection write
+# type='FastRCNN', _scope_='mmdet'): DetectionTask, given the config's test_evaluator (else
+# val_evaluator) node for `--metrics mAP`
+_DETECTORS = ("FastRCNN", "mmdet.FastRCNN")
 # model types whose configs are temporal localization (MMAction2's configs/localization)
 _LOCALIZERS = ("BMN", "TEM", "PEM", "TCANet")
 # model types taking one input per modality (MMAction2's configs/skeleton/posec3d/rgbpose_conv3d)
@@ -45,6 +49,10 @@ def build_task(cfg: Any) -> Task:
     if node is None:
         model = cfg.get("model") if isinstance(cfg, dict) else getattr(cfg, "model", None)
         model_type = model.get("type") if isinstance(model, dict) else None
+        if model_type in _DETECTORS:  # MMAction2's detection configs have no task key either
+            from vidlab.tasks.detection import DetectionTask
+
+            return DetectionTask(evaluator=_evaluator_node(cfg))
         if model_type in _LOCALIZERS:  # MMAction2's localization configs have no task key
             from vidlab.tasks.localization import LocalizationTask
 
@@ -63,3 +71,14 @@ def build_task(cfg: Any) -> Task:
 
         return resolve_type(node, key_path="task")()
     return node  # an object with the Task methods
+
+
+def _evaluator_node(cfg: Any) -> Any:
+    """The config's test (else val) evaluator node: one dict, or the first of a list."""
+    for key in ("test_evaluator", "val_evaluator"):
+        node = cfg.get(key) if isinstance(cfg, dict) else getattr(cfg, key, None)
+        if isinstance(node, (list, tuple)):
+            node = node[0] if node else None
+        if node is not None:
+            return node
+    return None
