@@ -84,6 +84,8 @@ NAMES: dict[str, str] = {
     "RepeatAugDataset": "vidlab.data.datasets:RepeatAugDataset",
     "AudioDataset": "vidlab.data.audio:AudioDataset",
     "ActivityNetDataset": "vidlab.data.localization:ActivityNetDataset",
+    "AVADataset": "vidlab.data.ava:AVADataset",
+    "AVAKineticsDataset": "vidlab.data.ava_kinetics:AVAKineticsDataset",
     "SyntheticMotionDataset": "vidlab.data.synthetic.memory:SyntheticMotionDataset",
     "ImageNet": "vidlab.data.images:ImageNet",  # mmcls./mmpretrain.ImageNet (OmniSource)
     "PoseDataset": "vidlab.data.skeleton.dataset:PoseDataset",
@@ -108,6 +110,7 @@ NAMES: dict[str, str] = {
     "UniformSampleFrames": "vidlab.data.sampling:UniformSampleFrames",
     "DenseSampleFrames": "vidlab.data.sampling:DenseSampleFrames",
     "UntrimmedSampleFrames": "vidlab.data.sampling:UntrimmedSampleFrames",
+    "SampleAVAFrames": "vidlab.data.ava:SampleAVAFrames",
     # --- data: skeletons (keypoints and heatmaps) -------------------------------------------
     "PreNormalize2D": "vidlab.data.skeleton.transforms:PreNormalize2D",
     "PreNormalize3D": "vidlab.data.skeleton.transforms:PreNormalize3D",

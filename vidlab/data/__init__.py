@@ -17,6 +17,8 @@ _WHERE = {
     "RawframeDataset": "vidlab.data.datasets",
     "RepeatAugDataset": "vidlab.data.datasets",
     "AudioDataset": "vidlab.data.audio",
+    "AVADataset": "vidlab.data.ava",
+    "AVAKineticsDataset": "vidlab.data.ava_kinetics",
     "AnnotationError": "vidlab.data.annotations",
     "collate_skip_none": "vidlab.data.skipped",
     "Compose": "vidlab.data.pipeline",

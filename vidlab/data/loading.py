@@ -221,7 +221,7 @@ def _set_info(results: dict, source: _Source) -> None:
     if source.kind == "frames":
         given = results.get("total_frames")
         first = source.start_index + shift  # number of the clip's first file
-        last = max(source.layout.files) if source.layout is not None else None
+        last = source.layout.last if source.layout is not None else None
         if results.get("offset") is not None and given is not None:
             # a clip of a longer folder (with_offset annotations): check that it fits
             offset = int(results["offset"])
@@ -322,7 +322,11 @@ def _check_gaps(source: _Source, first: int, last: int) -> None:
 # --------------------------------------------------------------------------------------------
 # transforms
 # --------------------------------------------------------------------------------------------
-def _check_io_backend(io_backend) -> None:
+def _check_io_backend(io_backend, kwargs=None) -> None:
+    if io_backend == "petrel" and (kwargs or {}).get("path_mapping"):
+        # OpenMMLab's internal storage mapped from local paths (two AVA configs): read those
+        msg = "io_backend='petrel': reading the local paths as written (path_mapping ignored)"
+        return _note_once(("petrel",), msg, logging.WARNING)
     if io_backend not in _LOCAL_IO:
         raise ValueError(
             f"io_backend={io_backend!r} is not supported: vidlab reads local files and http(s) "
@@ -347,7 +351,7 @@ class VideoInit:
     def __init__(
         self, backend: str = "auto", io_backend: str = "disk", num_threads: int = 1, **kwargs
     ):
-        _check_io_backend(io_backend)
+        _check_io_backend(io_backend, kwargs)
         self.backend = backend
         self.io_backend = io_backend
         self.num_threads = num_threads
@@ -369,7 +373,9 @@ class VideoInit:
 class VideoDecode:
     """Read exactly the frames ``frame_inds`` into ``imgs`` (one uint8 ``(T, H, W, C)`` array).
 
-    Sets ``img_shape`` and ``original_shape`` (h, w) and closes the reader. With ``short_side``
+    Sets ``img_shape`` and ``original_shape`` (h, w) and closes the reader. Detection samples'
+    normalised ``gt_bboxes`` and ``proposals`` become float32 pixels of the decoded frames (as
+    MMAction2's ``RawFrameDecode``/``DecordDecode`` make them). With ``short_side``
     the frames are scaled so that their short side is ``short_side``, setting the keys a
     following ``Resize(scale=(-1, short_side))`` would (``img_shape``, ``scale_factor``,
     ``keep_ratio``): by FFmpeg's scaler during the RGB conversion where the source's short side
@@ -400,7 +406,7 @@ class VideoDecode:
             if source.kind == "frames" and source.layout is not None:
                 first = source.start_index + shift + offset
                 total = results.get("total_frames")
-                last = max(source.layout.files) if total is None else first + int(total) - 1
+                last = source.layout.last if total is None else first + int(total) - 1
                 _check_gaps(source, first, last)
             positions = frame_inds.astype(np.int64) - start + offset + shift
             imgs = self._read(source, positions)
@@ -414,10 +420,15 @@ class VideoDecode:
         results["imgs"] = imgs
         results["original_shape"] = orig
         results["img_shape"] = (h, w)
+        factor = None
         if self.short_side:  # the keys a following Resize(scale=(-1, short_side)) sets
             factor = np.array([w / orig[1], h / orig[0]], dtype=np.float32)
             results["scale_factor"] = results.get("scale_factor", np.ones(2, np.float32)) * factor
             results["keep_ratio"] = True
+        if "gt_bboxes" in results:
+            from vidlab.data.transforms.frames import boxes_to_pixels
+
+            boxes_to_pixels(results, orig, factor)
         return results
 
     def _read(self, source: _Source, positions: np.ndarray) -> np.ndarray:
@@ -519,7 +530,7 @@ class RawFrameDecode(VideoDecode):
         short_side: int | None = None,
         **kwargs,
     ):
-        _check_io_backend(io_backend)
+        _check_io_backend(io_backend, kwargs)
         super().__init__(short_side=short_side)
         self.io_backend = io_backend
         self.decoding_backend = decoding_backend

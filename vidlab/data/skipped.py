@@ -50,9 +50,9 @@ def _unpacked(x) -> bool:
     )
 
 
-# Sample keys collated as lists: metadata, and localization's per-video targets (segments,
-# proposals: a different number per video).
-_PER_SAMPLE = ("meta", "gt_instances")
+# Sample keys collated as lists: metadata, localization's per-video targets (segments,
+# proposals: a different number per video) and detection's boxes and proposals.
+_PER_SAMPLE = ("meta", "gt_instances", "proposals")
 
 
 def collate_skip_none(batch: list) -> dict:

@@ -102,3 +102,26 @@ def test_flow_errors_name_the_folder(tmp_path):
         open_video(both, modality="Flow", filename_tmpl="u_{}_{:05d}.jpg")
     with pytest.raises(ValueError, match="modality='Depth'"):
         open_video(both, modality="Depth")
+
+
+def test_scans_are_remembered_until_the_folder_changes(tmp_path):
+    """An AVA movie's 27000-frame folder is opened for each keyframe: its scan is kept while
+    the folder's mtime stays (and the folder is older than a second)."""
+    import os
+    import shutil
+
+    from vidlab.data.io import frames
+
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for i in (1, 2, 3):
+        (folder / f"img_{i:05d}.jpg").write_bytes(b"x")
+    old = 1_000_000_000
+    os.utime(folder, (old, old))
+    first = scan_folder(folder)
+    assert scan_folder(folder) is first  # remembered
+    shutil.copy(folder / "img_00001.jpg", folder / "img_00004.jpg")  # the mtime moves on
+    assert sorted(scan_folder(folder).files) == [1, 2, 3, 4]
+    (folder / "img_00004.jpg").unlink()  # changed just now: scanned, not remembered
+    assert sorted(scan_folder(folder).files) == [1, 2, 3]
+    assert frames._SCANS[(str(folder), None)][0] == old * 10**9  # only the old scan is kept

@@ -14,6 +14,9 @@
 with ``V = num_crops * num_clips, T = clip_len`` after ``'NCTHW'`` and
 ``V = num_crops, T = num_clips * clip_len`` after ``'NCHW'`` (a 2D model's segments are its
 time axis).
+
+Detection samples (results with ``gt_bboxes``: AVA) are packed by :func:`pack_detection`
+(``inputs``, ``gt_instances``, ``proposals``, ``meta``, ``index``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,14 @@ import numpy as np
 
 from vidlab.data.transforms.frames import frames_array
 
-__all__ = ["FormatShape", "LoadHVULabel", "PackActionInputs", "Transpose", "pack_sample"]
+__all__ = [
+    "FormatShape",
+    "LoadHVULabel",
+    "PackActionInputs",
+    "Transpose",
+    "pack_detection",
+    "pack_sample",
+]
 
 _FORMATS = ("NCTHW", "NCHW", "NCTHW_Heatmap", "NPTCHW")
 
@@ -220,7 +230,10 @@ class PackActionInputs:
 
 
 def pack_sample(results: dict, collect_keys=None, meta_keys=("img_shape",)) -> dict:
-    """The sample dict of ``results``: ``clips``, ``label``, ``index``, ``meta``."""
+    """The sample dict of ``results``: ``clips``, ``label``, ``index``, ``meta`` (a detection
+    sample where ``results`` has ``gt_bboxes``, see :func:`pack_detection`)."""
+    if "gt_bboxes" in results and collect_keys is None:
+        return pack_detection(results, meta_keys)
     sample: dict = {}
     if "imgs" in results and (collect_keys is None or "imgs" in collect_keys):
         sample["clips"] = _clips_tensor(results)
@@ -251,6 +264,55 @@ def pack_sample(results: dict, collect_keys=None, meta_keys=("img_shape",)) -> d
             meta[k] = tuple(int(x) for x in v) if k == "img_shape" else v
     sample["meta"] = meta
     return sample
+
+
+def pack_detection(results: dict, meta_keys=("img_shape", "img_key", "video_id", "timestamp")):
+    """The sample of a detection pipeline (AVA; the seam the detector reads)::
+
+        {"inputs": (C, T, H, W) raw pixels (one view),
+         "gt_instances": {"bboxes": float32 (n, 4) x1y1x2y2 pixels of the transformed frame,
+                          "labels": float32 (n, num_classes) multi-hot (column 0: background)},
+         "proposals": float32 (m, 4) pixels, m >= 1,
+         "meta": {meta_keys..., "ori_shape": (h, w), "scale_factor": (sx, sy)},
+         "index": int}
+
+    Without proposals (a dataset without ``proposal_file``) the proposals are the ground truth
+    boxes, or the whole frame where there are none.
+    """
+    import torch
+
+    clips = _clips_tensor(results)  # (V, C, T, H, W)
+    if clips.ndim == 5:
+        if clips.shape[0] != 1:
+            raise ValueError(
+                f"a detection sample has one view, got {clips.shape[0]} (crops x clips); "
+                "detection pipelines end with FormatShape('NCTHW', collapse=True)"
+            )
+        clips = clips[0]  # (C, T, H, W)
+    bboxes = np.asarray(results["gt_bboxes"], dtype=np.float32).reshape(-1, 4)
+    labels = np.asarray(results["gt_labels"])
+    labels = labels.astype(np.float32) if labels.dtype.kind == "f" else labels
+    proposals = results.get("proposals")
+    img_h, img_w = (int(v) for v in results["img_shape"])
+    if proposals is None:
+        proposals = bboxes if len(bboxes) else np.array([[0, 0, img_w, img_h]])
+    meta = {}
+    for k in meta_keys:
+        v = results.get(k)
+        if v is not None:
+            meta[k] = tuple(int(x) for x in v) if k == "img_shape" else v
+    shape = results.get("original_shape", results["img_shape"])
+    meta["ori_shape"] = tuple(int(x) for x in shape)
+    factor = results.get("scale_factor", (1.0, 1.0))
+    meta["scale_factor"] = tuple(float(x) for x in factor)
+    index = results.get("index", results.get("sample_idx", -1))
+    return {
+        "inputs": clips,
+        "gt_instances": {"bboxes": torch.from_numpy(bboxes), "labels": torch.from_numpy(labels)},
+        "proposals": torch.from_numpy(np.asarray(proposals, dtype=np.float32).reshape(-1, 4)),
+        "meta": meta,
+        "index": -1 if index is None else int(index),
+    }
 
 
 class Transpose:

@@ -18,7 +18,7 @@ import logging
 
 import numpy as np
 
-__all__ = ["compact", "frames_array"]
+__all__ = ["boxes_to_pixels", "compact", "frames_array"]
 
 log = logging.getLogger(__name__)
 
@@ -139,3 +139,16 @@ def _boxes_apply(results: dict, fn) -> None:
             if results["proposals"].shape[1] != 4:
                 raise ValueError(f"proposals must be (N, 4), got {results['proposals'].shape}")
             results["proposals"] = fn(results["proposals"])
+
+
+def boxes_to_pixels(results: dict, shape: tuple[int, int], resize=None) -> None:
+    """Normalised ``gt_bboxes`` and ``proposals`` (AVA's) to float32 pixels of frames of
+    ``shape`` (h, w), as MMAction2's ``RawFrameDecode`` and ``DecordDecode`` scale them; then
+    times the ``resize`` factor (w, h) of a resize fused into the decoder, as ``Resize`` does."""
+    h, w = shape
+    scale = np.array([w, h, w, h])
+    results["gt_bboxes"] = (results["gt_bboxes"] * scale).astype(np.float32)
+    if results.get("proposals") is not None:
+        results["proposals"] = (results["proposals"] * scale).astype(np.float32)
+    if resize is not None:
+        _boxes_apply(results, lambda b: b * np.concatenate([resize, resize]))
