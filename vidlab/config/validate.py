@@ -288,6 +288,15 @@ def _check_node(
     _check_values(node, path, target, tname, report, skip=consumed)
 
 
+def _unchecked_args(t: Any) -> tuple:
+    """Arguments whose dicts name a ``type`` of the class's own choosing, not a component
+    (class attribute ``_unchecked_args``): not checked as nodes."""
+    try:
+        return tuple(getattr(resolve(t), "_unchecked_args", ()) or ())
+    except TypeProblem:
+        return ()
+
+
 def find_problems(cfg: Mapping, injected: Mapping[str, Any] | None = None) -> list[str]:
     """Every problem :func:`validate` would report, one line each (``file: key.path: message``).
 
@@ -320,12 +329,16 @@ def find_problems(cfg: Mapping, injected: Mapping[str, Any] | None = None) -> li
 
     def walk(value: Any, path: str) -> None:
         if isinstance(value, Mapping):
+            own: tuple = ()
             if is_node(value):
                 _check_node(value, path, table, report)
                 if isinstance(value.get("pipeline"), (list, tuple)):
                     check_pipeline(value["pipeline"], join_key(path, "pipeline"), report)
+                own = _unchecked_args(value["type"])
             for k, v in value.items():
                 if k in ("type", "_scope_") or k in LAZY_KEYS or (not path and k in _SKIP_TOP):
+                    continue
+                if k in own:  # the class's own specs (FBOHead's fbo_cfg=dict(type='max'))
                     continue
                 walk(v, join_key(path, k))
         elif isinstance(value, (list, tuple)):

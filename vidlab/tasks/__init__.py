@@ -28,11 +28,16 @@ __all__ = ["RecognitionTask", "Task", "build_task"]
 
 # model types whose configs are temporal localization (MMAction2's configs/localization)
 _LOCALIZERS = ("BMN", "TEM", "PEM", "TCANet")
+# model types whose configs are spatio-temporal detection (MMAction2's configs/detection write
+# type='FastRCNN', _scope_='mmdet'; a scope prefix is accepted too)
+_DETECTORS = ("FastRCNN", "mmdet.FastRCNN")
 
 
 def build_task(cfg: Any) -> Task:
     """The task a config asks for with its ``task`` key; without one, localization for a
-    localizer model (``BMN``, ``TEM``, ``PEM``, ``TCANet``), else :class:`RecognitionTask`.
+    localizer model (``BMN``, ``TEM``, ``PEM``, ``TCANet``), detection for ``FastRCNN``
+    (given the config's ``test_evaluator`` or ``val_evaluator`` node for ``--metrics mAP``),
+    else :class:`RecognitionTask`.
 
     Raises:
         ConfigError: ``task`` names an unknown type (the message names the key).
@@ -45,6 +50,10 @@ def build_task(cfg: Any) -> Task:
             from vidlab.tasks.localization import LocalizationTask
 
             return LocalizationTask()
+        if model_type in _DETECTORS:
+            from vidlab.tasks.detection import DetectionTask
+
+            return DetectionTask(evaluator=_evaluator_node(cfg))
         return RecognitionTask()
     if isinstance(node, dict):
         from vidlab.config import build
@@ -55,3 +64,14 @@ def build_task(cfg: Any) -> Task:
 
         return resolve_type(node, key_path="task")()
     return node  # an object with the Task methods
+
+
+def _evaluator_node(cfg: Any) -> Any:
+    """The config's test (else val) evaluator node: one dict, or the first of a list."""
+    for key in ("test_evaluator", "val_evaluator"):
+        node = cfg.get(key) if isinstance(cfg, dict) else getattr(cfg, key, None)
+        if isinstance(node, (list, tuple)):
+            node = node[0] if node else None
+        if node is not None:
+            return node
+    return None
