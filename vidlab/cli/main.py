@@ -421,7 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="output folder: <relative path>.npy per file")
     p.set_defaults(func=cmd_data_audio_features)
 
+    from vidlab.data.person_boxes import add_parser as add_detect_persons_parser
     from vidlab.data.skeleton.cli import add_pose_parser, add_skeleton_parser
+
+    add_detect_persons_parser(data)
 
     add_skeleton_parser(data)
     add_pose_parser(sub)

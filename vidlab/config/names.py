@@ -168,6 +168,8 @@ NAMES: dict[str, str] = {
     "AccMetric": "vidlab.evaluation.metrics:AccMetric",
     "ConfusionMatrix": "vidlab.evaluation.metrics:ConfusionMatrix",
     "ANetMetric": "vidlab.evaluation.anet:ANetMetric",
+    "AVAMetric": "vidlab.evaluation.ava:AVAMetric",
+    "MultiSportsMetric": "vidlab.evaluation.multisports:MultiSportsMetric",
     "EpochBasedTrainLoop": "vidlab.compat.mmengine:EpochBasedTrainLoop",
     "MultiLoaderEpochBasedTrainLoop": "vidlab.compat.mmengine:MultiLoaderEpochBasedTrainLoop",
     "ValLoop": "vidlab.compat.mmengine:ValLoop",

@@ -9,7 +9,8 @@ ONNX model with the same signature works:
 corner of an H x W canvas filled with 114, in BGR order, normalised by ``det_mean`` /
 ``det_std`` (RTMDet's: mean 103.53, 116.28, 123.675, std 57.375, 57.12, 58.395). First output
 ``dets`` ``(1, N, 5)``: ``x1, y1, x2, y2, score`` in canvas pixels; an optional second output
-``labels`` ``(1, N)``: only class 0 (person) is kept.
+``labels`` ``(1, N)``: only class 0 (person) is kept. Also read: ``(1, N, 6)`` with the class
+in the last column (end-to-end YOLO exports), and either without the batch dimension.
 
 **Pose model** (``--pose``): one input ``(1, 3, h, w)`` float32 (RTMPose: 256 x 192), a crop
 of the box enlarged 1.25 times at the input's aspect ratio, RGB, normalised by ``pose_mean`` /
@@ -79,8 +80,11 @@ def _resample(frame: np.ndarray, boxes: np.ndarray, out_h: int, out_w: int) -> n
 class OnnxDetector:
     """Person boxes of a frame from an RTMDet-like ONNX model (see the module docstring)."""
 
-    def __init__(self, path, score_thr=0.5, mean=RTMDET_MEAN, std=RTMDET_STD, bgr=True):
+    def __init__(
+        self, path, score_thr=0.5, mean=RTMDET_MEAN, std=RTMDET_STD, bgr=True, person_class=0
+    ):
         self.session = _session(os.fspath(path), "detector")
+        self.person_class = person_class
         self.input_hw = _input_hw(self.session, (640, 640))
         self.score_thr = score_thr
         self.mean = np.asarray(mean, np.float32)
@@ -101,11 +105,20 @@ class OnnxDetector:
             canvas = canvas[::-1]
         canvas = (canvas - self.mean[:, None, None]) / self.std[:, None, None]
         outs = self.session.run(None, {self.session.get_inputs()[0].name: canvas[None]})
-        dets = np.asarray(outs[0]).reshape(-1, 5)
+        dets = np.asarray(outs[0])
+        cols = dets.shape[-1] if dets.ndim in (2, 3) else 0
+        if cols not in (5, 6):
+            raise ValueError(
+                f"detector output {self.session.get_outputs()[0].name!r} has shape "
+                f"{dets.shape}; expected (1, N, 5) boxes + scores or (1, N, 6) with classes"
+            )
+        dets = dets.reshape(-1, cols)
         keep = dets[:, 4] > self.score_thr
-        if len(outs) > 1:
-            keep &= np.asarray(outs[1]).reshape(-1) == 0
-        dets = dets[keep]
+        if cols == 6:
+            keep &= dets[:, 5] == self.person_class
+        elif len(outs) > 1:
+            keep &= np.asarray(outs[1]).reshape(-1) == self.person_class
+        dets = dets[keep, :5]
         dets = dets[np.argsort(-dets[:, 4], kind="stable")]
         boxes = dets[:, :4] / ratio
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, img_w)
