@@ -202,3 +202,42 @@ def test_cli_infer_task_detection(video, tmp_path, monkeypatch, capsys):
     assert len(doc["keyframes"]) == 5 and all(not k["persons"] for k in doc["keyframes"])
     assert main([*args, "--json"]) == 2  # no person boxes: a usage error, not a traceback
     assert "--proposals" in capsys.readouterr().err
+
+
+class FixedPerson(torch.nn.Module):
+    """A stand-in ONNX person detector: one box (8, 8, 40, 40) of class 0 scoring 0.95, and a
+    box of class 2 (not a person) scoring 0.99."""
+
+    def forward(self, x):
+        dets = torch.tensor([[[8.0, 8.0, 40.0, 40.0, 0.95], [0.0, 0.0, 9.0, 9.0, 0.99]]])
+        return dets + 0 * x.mean(), torch.tensor([[0, 2]])
+
+
+@pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning", "ignore::DeprecationWarning")
+def test_cli_detector_onnx(video, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("onnxruntime")
+    from vidlab.cli.main import main
+
+    path, _ = video
+    det = tmp_path / "det.onnx"
+    torch.onnx.export(
+        FixedPerson(), torch.zeros(1, 3, 64, 64), str(det), input_names=["input"],
+        output_names=["dets", "labels"], opset_version=17, dynamo=False,
+    )  # fmt: skip
+    (tmp_path / "standin_det.py").write_text(STANDIN_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = tmp_path / "det.py"
+    config.write_text(
+        "model = dict(type='standin_det:Det')\n"
+        "test_dataloader = dict(dataset=dict(pipeline=[dict(type='standin_det:SampleAVAFrames',"
+        " clip_len=2)]))\n"
+    )
+    ckpt = tmp_path / "det.pth"
+    torch.save({"state_dict": {"gain": torch.tensor(1.0)}}, ckpt)
+    args = ["infer", "--task", "detection", str(config), str(ckpt), str(path), "--json"]
+    assert main([*args, "--detector", str(det), "--max-frames", "21"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [k["frame"] for k in doc["keyframes"]] == [0, 10, 20]
+    for keyframe in doc["keyframes"]:  # the person box only, relative to the 64 x 64 frame
+        assert [p["box"] for p in keyframe["persons"]] == [[0.125, 0.125, 0.625, 0.625]]
+    assert doc["keyframes"][2]["persons"][0]["actions"][0]["label"] == "action_2"  # dark: 1 - level

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 
 def _cli_error(message: str):
     from vidlab.cli.errors import CLIError
@@ -40,15 +42,19 @@ def _persons(args):
             raise _cli_error(f"--proposals {args.proposals}: no such file")
         return ProposalFile(args.proposals, score_thr=args.person_thr)
     if args.detector:
-        try:
-            from vidlab.data.persons import OnnxPersonDetector  # the ONNX person-detector runner
-        except ImportError:
-            raise _cli_error(
-                f"--detector {args.detector}: this build has no ONNX person-detector runner; "
-                "write a proposals pickle with 'vidlab data detect-persons' and pass --proposals"
-            ) from None
-        detector = OnnxPersonDetector(args.detector, score_thr=args.person_thr)
-        return lambda video_id, timestamp, frame: detector(frame)
+        from vidlab.data.skeleton.extract import OnnxDetector  # vidlab data detect-persons'
+
+        if not Path(args.detector).is_file():
+            raise _cli_error(f"--detector {args.detector}: no such file")
+        detector = OnnxDetector(args.detector, score_thr=args.person_thr)
+
+        def persons(video_id, timestamp, frame):
+            boxes, scores = detector(frame)  # pixels of the frame, best first
+            h, w = frame.shape[:2]
+            norm = boxes.reshape(-1, 4) / np.array([w, h, w, h], np.float32)
+            return np.concatenate([norm, scores.reshape(-1, 1)], axis=1)
+
+        return persons
     raise _cli_error(
         "detection needs person boxes: --proposals file.pkl (MMAction2's proposal pickle, "
         "keys 'video_id,timestamp') or --detector det.onnx"
@@ -125,7 +131,11 @@ def add_arguments(p) -> None:
         help="write the keyframes' boxes and actions as JSON here (no FILE: to stdout)",
     )
     g.add_argument("--proposals", help="person boxes: MMAction2's proposal pickle")
-    g.add_argument("--detector", help="person boxes: an ONNX person detector run on keyframes")
+    g.add_argument(
+        "--detector",
+        help="person boxes: an ONNX person detector run on each keyframe (the signature of "
+        "'vidlab data detect-persons': RTMDet/YOLOX exports, COCO person class 0)",
+    )
     g.add_argument("--person-thr", type=float, default=0.9, help="person box score threshold")
     g.add_argument("--score-thr", type=float, default=0.5, help="actions below are not drawn")
     g.add_argument("--keyframe-stride", dest="stride", type=int, help="frames between keyframes")
