@@ -27,7 +27,6 @@ NEEDED = ("FastRCNN", "AVARoIHead", "AVADataset", "SampleAVAFrames", "AVAMetric"
 def test_cli_quickstart_detection(tmp_path):
     work = tmp_path / "work"
     options = [
-        f"synthetic_actors.root={tmp_path / 'data' / 'actors'}",
         "synthetic_actors.videos=5",
         "synthetic_actors.seconds=6",
         "train_cfg.max_epochs=1",
@@ -38,7 +37,7 @@ def test_cli_quickstart_detection(tmp_path):
         "val_dataloader.num_workers=0",
         "test_dataloader.num_workers=0",
     ]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", VIDLAB_CACHE=str(tmp_path / "cache"))
     cmd = [sys.executable, "-m", "vidlab.cli.main", "quickstart", "--task", "detection"]
     proc = subprocess.run(
         [*cmd, "--work-dir", str(work), "--cfg-options", *options],

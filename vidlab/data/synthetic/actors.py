@@ -13,7 +13,7 @@ Written as AVA writes it (MMAction2's ``AVADataset`` reads it unchanged)::
     annotations/train.csv, val.csv           video_id,timestamp,x1,y1,x2,y2,action_id,entity_id
     annotations/*_excluded_timestamps.csv    video_id,timestamp: keyframes where two actors'
                                              boxes overlap (IoU > 0.3), as AVA's exclusions
-    annotations/action_list.pbtxt            the label map (ids 1..6)
+    annotations/action_list.pbtxt            the label map (ids 1..6; 1..4 without turns)
     annotations/proposals_{train,val}.pkl    {"vid,0902": (n, 5) x1,y1,x2,y2,score}: every
                                              actor's box jittered (score >= 0.9) plus 0-2
                                              false persons (score < 0.9)
@@ -44,7 +44,7 @@ from .render import _background_field, _object_weights, sample_clip_spec
 __all__ = ["ACTIONS", "ACTORS_VERSION", "make_actors_dataset", "prepare_synthetic_actors"]
 
 #: Bumped whenever the pixels or the layout change, so a cached set is rewritten.
-ACTORS_VERSION = 1
+ACTORS_VERSION = 2
 #: Action names; the label id of ``ACTIONS[i]`` is ``i + 1`` (AVA's ids start at 1).
 ACTIONS: tuple[str, ...] = ("stand", "walk_left", "walk_right", "jump", "turn_cw", "turn_ccw")
 _MOVES = ("stand", "walk_left", "walk_right", "jump")
@@ -63,16 +63,16 @@ class _Actor:
 
 
 def _segments(rng: np.random.Generator, seconds: int) -> list[tuple[int, int]]:
-    """Whole-second segments ``[start, end)`` covering ``0..seconds``, 1-3 s long."""
+    """Whole-second segments ``[start, end)`` covering ``0..seconds``, 1-2 s long."""
     out, at = [], 0
     while at < seconds:
-        length = int(rng.integers(1, 4))
+        length = int(rng.integers(1, 3))
         out.append((at, min(seconds, at + length)))
         at += length
     return out
 
 
-def _actor(rng, size: int, fps: int, seconds: int, taken: list[np.ndarray]) -> _Actor:
+def _actor(rng, size: int, fps: int, seconds: int, turns: float, taken: list) -> _Actor:
     """Draws one actor's appearance, segments and per-frame trajectory."""
     n = seconds * fps
     spec = sample_clip_spec("move_left", rng, 1, size)  # appearance only; motion set below
@@ -89,8 +89,9 @@ def _actor(rng, size: int, fps: int, seconds: int, taken: list[np.ndarray]) -> _
     angle = rng.uniform(0, 2 * np.pi)
     for start, end in _segments(rng, seconds):
         move = _MOVES[int(rng.integers(len(_MOVES)))]
-        turn = _TURNS[0] if rng.random() < 0.5 else _TURNS[1 + int(rng.integers(2))]
-        speed = rng.uniform(0.2, 0.3) * size / fps  # pixels per frame
+        turning, which = rng.random() < turns, int(rng.integers(2))  # always two draws
+        turn = _TURNS[1 + which] if turning else None
+        speed = rng.uniform(0.12, 0.2) * size / fps  # pixels per frame
         spin = np.deg2rad(rng.uniform(150, 250)) / fps  # radians per frame
         hop_period = rng.uniform(0.6, 0.9) * fps  # frames
         hop = rng.uniform(0.5, 0.8) * radius
@@ -99,11 +100,13 @@ def _actor(rng, size: int, fps: int, seconds: int, taken: list[np.ndarray]) -> _
         f1 = n if end == seconds else int((end - 0.5) * fps)
         t = np.arange(f1 - f0, dtype=float)
         if move in ("walk_left", "walk_right"):
-            travel = speed * (f1 - f0)
-            left_ok, right_ok = x - travel >= margin, x + travel <= size - margin
-            if not (left_ok if move == "walk_left" else right_ok):  # turn back at the border
-                move = "walk_right" if move == "walk_left" and right_ok else "walk_left"
-                if not (left_ok or right_ok):
+            # Near a border, walk the other way; where neither way has room at this speed,
+            # walk slower towards the larger room (or stand when that is too slow to see).
+            room = {"walk_left": x - margin, "walk_right": size - margin - x}
+            if room[move] < speed * (f1 - f0):
+                move = max(room, key=room.get)
+                speed = min(speed, room[move] / (f1 - f0))
+                if speed < 0.08 * size / fps:
                     move = "stand"
         sign = {"walk_left": -1.0, "walk_right": 1.0}.get(move, 0.0)
         xs[f0:f1] = x + sign * speed * (t + 1)
@@ -182,7 +185,7 @@ def _write_video(tmp: Path, video_id: str, seed: int, args: dict, encoder) -> di
     scene = sample_clip_spec("move_left", rng, seconds * fps, size)  # background and noise
     taken: list[np.ndarray] = []
     num = int(rng.integers(args["actors"][0], args["actors"][1] + 1))
-    actors = [_actor(rng, size, fps, seconds, taken) for _ in range(num)]
+    actors = [_actor(rng, size, fps, seconds, args["turns"], taken) for _ in range(num)]
     keyframes = {s * fps: s for s in range(2, seconds - 1)}  # frame index -> second
     folder = tmp / "rawframes" / video_id
     folder.mkdir(parents=True)
@@ -213,7 +216,9 @@ def _write_video(tmp: Path, video_id: str, seed: int, args: dict, encoder) -> di
     return dict(rows=rows, excluded=excluded, proposals=proposals)
 
 
-def _args(videos, val_fraction, size, seconds, fps, actors, jitter, false_persons, seed, quality):
+def _args(
+    videos, val_fraction, size, seconds, fps, actors, turns, jitter, false_persons, seed, quality
+):
     problems = []
     if not isinstance(videos, int) or videos < 2:
         problems.append(f"videos must be an int >= 2, got {videos!r}")
@@ -227,6 +232,8 @@ def _args(videos, val_fraction, size, seconds, fps, actors, jitter, false_person
         )
     if not isinstance(fps, int) or fps < 4:
         problems.append(f"fps must be an int >= 4, got {fps!r}")
+    if not 0 <= turns <= 1:
+        problems.append(f"turns must be a probability in [0, 1], got {turns!r}")
     actors = list(actors)
     if len(actors) != 2 or not 1 <= actors[0] <= actors[1]:
         problems.append(f"actors must be (min, max) with 1 <= min <= max, got {actors!r}")
@@ -239,6 +246,7 @@ def _args(videos, val_fraction, size, seconds, fps, actors, jitter, false_person
         seconds=seconds,
         fps=fps,
         actors=actors,
+        turns=turns,
         jitter=jitter,
         false_persons=false_persons,
         seed=seed,
@@ -266,6 +274,7 @@ def make_actors_dataset(
     seconds: int = 10,
     fps: int = 30,
     actors: tuple[int, int] = (2, 4),
+    turns: float = 0.5,
     jitter: float = 0.04,
     false_persons: int = 2,
     seed: int = 0,
@@ -285,6 +294,8 @@ def make_actors_dataset(
         seconds: Video length; keyframes are seconds 2 .. seconds - 2.
         fps: Frame rate (AVA: 30).
         actors: Inclusive range of actors per video.
+        turns: Probability that an actor also turns during a segment (0: no ``turn_*``
+            labels, and the label map lists the four movements only).
         jitter: Proposal box jitter, a fraction of the box's side per coordinate.
         false_persons: At most this many false person boxes per keyframe in the proposals.
         seed: Seed of the whole set.
@@ -298,7 +309,17 @@ def make_actors_dataset(
     from vidlab.data.io.frames import ImageEncoder
 
     args = _args(
-        videos, val_fraction, size, seconds, fps, actors, jitter, false_persons, seed, quality
+        videos,
+        val_fraction,
+        size,
+        seconds,
+        fps,
+        actors,
+        turns,
+        jitter,
+        false_persons,
+        seed,
+        quality,
     )
     root = Path(root).absolute()
     meta = root / "meta.json"
@@ -351,8 +372,9 @@ def _generate(tmp: Path, args: dict, encoder) -> dict:
         with open(ann / f"proposals_{split}.pkl", "wb") as f:
             pickle.dump(proposals, f, protocol=4)
         counts[f"num_{split}"] = len(proposals)
+    names = ACTIONS if args["turns"] > 0 else _MOVES
     (ann / "action_list.pbtxt").write_text(
-        "".join(f'item {{\n  name: "{name}"\n  id: {i + 1}\n}}\n' for i, name in enumerate(ACTIONS))
+        "".join(f'item {{\n  name: "{name}"\n  id: {i + 1}\n}}\n' for i, name in enumerate(names))
     )
     return counts
 
