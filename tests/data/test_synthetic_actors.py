@@ -13,7 +13,7 @@ import pytest
 
 from vidlab.data.synthetic.actors import ACTIONS, make_actors_dataset, prepare_synthetic_actors
 
-ARGS = dict(videos=4, size=48, seconds=6, fps=10, seed=3)
+ARGS = dict(videos=4, size=48, seconds=6, fps=10, seed=0)  # one excluded keyframe per split
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +44,12 @@ def test_layout_and_formats(actors):
     assert labels.startswith('item {\n  name: "stand"\n  id: 1\n}\n') and labels.count("item") == 6
     for split in ("train", "val"):
         rows = _rows(actors[f"ann_file_{split}"])
-        assert {ts for _, ts in rows} == {902, 903, 904}  # seconds 2 .. seconds - 2
+        excluded = {(r[0], int(r[1])) for r in csv.reader(open(actors[f"exclude_file_{split}"]))}
+        keyframes = set(rows) | excluded  # excluded keyframes have no rows, as AVA's
+        assert not set(rows) & excluded
+        assert {ts for _, ts in keyframes} == {902, 903, 904}  # seconds 2 .. seconds - 2
         proposals = pickle.load(open(actors[f"proposal_file_{split}"], "rb"))
-        assert set(proposals) == {f"{v},{t:04d}" for v, t in rows}
+        assert set(proposals) == {f"{v},{t:04d}" for v, t in keyframes}
         for (video, ts), entities in rows.items():
             for box, ids in entities.values():
                 x1, y1, x2, y2 = box
@@ -92,15 +95,22 @@ def test_labels_match_the_motion(tmp_path):
 
 
 def test_exclusions_are_overlapping_keyframes(actors):
+    """Kept keyframes have no two boxes overlapping by IoU > 0.3; excluded ones have (seen
+    through their jittered person proposals, so with some slack)."""
     for split in ("train", "val"):
         rows = _rows(actors[f"ann_file_{split}"])
         excluded = {(r[0], int(r[1])) for r in csv.reader(open(actors[f"exclude_file_{split}"]))}
-        for key, entities in rows.items():
+        for entities in rows.values():
             boxes = [np.array(b) for b, _ in entities.values()]
-            overlap = any(
-                _iou(a, b[None]).max() > 0.3 for i, a in enumerate(boxes) for b in boxes[i + 1 :]
-            )
-            assert overlap == (key in excluded)  # within rounding to 3 decimals
+            for i, a in enumerate(boxes):
+                for b in boxes[i + 1 :]:
+                    assert _iou(a, b[None]).max() <= 0.3 + 1e-3  # within rounding to 3 decimals
+        proposals = pickle.load(open(actors[f"proposal_file_{split}"], "rb"))
+        assert len(excluded) == 1
+        for video, ts in excluded:
+            true = proposals[f"{video},{ts:04d}"]
+            true = true[true[:, 4] >= 0.9, :4]
+            assert max(_iou(a, true[i + 1 :]).max() for i, a in enumerate(true[:-1])) > 0.15
 
 
 def test_deterministic_cached_and_guarded(actors, tmp_path):
@@ -128,7 +138,7 @@ def test_prepare_points_the_config_at_the_keyed_folder(tmp_path):
         train_dataloader=dict(dataset=dict(data_prefix=dict(img=root + "/rawframes"))),
     )
     info = prepare_synthetic_actors(cfg)
-    assert info["root"].startswith(root + "-v4-48px-s3-")
+    assert info["root"].startswith(root + "-v4-48px-s0-")
     assert cfg["ann_file"] == info["ann_file_train"]
     assert cfg["train_dataloader"]["dataset"]["data_prefix"]["img"] == info["frames"]
     assert cfg["synthetic_actors"]["root"] == root

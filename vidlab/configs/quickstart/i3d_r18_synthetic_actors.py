@@ -19,7 +19,7 @@ _cache = os.environ.get("VIDLAB_CACHE") or os.path.join(
 _root = os.path.join(_cache, "synthetic_actors")
 # vidlab extra: writes the set into a folder named by these arguments when it is missing
 # (deterministic: same arguments, same files) and points the paths below there.
-synthetic_actors = dict(root=_root, videos=40, size=64, seconds=10, turns=0.0, seed=0)
+synthetic_actors = dict(root=_root, videos=80, size=64, seconds=10, turns=0.0, seed=0)
 data_root = _root + "/rawframes"
 anno_root = _root + "/annotations"
 ann_file_train = f"{anno_root}/train.csv"
@@ -149,7 +149,7 @@ val_evaluator = dict(
 )
 test_evaluator = val_evaluator
 
-max_epochs = 12
+max_epochs = 16
 train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=max_epochs, val_begin=1, val_interval=4)
 val_cfg = dict(type="ValLoop")
 test_cfg = dict(type="TestLoop")
