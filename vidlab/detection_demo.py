@@ -92,19 +92,29 @@ def draw_box(frame: np.ndarray, box, color, thickness: int = 2) -> np.ndarray:
     return frame
 
 
+def _upscale(frame: np.ndarray, min_side: int) -> np.ndarray:
+    """Small frames repeated to at least ``min_side`` (an integer factor), so that boxes and
+    text stay readable on a 64-pixel video."""
+    factor = -(-min_side // min(frame.shape[:2]))
+    return frame.repeat(factor, 0).repeat(factor, 1) if factor > 1 else frame
+
+
 def _draw(frame: np.ndarray, persons: list[dict]) -> np.ndarray:
+    """Each person's box and actions (above the box where there is room, else inside it)."""
     from vidlab.draw import GLYPH_HEIGHT, draw_text
 
     h, w = frame.shape[:2]
-    scale = max(1, h // 240)
+    scale = max(1, min(h, w) // 240)
+    line = (GLYPH_HEIGHT + 3) * scale
     for i, person in enumerate(persons):
         color = _COLORS[i % len(_COLORS)]
         x1, y1, x2, y2 = np.asarray(person["box"]) * [w, h, w, h]
-        draw_box(frame, (x1, y1, x2, y2), color, thickness=max(1, h // 180))
-        line = (GLYPH_HEIGHT + 3) * scale
+        draw_box(frame, (x1, y1, x2, y2), color, thickness=max(1, min(h, w) // 180))
+        n = len(person["actions"])
+        top = int(y1) - n * line if y1 >= n * line else int(y1)
         for j, action in enumerate(person["actions"]):
             text = f"{action['label']} {action['score']:.2f}"
-            draw_text(frame, text, (int(x1), int(y1) + j * line), scale, (0, 0, 0), color)
+            draw_text(frame, text, (int(x1), top + j * line), scale, (0, 0, 0), color)
     return frame
 
 
@@ -146,6 +156,7 @@ def detect_video(
     video_id: str | None = None,
     timestamp_start: int = 0,
     max_frames: int | None = None,
+    out_min_side: int = 256,
     on_keyframe: Callable[[dict], None] | None = None,
 ) -> dict:
     """Detect and draw the actions of the people in a video, in constant memory.
@@ -167,6 +178,8 @@ def detect_video(
         video_id: The id used to look up proposals (default: the file's stem).
         timestamp_start: The timestamp of the video's first frame (AVA: 900), in seconds.
         max_frames: Stop after this many frames.
+        out_min_side: The annotated video's frames are enlarged (by an integer factor) to at
+            least this short side, so text stays readable on small videos.
         on_keyframe: Called with each keyframe's entry.
 
     Returns:
@@ -254,7 +267,7 @@ def detect_video(
                 break
             waiting.popleft()
             if writer is not None:
-                writer.write(_draw(rgb, results.get(nearest, [])))
+                writer.write(_draw(_upscale(rgb, out_min_side), results.get(nearest, [])))
             for old in [k for k in results if k < nearest]:
                 del results[old]
 
@@ -267,7 +280,8 @@ def detect_video(
             converter.convert(frame, ring[count % span])
             rgb = frame.to_ndarray(format="rgb24")
             if out_video is not None and writer is None:
-                writer = _Writer(out_video, rate, rgb.shape[1], rgb.shape[0])
+                big = _upscale(rgb, out_min_side)
+                writer = _Writer(out_video, rate, big.shape[1], big.shape[0])
             if count % stride == 0:
                 pending.append((count, rgb))
             waiting.append((count, rgb))
