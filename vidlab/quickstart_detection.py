@@ -48,7 +48,7 @@ def detection_quickstart(work_dir=None, cfg_options=None) -> dict:
         cfg_options: ``key=value`` overrides of the config.
     """
     from vidlab.config import load_config, validate
-    from vidlab.data.synthetic.actors import prepare_synthetic_actors
+    from vidlab.data.synthetic import prepare_synthetic_data
     from vidlab.detection_demo import ProposalFile, detect_video, read_label_map
     from vidlab.engine.train import test, train
     from vidlab.inference import init_recognizer
@@ -58,7 +58,7 @@ def detection_quickstart(work_dir=None, cfg_options=None) -> dict:
     validate(cfg)  # every config problem before any data is written
     work_dir = Path(work_dir or Path("work_dirs") / "quickstart_detection")
     work_dir.mkdir(parents=True, exist_ok=True)
-    info = prepare_synthetic_actors(cfg)
+    info = prepare_synthetic_data(cfg)  # its synthetic_actors
     print(f"[quickstart] data: {info['root']} ({time.perf_counter() - start:.0f}s)")
 
     result = train(cfg, work_dir=work_dir)

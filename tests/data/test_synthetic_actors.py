@@ -154,3 +154,13 @@ def test_without_turns_one_label_each_and_four_names(tmp_path):
     assert open(info["label_file"]).read().count("item") == 4
     with pytest.raises(ValueError, match="turns must be"):
         make_actors_dataset(tmp_path / "bad", turns=1.5)
+
+
+def test_prepare_synthetic_data_writes_the_actors_set(tmp_path):
+    """`vidlab train`/`test` call prepare_synthetic_data: it handles synthetic_actors too."""
+    from vidlab.data.synthetic import prepare_synthetic_data
+
+    root = str(tmp_path / "actors")
+    cfg = dict(synthetic_actors=dict(root=root, **ARGS), label_file=root + "/annotations/x")
+    info = prepare_synthetic_data(cfg)
+    assert info["num_train"] == 9 and cfg["label_file"] == info["root"] + "/annotations/x"

@@ -17,8 +17,9 @@ _cache = os.environ.get("VIDLAB_CACHE") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "vidlab"
 )
 _root = os.path.join(_cache, "synthetic_actors")
-# vidlab extra: writes the set into a folder named by these arguments when it is missing
-# (deterministic: same arguments, same files) and points the paths below there.
+# vidlab extra: `vidlab train`/`test`/`quickstart` write the set into a folder named by these
+# arguments when it is missing (deterministic: same arguments, same files) and point the paths
+# below there. To train on your own AVA-format data, set the paths and drop this key.
 synthetic_actors = dict(root=_root, videos=80, size=64, seconds=10, turns=0.0, seed=0)
 data_root = _root + "/rawframes"
 anno_root = _root + "/annotations"
