@@ -84,7 +84,8 @@ def detection_quickstart(work_dir=None, cfg_options=None) -> dict:
         task="detection",
         model="i3d_r18_fastrcnn",
         mAP=metrics.get("mAP/overall"),
-        metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+        # AVA's categories without a class of this set are NaN: left out (not valid JSON)
+        metrics={k: v for k, v in metrics.items() if isinstance(v, (int, float)) and v == v},
         seconds=round(time.perf_counter() - start, 1),
         config=str(work_dir / "config.py"),
         source_config=str(CONFIG),

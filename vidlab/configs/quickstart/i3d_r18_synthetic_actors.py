@@ -150,7 +150,7 @@ val_evaluator = dict(
 )
 test_evaluator = val_evaluator
 
-max_epochs = 16
+max_epochs = 8
 train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=max_epochs, val_begin=1, val_interval=4)
 val_cfg = dict(type="ValLoop")
 test_cfg = dict(type="TestLoop")
