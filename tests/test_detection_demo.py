@@ -242,3 +242,15 @@ def test_cli_detector_onnx(video, tmp_path, monkeypatch, capsys):
     for keyframe in doc["keyframes"]:  # the person box only, relative to the 64 x 64 frame
         assert [p["box"] for p in keyframe["persons"]] == [[0.125, 0.125, 0.625, 0.625]]
     assert doc["keyframes"][2]["persons"][0]["actions"][0]["label"] == "action_2"  # dark: 1 - level
+
+
+@pytest.mark.parametrize("resize, side", [(None, SIZE), ((-1, 32), 32)])
+def test_frames_go_to_the_model_at_the_test_pipelines_size(video, resize, side):
+    """Without a Resize in the test pipeline (the quickstart's), frames go as decoded."""
+    path, pkl = video
+    model = StandIn()
+    steps = [dict(type="SampleAVAFrames", clip_len=2, frame_interval=2)]
+    steps += [dict(type="Resize", scale=resize)] if resize else []
+    model.cfg = dict(test_dataloader=dict(dataset=dict(pipeline=steps)))
+    detect_video(model, path, ProposalFile(pkl), timestamp_start=900, max_frames=5)
+    assert model.calls[0][0].shape == (1, 3, 2, side, side)

@@ -78,6 +78,13 @@ def sampling_of(cfg) -> tuple[int, int]:
     raise ValueError("the config's test pipeline has no SampleAVAFrames; give clip_len/interval")
 
 
+def _has_resize(pipeline) -> bool:
+    return any(
+        isinstance(step, dict) and str(step.get("type", "")).split(".")[-1] == "Resize"
+        for step in pipeline
+    )
+
+
 def draw_box(frame: np.ndarray, box, color, thickness: int = 2) -> np.ndarray:
     """Draw a rectangle ``x1, y1, x2, y2`` (pixels) on an RGB frame in place."""
     h, w = frame.shape[:2]
@@ -172,7 +179,8 @@ def detect_video(
         labels: ``{column: name}`` of the score columns (default: ``action_<column>``).
         clip_len, frame_interval: The clip around a keyframe (default: the config's).
         stride: Frames between keyframes (default: one second of the video).
-        short_side: Frames go to the model at this short side (default: the test pipeline's).
+        short_side: Frames go to the model at this short side (default: that of the test
+            pipeline's ``Resize``; without one, as decoded).
         score_thr: Actions scoring below this are not drawn or listed.
         top_k: At most this many actions per person.
         video_id: The id used to look up proposals (default: the file's stem).
@@ -193,7 +201,8 @@ def detect_video(
     if clip_len is None or frame_interval is None:
         sampled = sampling_of(cfg)
         clip_len, frame_interval = clip_len or sampled[0], frame_interval or sampled[1]
-    short_side = short_side or (_short_side_of(_test_pipeline(cfg)) if cfg else 256)
+    if short_side is None and cfg is not None and _has_resize(_test_pipeline(cfg)):
+        short_side = _short_side_of(_test_pipeline(cfg))
     video_id = video_id or Path(os.fspath(source)).stem
     container = open_source(source)
     stream = container.streams.video[0]
@@ -275,7 +284,9 @@ def detect_video(
     try:
         for frame in container.decode(stream):
             if ring is None:
-                w, h = output_size(frame.width, frame.height, short_side)
+                w, h = frame.width, frame.height  # no Resize in the test pipeline: as decoded
+                if short_side is not None:
+                    w, h = output_size(frame.width, frame.height, short_side)
                 ring = np.empty((span, h, w, 3), np.uint8)
             converter.convert(frame, ring[count % span])
             rgb = frame.to_ndarray(format="rgb24")
