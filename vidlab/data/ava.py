@@ -312,31 +312,6 @@ class AVADataset(BaseActionDataset):
         max_refetch: int = 1000,
         filter_cfg: dict | None = None,
     ):
-        self._init_common(
-            exclude_file, label_file, filename_tmpl, proposal_file, person_det_score_thr,
-            num_classes, custom_classes, num_max_proposals, timestamp_start, timestamp_end, fps,
-        )  # fmt: skip
-        self.use_frames = use_frames
-        self.multilabel = multilabel
-        super().__init__(
-            ann_file,
-            pipeline,
-            data_prefix=data_prefix,
-            test_mode=test_mode,
-            num_classes=num_classes,
-            start_index=start_index,
-            modality=modality,
-            on_error=on_error,
-            data_root=data_root,
-            indices=indices,
-        )
-        self.proposals = self._load_proposals()
-
-    # -- construction ------------------------------------------------------------------------
-    def _init_common(
-        self, exclude_file, label_file, filename_tmpl, proposal_file, person_det_score_thr,
-        num_classes, custom_classes, num_max_proposals, timestamp_start, timestamp_end, fps,
-    ) -> None:  # fmt: skip
         if not 0 <= person_det_score_thr <= 1:
             raise ValueError(f"person_det_score_thr={person_det_score_thr} must be in [0, 1]")
         self._FPS = fps
@@ -365,7 +340,23 @@ class AVADataset(BaseActionDataset):
         self.timestamp_end = timestamp_end
         self.num_max_proposals = num_max_proposals
         self.filename_tmpl = filename_tmpl
+        self.use_frames = use_frames
+        self.multilabel = multilabel
+        super().__init__(
+            ann_file,
+            pipeline,
+            data_prefix=data_prefix,
+            test_mode=test_mode,
+            num_classes=num_classes,
+            start_index=start_index,
+            modality=modality,
+            on_error=on_error,
+            data_root=data_root,
+            indices=indices,
+        )
+        self.proposals = self._load_proposals()
 
+    # -- construction ------------------------------------------------------------------------
     def _load_proposals(self) -> dict | None:
         if self.proposal_file is None:
             return None
