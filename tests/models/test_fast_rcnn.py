@@ -202,11 +202,15 @@ def test_compiled_eval_matches_eager():
         )
 
 
-def test_onnx_export_with_a_fixed_number_of_rois(tmp_path):
+@pytest.mark.parametrize("sampling_ratio", [2, 0])
+def test_onnx_export_with_a_fixed_number_of_rois(tmp_path, sampling_ratio):
+    """A fixed grid (``sampling_ratio > 0``) fits every RoI; with the adaptive grid of the AVA
+    configs (0) the trace keeps the largest grid of the RoIs it saw: traced with a whole-frame
+    RoI, the graph fits every RoI inside the frame."""
     ort = pytest.importorskip("onnxruntime")
-    model = tiny_detector(sampling_ratio=2).eval()  # a fixed grid: the graph fits every RoI
-    clips = packed_batch()["inputs"].float()
-    rois = torch.tensor([[0, 2.0, 3.0, 30.0, 40.0], [1, 0.0, 0.0, 63.0, 63.0]])
+    model = tiny_detector(sampling_ratio=sampling_ratio).eval()
+    clips = torch.nn.functional.interpolate(packed_batch()["inputs"].float(), (4, 128, 128))
+    rois = torch.tensor([[0, 2.0, 3.0, 30.0, 40.0], [1, 0.0, 0.0, 127.0, 127.0]])
 
     class Export(torch.nn.Module):
         def __init__(self, detector):
@@ -227,7 +231,7 @@ def test_onnx_export_with_a_fixed_number_of_rois(tmp_path):
         output_names=["logits"],
     )
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    other = torch.tensor([[1, 10.0, 12.0, 50.0, 44.0], [0, 5.0, 5.0, 20.0, 60.0]])
+    other = torch.tensor([[1, 10.0, 12.0, 120.0, 100.0], [0, 5.0, 5.0, 20.0, 60.0]])
     for r in (rois, other):
         (got,) = session.run(None, {"clips": clips.numpy(), "rois": r.numpy()})
         with torch.no_grad():
@@ -235,18 +239,30 @@ def test_onnx_export_with_a_fixed_number_of_rois(tmp_path):
         torch.testing.assert_close(torch.from_numpy(got), want, rtol=1e-4, atol=1e-4)
 
 
-def test_init_cfg_loads_a_recognizer_checkpoint_into_the_backbone_only_when_asked(tmp_path):
-    from vidlab.models.pretrained import init_pretrained
+def test_inputs_as_one_dict_or_as_keywords_give_the_same_scores():
+    model = tiny_detector().eval()
+    inputs = DetectionTask()._inputs(packed_batch(), torch.device("cpu"), with_gt=False)
+    with torch.no_grad():
+        a, b = model(inputs)["cls_score"], model(**inputs)["cls_score"]  # the loop's way
+    assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="clips and proposals"):
+        model(clips=inputs["clips"])
 
-    source = tiny_detector()
-    state = {f"backbone.{k}": v + 1 for k, v in source.backbone.state_dict().items()}
-    state["cls_head.fc_cls.weight"] = torch.zeros(400, 64)
-    path = tmp_path / "recognizer.pth"
-    torch.save({"state_dict": state}, path)
-    model = tiny_detector(init_cfg=dict(type="Pretrained", checkpoint=str(path)))
-    before = model.roi_head.bbox_head.fc_cls.weight.clone()
-    reports = init_pretrained(model)
-    assert [name for name, _ in reports] == [""]
-    for k, v in model.backbone.state_dict().items():
-        assert torch.equal(v, state[f"backbone.{k}"]), k
-    assert torch.equal(model.roi_head.bbox_head.fc_cls.weight, before)
+
+def test_a_clip_without_proposals_or_without_ground_truth_and_bf16_autocast():
+    model = tiny_detector().eval()
+    task = DetectionTask()
+    batch = packed_batch()
+    batch["proposals"][1] = torch.zeros(0, 4)
+    with torch.no_grad():
+        results, _ = task.predict(model, batch, torch.device("cpu"))
+    assert results[1]["bboxes"].shape == (0, 4) and results[1]["scores"].shape == (0, NUM_CLASSES)
+    model.train()
+    inputs, targets = task.prepare(batch, torch.device("cpu"), model=model)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        terms = task.loss_terms(model, model(inputs), targets)
+    assert torch.isfinite(terms["loss_action_cls"])  # clip 1: its ground truth only
+    batch = packed_batch()
+    batch["gt_instances"][1] = {"bboxes": torch.zeros(0, 4), "labels": torch.zeros(0, NUM_CLASSES)}
+    outputs = model(task.prepare(batch, torch.device("cpu"), model=model)[0])
+    assert outputs["num_rois"][1] == 1 and outputs["labels"][-1].sum() == 0  # a negative

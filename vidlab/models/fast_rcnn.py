@@ -41,15 +41,24 @@ from vidlab.models.preprocess import ActionDataPreprocessor
 __all__ = ["AVARoIHead", "FastRCNN"]
 
 
-def _build_part(spec: Any, default_type, what: str):
+# The types train_cfg.rcnn may name (MMAction2's configs: these two). train_cfg is passed
+# unbuilt, as MMDetection passes it; the parts are built here from this table.
+_PARTS = {"MaxIoUAssignerAVA": MaxIoUAssignerAVA, "RandomSampler": RandomSampler}
+
+
+def _build_part(spec: Any, default_type: type, what: str):
     """An assigner/sampler from its ``train_cfg`` dict (or an object already built)."""
     if spec is None or not isinstance(spec, Mapping):
         return spec
-    from vidlab.config import build
-
     spec = dict(spec)
-    spec.setdefault("type", default_type)
-    return build(spec, key_path=what)
+    spec.pop("_scope_", None)
+    kind = spec.pop("type", default_type)
+    if isinstance(kind, str):
+        name = kind.rsplit(".", 1)[-1]  # 'mmdet.RandomSampler' -> 'RandomSampler'
+        if name not in _PARTS:
+            raise ValueError(f"{what}.type={kind!r}; expected one of {sorted(_PARTS)}")
+        kind = _PARTS[name]
+    return kind(**spec)
 
 
 def _rcnn(cfg: Any) -> Any:
@@ -273,27 +282,47 @@ class FastRCNN(nn.Module):
 
     def forward_rois(self, clips: Tensor, rois: Tensor) -> Tensor:
         """Tensors only (for ``torch.compile`` and ONNX): clips and RoIs ``(K, 5)`` ->
-        logits ``(K, num_classes)``."""
+        logits ``(K, num_classes)``.
+
+        An ONNX trace fixes the number of clips and RoIs, and, with the adaptive RoIAlign grid
+        of the AVA configs (``sampling_ratio=0``), the largest sample grid of the RoIs traced:
+        trace with a whole-frame RoI so the graph fits every RoI inside the frame (a graph
+        traced on small RoIs only gives wrong scores for larger ones).
+        """
         return self.roi_head.forward_rois(self.extract_feat(clips), rois)
 
-    def forward(self, inputs: Mapping) -> dict[str, Any]:
+    def forward(
+        self,
+        inputs: Mapping | None = None,
+        *,
+        clips: Tensor | None = None,
+        proposals: Sequence[Tensor] | None = None,
+        gt_instances: Sequence[Mapping] | None = None,
+        meta: Sequence[Mapping] | None = None,
+    ) -> dict[str, Any]:
         """In training, samples RoIs against ``gt_instances`` and returns what :meth:`loss`
-        needs; in eval mode, the logits of every proposal (for :meth:`results`)."""
-        clips, proposals = inputs["clips"], list(inputs["proposals"])
+        needs; in eval mode, the logits of every proposal (for :meth:`results`).
+
+        Takes the input dict, ``model(inputs)``, or its items as keywords,
+        ``model(**inputs)`` (the training loop passes a dict of inputs that way).
+        """
+        if inputs is not None:
+            clips, proposals = inputs["clips"], inputs["proposals"]
+            gt_instances, meta = inputs.get("gt_instances"), inputs.get("meta")
+        if clips is None or proposals is None:
+            raise ValueError("FastRCNN needs clips and proposals (one (m, 4) tensor per clip)")
+        proposals = [p.to(clips.device).float() for p in proposals]
         if len(proposals) != clips.shape[0]:
             raise ValueError(f"{clips.shape[0]} clips but {len(proposals)} proposal lists")
-        proposals = [p.to(clips.device).float() for p in proposals]
-        metas = inputs.get("meta")
         x = self.extract_feat(clips)
         if self.training:
-            gts = inputs.get("gt_instances")
-            if gts is None:
+            if gt_instances is None:
                 raise ValueError(
                     "FastRCNN in training mode needs inputs['gt_instances'] (call .eval() "
                     "to score proposals)"
                 )
-            return self.roi_head.forward_train(x, proposals, gts, metas)
-        return self.roi_head.forward_test(x, proposals, metas)
+            return self.roi_head.forward_train(x, proposals, gt_instances, meta)
+        return self.roi_head.forward_test(x, proposals, meta)
 
     def loss(self, outputs: Mapping) -> dict[str, Tensor]:
         """``{"loss_action_cls": ..., "recall@thr=0.5": ..., ...}`` (MMAction2's names; only

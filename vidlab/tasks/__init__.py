@@ -26,18 +26,17 @@ from vidlab.tasks.recognition import RecognitionTask
 
 __all__ = ["RecognitionTask", "Task", "build_task"]
 
+# model types whose configs are spatio-temporal detection (MMAction2's configs/detection write
+# type='FastRCNN', _scope_='mmdet'): DetectionTask, given the config's test_evaluator (else
+# val_evaluator) node for `--metrics mAP`
+_DETECTORS = ("FastRCNN", "mmdet.FastRCNN")
 # model types whose configs are temporal localization (MMAction2's configs/localization)
 _LOCALIZERS = ("BMN", "TEM", "PEM", "TCANet")
-# model types whose configs are spatio-temporal detection (MMAction2's configs/detection write
-# type='FastRCNN', _scope_='mmdet'; a scope prefix is accepted too)
-_DETECTORS = ("FastRCNN", "mmdet.FastRCNN")
 
 
 def build_task(cfg: Any) -> Task:
     """The task a config asks for with its ``task`` key; without one, localization for a
-    localizer model (``BMN``, ``TEM``, ``PEM``, ``TCANet``), detection for ``FastRCNN``
-    (given the config's ``test_evaluator`` or ``val_evaluator`` node for ``--metrics mAP``),
-    else :class:`RecognitionTask`.
+    localizer model (``BMN``, ``TEM``, ``PEM``, ``TCANet``), else :class:`RecognitionTask`.
 
     Raises:
         ConfigError: ``task`` names an unknown type (the message names the key).
@@ -46,14 +45,14 @@ def build_task(cfg: Any) -> Task:
     if node is None:
         model = cfg.get("model") if isinstance(cfg, dict) else getattr(cfg, "model", None)
         model_type = model.get("type") if isinstance(model, dict) else None
+        if model_type in _DETECTORS:  # MMAction2's detection configs have no task key either
+            from vidlab.tasks.detection import DetectionTask
+
+            return DetectionTask(evaluator=_evaluator_node(cfg))
         if model_type in _LOCALIZERS:  # MMAction2's localization configs have no task key
             from vidlab.tasks.localization import LocalizationTask
 
             return LocalizationTask()
-        if model_type in _DETECTORS:
-            from vidlab.tasks.detection import DetectionTask
-
-            return DetectionTask(evaluator=_evaluator_node(cfg))
         return RecognitionTask()
     if isinstance(node, dict):
         from vidlab.config import build
