@@ -51,8 +51,32 @@ class _SerialPool:
         return [fn(x) for x in items]
 
 
-def ava_inputs(seed: int = 0) -> dict:
-    """Label map, ground truth, exclusions and per-frame detections (81 score columns)."""
+def _untie(results: list, joint: bool = False) -> None:
+    """Make the scores distinct at 4 decimals, keeping their order (within each class column,
+    or with ``joint`` across all, which keeps each box's best class), so that no ranking
+    depends on how ``np.argsort`` orders ties (which differs between CPUs' sort kernels)."""
+    rng = np.random.default_rng(7)
+    sizes = [len(r["scores"]) for r in results]
+    scores = torch.cat([r["scores"] for r in results]).double().numpy()  # (n, K)
+    groups = [np.ones(scores.shape, bool)] if joint else []
+    if not joint:
+        for c in range(scores.shape[1]):
+            mask = np.zeros(scores.shape, bool)
+            mask[:, c] = True
+            groups.append(mask)
+    for mask in groups:
+        keep = mask & (scores > 0.0015)  # below: never kept by a threshold (0.001 ones)
+        n = int(keep.sum())
+        values = np.sort(rng.choice(np.arange(20, 10000), size=n, replace=False)) / 10000
+        ranks = np.argsort(np.argsort(scores[keep], kind="stable"), kind="stable")
+        scores[keep] = values[ranks]
+    for r, part in zip(results, np.split(scores, np.cumsum(sizes)[:-1])):
+        r["scores"] = torch.tensor(part, dtype=torch.float32)
+
+
+def ava_inputs(seed: int = 0, tied: bool = True) -> dict:
+    """Label map, ground truth, exclusions and per-frame detections (81 score columns);
+    ``tied``: many scores equal at 4 decimals (their order, NumPy's, decides AP)."""
     rng = np.random.default_rng(seed)
     pbtxt = "".join(f'item {{\n  name: "action {i}"\n  id: {i}\n}}\n' for i in LABEL_IDS)
     gt_rows, frames = [], []
@@ -93,7 +117,8 @@ def ava_inputs(seed: int = 0) -> dict:
             scores.append(rng.uniform(0, 0.5, 81))
         s = np.array(scores, dtype=np.float64).reshape(-1, 81)
         tie = rng.random(s.shape) < 0.4
-        s[tie] = np.round(s[tie], 2)  # tied scores: their order decides AP
+        if tied:
+            s[tie] = np.round(s[tie], 2)  # tied scores: their order decides AP
         s[rng.random(s.shape) < 0.2] = 0.001  # below action_thr
         if rng.random() < 0.05:  # a frame whose detector found nobody
             boxes, s = [], np.zeros((0, 81))
@@ -113,6 +138,8 @@ def ava_inputs(seed: int = 0) -> dict:
             scores=torch.zeros(0, 81),
         )
     )
+    if not tied:
+        _untie(results)
     return dict(
         labelmap=pbtxt,
         gt_csv="\n".join(gt_rows) + "\n",
@@ -121,13 +148,30 @@ def ava_inputs(seed: int = 0) -> dict:
     )
 
 
-AVA_CASES = {  # name -> AVAMetric arguments beyond the files
-    "default": dict(),
-    "custom_classes": dict(custom_classes=[1, 5, 11, 15, 20, 45, 63, 64, 70, 80], num_classes=11),
-    "single_label": dict(action_thr=-1.0),
-    "no_exclusions": dict(exclude_file=None, action_thr=0.3),
-    "movement_only": dict(custom_classes=[3, 8, 14], num_classes=4),
+AVA_CASES = {  # name -> (inputs, AVAMetric arguments beyond the files)
+    "tied_default": ("tied", dict()),
+    "tied_single_label": ("tied", dict(action_thr=-1.0)),
+    "default": ("untied", dict()),
+    "custom_classes": (
+        "untied",
+        dict(custom_classes=[1, 5, 11, 15, 20, 45, 63, 64, 70, 80], num_classes=11),
+    ),
+    "single_label": ("untied", dict(action_thr=-1.0)),
+    "no_exclusions": ("untied", dict(exclude_file=None, action_thr=0.3)),
+    "movement_only": ("untied", dict(custom_classes=[3, 8, 14], num_classes=4)),
 }
+
+
+def argsort_probes(seed: int = 3) -> list:
+    """Arrays full of ties with their ``np.argsort`` here: a test on a machine whose NumPy
+    orders ties otherwise (another CPU's sort kernel) knows MMAction2's tie-dependent numbers
+    cannot be reproduced there (MMAction2's own would differ too)."""
+    rng = np.random.default_rng(seed)
+    arrays = [np.round(rng.random(n), 2).astype(np.float32) for n in (5, 40, 300, 3000)]
+    arrays += [np.round(rng.random(n), 1) for n in (3, 9, 17, 200)]  # float64
+    arrays += [np.full(n, 0.7) for n in range(1, 14)]  # all equal (MultiSports' linking)
+    arrays += [-np.full(n, 0.3) for n in (5, 12)]
+    return [dict(values=torch.from_numpy(a), order=torch.from_numpy(np.argsort(a))) for a in arrays]
 
 
 def _ava_case(inputs: dict, kwargs: dict, tmp: str) -> dict:
@@ -177,22 +221,27 @@ def _ava_case(inputs: dict, kwargs: dict, tmp: str) -> dict:
 
 
 def make_ava() -> None:
-    inputs = ava_inputs()
+    inputs = {"tied": ava_inputs(tied=True), "untied": ava_inputs(tied=False)}
     cases = {}
     with tempfile.TemporaryDirectory() as tmp:
         cwd = os.getcwd()
         os.chdir(tmp)  # AVAMetric writes its temporary csv into the working directory
         try:
-            for name, kwargs in AVA_CASES.items():
-                cases[name] = _ava_case(inputs, kwargs, tmp)
+            for name, (which, kwargs) in AVA_CASES.items():
+                cases[name] = _ava_case(inputs[which], kwargs, tmp)
+                cases[name]["inputs"] = which
                 print(name, cases[name]["metrics"])
         finally:
             os.chdir(cwd)
-    inputs["results"] = [
-        dict(r, bboxes=r["bboxes"].clone(), scores=r["scores"].clone()) for r in inputs["results"]
-    ]
+    for variant in inputs.values():
+        variant["results"] = [
+            dict(r, bboxes=r["bboxes"].clone(), scores=r["scores"].clone())
+            for r in variant["results"]
+        ]
     OUT.mkdir(parents=True, exist_ok=True)
-    torch.save(dict(inputs=inputs, cases=cases), OUT / "ava_eval.pt")
+    torch.save(
+        dict(inputs=inputs, cases=cases, argsort_probes=argsort_probes()), OUT / "ava_eval.pt"
+    )
 
 
 MS_LABELS = [
@@ -208,8 +257,9 @@ MS_LABELS = [
 MS_VIDEOS = ["v_football_a", "v_basket_b", "v_volley_c"]
 
 
-def multisports_inputs(seed: int = 1) -> dict:
-    """MultiSports' ground-truth pickle (tubes) and per-frame detections (no background)."""
+def multisports_inputs(seed: int = 1, tied: bool = True) -> dict:
+    """MultiSports' ground-truth pickle (tubes) and per-frame detections (no background);
+    ``tied``: many scores equal."""
     rng = np.random.default_rng(seed)
     nframes = {v: int(rng.integers(40, 60)) for v in MS_VIDEOS}
     resolution = {v: (720, 1280) for v in MS_VIDEOS}
@@ -260,7 +310,8 @@ def multisports_inputs(seed: int = 1) -> dict:
                 scores.append(rng.uniform(0, 0.6, len(MS_LABELS)))
             s = np.array(scores, dtype=np.float64).reshape(-1, len(MS_LABELS))
             tie = rng.random(s.shape) < 0.3
-            s[tie] = np.round(s[tie], 2)
+            if tied:
+                s[tie] = np.round(s[tie], 2)
             results.append(
                 dict(
                     video_id=v + ".mp4",
@@ -269,12 +320,16 @@ def multisports_inputs(seed: int = 1) -> dict:
                     scores=torch.tensor(s, dtype=torch.float32),
                 )
             )
+    if not tied:  # every score distinct: the best class's decides all rankings
+        _untie(results, joint=True)
     return dict(annos=annos, results=results)
 
 
-MS_CASES = {  # name -> (MultiSportsMetric arguments, with MMAction2's tube-score slip fixed)
-    "default": (dict(), False),
-    "other_thresholds": (
+MS_CASES = {  # name -> (inputs, MultiSportsMetric arguments, MMAction2's tube-score slip fixed)
+    # MMAction2's slip gives every linked box one score: linking then follows np.argsort's ties
+    "tied_default": ("tied", dict(), False),
+    "tied_other_thresholds": (
+        "tied",
         dict(
             metric_options=dict(
                 F_mAP=dict(thr=0.8), V_mAP=dict(thr=(0.1, 0.3, 0.5), all=True, tube_thr=5)
@@ -283,6 +338,7 @@ MS_CASES = {  # name -> (MultiSportsMetric arguments, with MMAction2's tube-scor
         False,
     ),
     "own_tube_scores": (
+        "untied",
         dict(
             metric_options=dict(
                 F_mAP=dict(thr=0.5), V_mAP=dict(thr=(0.2, 0.5), all=True, tube_thr=5)
@@ -290,6 +346,7 @@ MS_CASES = {  # name -> (MultiSportsMetric arguments, with MMAction2's tube-scor
         ),
         True,
     ),
+    "own_tube_scores_defaults": ("untied", dict(), True),
 }
 
 
@@ -342,14 +399,15 @@ def make_multisports() -> None:
     from mmaction.evaluation.metrics import MultiSportsMetric
 
     multisports_utils.iou3dt_voc = _iou3dt_numpy2
-    inputs = multisports_inputs()
-    blob = pickle.dumps(inputs["annos"])
+    inputs = {"tied": multisports_inputs(tied=True), "untied": multisports_inputs(tied=False)}
+    blob = pickle.dumps(inputs["tied"]["annos"])
+    assert blob == pickle.dumps(inputs["untied"]["annos"])  # one ground truth
     original = multisports_utils.Dataset.get_vid_dets
     cases = {}
     with tempfile.TemporaryDirectory() as tmp:
         gt_file = os.path.join(tmp, "multisports_GT.pkl")
         Path(gt_file).write_bytes(blob)
-        for name, (kwargs, fixed) in MS_CASES.items():
+        for name, (which, kwargs, fixed) in MS_CASES.items():
             multisports_utils.Dataset.get_vid_dets = _get_vid_dets_fixed if fixed else original
             metric = MultiSportsMetric(ann_file=gt_file, verbose=False, **kwargs)
             samples = [
@@ -358,11 +416,12 @@ def make_multisports() -> None:
                     timestamp=r["timestamp"],
                     pred_instances=dict(bboxes=r["bboxes"].clone(), scores=r["scores"]),
                 )
-                for r in inputs["results"]
+                for r in inputs[which]["results"]
             ]
             metric.process(None, samples)
             out = metric.compute_metrics(metric.results)
             cases[name] = dict(
+                inputs=which,
                 kwargs=dict(kwargs, own_tube_scores=fixed),
                 metrics={k: float(v) for k, v in out.items()},
             )
@@ -370,7 +429,12 @@ def make_multisports() -> None:
     multisports_utils.Dataset.get_vid_dets = original
     OUT.mkdir(parents=True, exist_ok=True)
     torch.save(
-        dict(gt_pickle=blob, results=inputs["results"], cases=cases),
+        dict(
+            gt_pickle=blob,
+            results={k: v["results"] for k, v in inputs.items()},
+            cases=cases,
+            argsort_probes=argsort_probes(),
+        ),
         OUT / "multisports_eval.pt",
     )
 
