@@ -230,6 +230,7 @@ def test_cli_detector_onnx(video, tmp_path, monkeypatch, capsys):
     config = tmp_path / "det.py"
     config.write_text(
         "model = dict(type='standin_det:Det')\n"
+        "label_file = '/nonexistent/labels.pbtxt'\n"
         "test_dataloader = dict(dataset=dict(pipeline=[dict(type='standin_det:SampleAVAFrames',"
         " clip_len=2)]))\n"
     )
@@ -237,7 +238,9 @@ def test_cli_detector_onnx(video, tmp_path, monkeypatch, capsys):
     torch.save({"state_dict": {"gain": torch.tensor(1.0)}}, ckpt)
     args = ["infer", "--task", "detection", str(config), str(ckpt), str(path), "--json"]
     assert main([*args, "--detector", str(det), "--max-frames", "21"]) == 0
-    doc = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert "labels.pbtxt does not exist" in captured.err  # named by column instead
     assert [k["frame"] for k in doc["keyframes"]] == [0, 10, 20]
     for keyframe in doc["keyframes"]:  # the person box only, relative to the 64 x 64 frame
         assert [p["box"] for p in keyframe["persons"]] == [[0.125, 0.125, 0.625, 0.625]]

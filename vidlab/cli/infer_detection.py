@@ -24,6 +24,13 @@ def _label_names(cfg, labels) -> dict[int, str]:
     path = labels or cfg.get("label_file")
     if not path:
         return {}
+    if not labels and not Path(path).is_file():  # e.g. the quickstart config before its data
+        print(
+            f"vidlab infer: the config's label_file {path} does not exist; actions are named "
+            "by column (pass --labels, or use the config.py of the training's work dir)",
+            file=sys.stderr,
+        )
+        return {}
     names = read_label_map(path)
     dataset = cfg.get("test_dataloader", {}).get("dataset", {})
     custom = dataset.get("custom_classes") if isinstance(dataset, dict) else None
