@@ -257,3 +257,16 @@ def test_frames_go_to_the_model_at_the_test_pipelines_size(video, resize, side):
     model.cfg = dict(test_dataloader=dict(dataset=dict(pipeline=steps)))
     detect_video(model, path, ProposalFile(pkl), timestamp_start=900, max_frames=5)
     assert model.calls[0][0].shape == (1, 3, 2, side, side)
+
+
+def test_memory_does_not_grow_with_the_video(tmp_path):
+    """Frames held at once: the same for a 6 s and a 30 s video (constant memory)."""
+    held = []
+    for seconds in (6, 30):
+        frames = np.zeros((seconds * FPS, 16, 16, 3), np.uint8)
+        path = write_video(tmp_path / f"long{seconds}.mp4", frames, fps=FPS)
+        persons = lambda v, t, f: np.array([[0.1, 0.1, 0.9, 0.9, 1.0]], np.float32)  # noqa: E731
+        info = detect_video(StandIn(), path, persons, clip_len=4, frame_interval=4, short_side=16)
+        assert info["num_keyframes"] == seconds
+        held.append(info["most_frames_held"])
+    assert held[0] == held[1] <= FPS // 2 + 3 * 4 + 2  # half a stride + the clip's second half

@@ -191,7 +191,9 @@ def detect_video(
         on_keyframe: Called with each keyframe's entry.
 
     Returns:
-        ``dict(fps, num_frames, num_keyframes, clip_len, frame_interval, stride)``.
+        ``dict(fps, num_frames, num_keyframes, clip_len, frame_interval, stride,
+        most_frames_held)``: the last is the most full-size frames held at once (besides the
+        ring of one clip span), bounded by the stride and the clip, not the video's length.
     """
     from vidlab.data.io.convert import RGBConverter, output_size
     from vidlab.inference import _test_pipeline, device_of
@@ -280,7 +282,7 @@ def detect_video(
             for old in [k for k in results if k < nearest]:
                 del results[old]
 
-    num_keyframes, done = 0, -1
+    num_keyframes, done, most_waiting = 0, -1, 0
     try:
         for frame in container.decode(stream):
             if ring is None:
@@ -296,6 +298,7 @@ def detect_video(
             if count % stride == 0:
                 pending.append((count, rgb))
             waiting.append((count, rgb))
+            most_waiting = max(most_waiting, len(waiting) + len(pending))
             while pending and pending[0][0] + offsets[-1] <= count:
                 done = pending[0][0]
                 run(*pending.popleft(), last=count)
@@ -320,4 +323,5 @@ def detect_video(
         clip_len=clip_len,
         frame_interval=frame_interval,
         stride=stride,
+        most_frames_held=most_waiting,
     )
