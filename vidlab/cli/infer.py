@@ -148,7 +148,9 @@ def register(sub) -> None:
         epilog=(
             "one input: prints its top-k. Several inputs, a folder or a .txt list (or --out): "
             "one JSON line per input.\n--window/--source: top-k per window over a long video or "
-            "stream (--timeline JSON, --out-video MP4)."
+            "stream (--timeline JSON, --out-video MP4).\n--task detection CONFIG CKPT VIDEO "
+            "--proposals P.pkl|--detector D.onnx --out annotated.mp4 [--json [FILE]]: person "
+            "boxes and their actions per keyframe."
         ),
     )
     p.add_argument("config")

@@ -135,6 +135,7 @@ def add_arguments(p) -> None:
         "--json",
         nargs="?",
         const="-",
+        metavar="FILE",
         help="write the keyframes' boxes and actions as JSON here (no FILE: to stdout)",
     )
     g.add_argument("--proposals", help="person boxes: MMAction2's proposal pickle")
