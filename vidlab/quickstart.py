@@ -9,7 +9,8 @@ held-out video, and writes `summary.json`. Its configs are ordinary files in
 COCO-17 stick-figure set (`vidlab.data.skeleton.synthetic`, a PoseDataset pickle), trains
 ST-GCN++ (`stgcnpp_synthetic_skeleton.py`), tests it, classifies one held-out sample and renders
 that sample to `sample.mp4`. `--task localization` trains BMN on features of synthetic
-untrimmed videos (`vidlab.quickstart_localization`).
+untrimmed videos (`vidlab.quickstart_localization`); `--task detection` trains an AVA-style
+detector on the synthetic actors set (`vidlab.quickstart_detection`).
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def quickstart(
         work_dir: Where checkpoints, logs and the summary go.
         cfg_options: ``key=value`` overrides of the config.
         task: ``'recognition'`` (synthetic motion videos), ``'skeleton'`` (ST-GCN++ on
-            synthetic stick figures) or ``'localization'`` (BMN on synthetic untrimmed videos).
+            synthetic stick figures), ``'localization'`` (BMN on synthetic untrimmed videos)
+            or ``'detection'`` (an AVA-style detector on synthetic actors).
     """
     if task == "skeleton":
         return _quickstart_skeleton(work_dir, cfg_options)
@@ -82,8 +84,14 @@ def quickstart(
         from vidlab.quickstart_localization import localization_quickstart
 
         return localization_quickstart(work_dir, cfg_options)
+    if task == "detection":
+        from vidlab.quickstart_detection import detection_quickstart
+
+        return detection_quickstart(work_dir, cfg_options)
     if task != "recognition":
-        raise ValueError(f"task={task!r}; use 'recognition', 'skeleton' or 'localization'")
+        raise ValueError(
+            f"task={task!r}; use 'recognition', 'skeleton', 'localization' or 'detection'"
+        )
     from vidlab.config import load_config, validate
     from vidlab.data.synthetic import prepare_synthetic_data
     from vidlab.engine.train import test, train

@@ -19,6 +19,12 @@ def cmd_infer(args) -> int:
     from vidlab.data.io import source_kind
     from vidlab.inference import inference_recognizer, init_recognizer, is_skeleton_source
 
+    if args.task == "detection":
+        from vidlab.cli.infer_detection import cmd_infer_detection
+
+        return cmd_infer_detection(args)
+    if args.json or args.proposals or args.detector:
+        raise _cli_error("--json, --proposals and --detector are options of --task detection")
     if not args.inputs and args.source is None:
         raise _cli_error("give a video, frame folder, folder of videos, list or URL, or --source")
     if args.inputs and args.source is not None:
@@ -142,18 +148,28 @@ def register(sub) -> None:
         epilog=(
             "one input: prints its top-k. Several inputs, a folder or a .txt list (or --out): "
             "one JSON line per input.\n--window/--source: top-k per window over a long video or "
-            "stream (--timeline JSON, --out-video MP4)."
+            "stream (--timeline JSON, --out-video MP4).\n--task detection CONFIG CKPT VIDEO "
+            "--proposals P.pkl|--detector D.onnx --out annotated.mp4 [--json [FILE]]: person "
+            "boxes and their actions per keyframe."
         ),
     )
     p.add_argument("config")
     p.add_argument("checkpoint", help="a checkpoint, or with --backend onnxruntime an .onnx file")
     p.add_argument("inputs", nargs="*", help="videos, frame folders, folders, .txt lists, URLs")
+    p.add_argument(
+        "--task",
+        choices=("recognition", "detection"),
+        default="recognition",
+        help="detection: person boxes and their actions over one video (--out annotated.mp4)",
+    )
     p.add_argument("--labels", help="label map: one class name per line (line i = label i)")
     p.add_argument("--top-k", type=int, default=5)
     p.add_argument("--device", default="cpu")
     p.add_argument("--backend", choices=["pytorch", "onnxruntime"], default="pytorch")
     g = p.add_argument_group("many inputs")
-    g.add_argument("--out", help="write JSON lines here (default: stdout)")
+    g.add_argument(
+        "--out", help="write JSON lines here (default: stdout); --task detection: the MP4"
+    )
     g.add_argument("--batch-size", type=int, default=4, help="inputs per forward pass")
     g.add_argument("--workers", type=int, default=2, help="DataLoader decoding processes")
     g.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
@@ -165,5 +181,8 @@ def register(sub) -> None:
     g.add_argument("--out-video", help="write an MP4 with the label and score drawn")
     g.add_argument("--short-side", type=int, help="frames kept at this short side")
     g.add_argument("--max-frames", type=int, help="stop after this many frames (a webcam)")
+    from vidlab.cli.infer_detection import add_arguments
+
+    add_arguments(p)
     _add_cfg_options(p)
     p.set_defaults(func=cmd_infer)

@@ -324,10 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p.add_argument(
         "--task",
-        choices=("recognition", "skeleton", "localization"),
+        choices=("recognition", "skeleton", "localization", "detection"),
         default="recognition",
         help="recognition: RGB clips (--model); skeleton: ST-GCN++ on synthetic stick figures; "
-        "localization: BMN on features of synthetic untrimmed videos",
+        "localization: BMN on features of synthetic untrimmed videos; detection: an AVA-style "
+        "detector on synthetic actors",
     )
     p.add_argument("--model", choices=sorted(quickstart_models), default="tsm")
     p.add_argument("--work-dir", default=None, help="default: work_dirs/quickstart_<model>")

@@ -25,7 +25,9 @@ Public API:
 
 Modules: :mod:`.render` (clip parameters and pixels), :mod:`.encode` (the video writer),
 :mod:`.files` (the dataset on disk and its reuse), :mod:`.memory` (the in-memory dataset),
-:mod:`.cli` (the config hook and the ``vidlab data synth`` command).
+:mod:`.cli` (the config hook and the ``vidlab data synth`` command); also :mod:`.untrimmed`
+(untrimmed videos for localization) and :mod:`.actors` (a spatio-temporal detection set in
+AVA's formats, with its config hook ``synthetic_actors``).
 """
 
 from __future__ import annotations

@@ -23,10 +23,20 @@ def prepare_synthetic_data(cfg) -> dict | None:
     the folder is printed. A complete dataset made with the same arguments is reused;
     generation is deterministic.
 
+    A config's ``synthetic_actors`` (the detection set) is written the same way, by
+    :func:`vidlab.data.synthetic.actors.prepare_synthetic_actors`.
+
     Returns:
-        What :func:`make_synthetic_dataset` returns, or None for a config without
-        ``synthetic_data`` (left alone).
+        What :func:`make_synthetic_dataset` returns (or, for a config with only
+        ``synthetic_actors``, what ``make_actors_dataset`` returns), or None for a config
+        without either (left alone).
     """
+    if cfg.get("synthetic_actors"):  # the detection set (vidlab.data.synthetic.actors)
+        from .actors import prepare_synthetic_actors
+
+        actors = prepare_synthetic_actors(cfg)
+        if not cfg.get("synthetic_data"):
+            return actors
     spec = cfg.get("synthetic_data")
     if not spec:
         return None
