@@ -5,15 +5,19 @@
 # mean pooling. `vidlab quickstart --model vit` runs it. Same data, labels and sampling as the
 # 3D CNN jobs (UniformSample of 8 frames).
 #
-# Measured (`/usr/bin/time -v vidlab quickstart --model vit`, OMP_NUM_THREADS=2, a shared
-# machine at load ~7): test top-1 97.2% (val 20.6% / 92.8% / 96.7% / 97.2% after epochs 4, 8,
-# 12, 16), 306 s user + 18 s sys CPU, i.e. about 3 min on 2 idle cores.
+# Measured (`/usr/bin/time -v vidlab quickstart --model vit [--cfg-options randomness.seed=S]`,
+# OMP_NUM_THREADS=2, on a shared machine at load 4-9), test top-1 by seed:
+#   seed 0: 97.2% (val 20.6 / 92.8 / 96.7 / 97.2% at epochs 4/8/12/16), 306 s user + 18 s sys
+#   seed 1: 94.4% (val 15.6 / 88.9 / 94.4 / 93.9%), 304 s user + 17 s sys
+#   seed 2: 96.1% (val 17.8 / 45.6 / 91.7 / 96.1%), 304 s user + 18 s sys
+# i.e. about 3 min on 2 idle cores ((user + sys) / 1.8).
 #
 # Notes from a plain training loop on the same clips (batch 8):
 # - attention does all the mixing in time and space; the only local filter is the linear
 #   2x4x4 tubelet embedding, which spans two sampled frames, so a moving edge shows in a token;
-# - from scratch the ViT sits at chance for its first 3-4 epochs, then learns fast; a learning
-#   rate of 2e-3 stretched that plateau past 6 epochs;
+# - from scratch the ViT sits at chance for its first 4-8 epochs (it varies with the seed),
+#   then learns fast, hence 16 epochs; lr 2e-3 (without RandomResizedCrop) was still at chance
+#   after 6 of 10 epochs, where 1e-3 had left chance after 3 and 5e-4 after 4;
 # - weight decay on matrices only (no decay for norms, biases and other 1-D parameters; the
 #   sinusoidal position table is a buffer).
 _base_ = ["./x3d_s_synthetic_motion.py"]
