@@ -222,10 +222,18 @@ def test_a_shortened_run_cuts_the_schedule_with_one_note(trained):
     assert "param_scheduler[1].end 10 -> 2" in log
 
 
-@pytest.mark.parametrize("model, backbone", [("x3d", "X3D"), ("i3d", "ResNet3d")])
+@pytest.mark.parametrize(
+    "model, backbone",
+    [
+        ("x3d", "X3D"),
+        ("i3d", "ResNet3d"),
+        pytest.param("vit", "VisionTransformer", marks=pytest.mark.slow),  # the micro ViT
+    ],
+)
 def test_quickstart_3d_runs_end_to_end(tmp_path, env, model, backbone):
-    # The 3D quickstarts, shortened: data, training, test of the best checkpoint, inference on a
-    # held-out video and summary.json. (Their full runs' accuracy and time are in the README.)
+    # The 3D quickstarts (CNNs and the micro transformer), shortened: data, training, test of
+    # the best checkpoint, inference on a held-out video and summary.json. (Their full runs'
+    # accuracy and time are in the README.)
     work = tmp_path / model
     proc = run("quickstart", "--model", model, "--work-dir", work, "--cfg-options", *TINY, env=env)
     summary = json.loads((work / "summary.json").read_text())

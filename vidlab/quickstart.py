@@ -1,7 +1,8 @@
 """`vidlab quickstart`: the embedded default job, end to end on the CPU with no downloads.
 
 It renders the synthetic motion dataset (or reuses it), trains a small model from scratch (TSM
-by default; TSN, or a 3D CNN: I3D-R18 or X3D), tests the best checkpoint, classifies one
+by default; TSN, a 3D CNN: I3D-R18 or X3D, or a micro video transformer: `vit`, VideoMAE's
+ViT types at 0.8M parameters), tests the best checkpoint, classifies one
 held-out video, and writes `summary.json`. Its configs are ordinary files in
 `configs/quickstart/`.
 
@@ -25,6 +26,7 @@ CONFIGS = {
     "tsn": CONFIG_DIR / "tsn_r18_synthetic_motion.py",
     "x3d": CONFIG_DIR / "x3d_s_synthetic_motion.py",
     "i3d": CONFIG_DIR / "i3d_r18_synthetic_motion.py",
+    "vit": CONFIG_DIR / "vit_micro_synthetic_motion.py",
 }
 SKELETON_CONFIG = CONFIG_DIR / "stgcnpp_synthetic_skeleton.py"
 
