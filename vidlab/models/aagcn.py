@@ -32,6 +32,7 @@ class AAGCNBlock(GCNBlock):
     ``gcn_coff_embedding``) and a ``UnitTCN`` (arguments as ``GCNBlock``). MMAction2 accepts
     ``tcn_type='mstcn'`` here but then builds no temporal unit at all: an error here."""
 
+    _backbone_name = "AAGCN"
     gcn_units = {"unit_aagcn": UnitAAGCN}
     tcn_types = ("unit_tcn",)
 

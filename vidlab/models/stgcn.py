@@ -83,6 +83,7 @@ class GCNBlock(nn.Module):
     """
 
     _accepts_any_kwargs = True
+    _backbone_name = "GCN"  # in error messages ("STGCN blocks use ...")
     #: ``gcn_type`` -> graph unit class (the first is the default).
     gcn_units: dict[str, type[nn.Module]] = {}
     #: the ``tcn_type`` values this block builds (the first is the default).
@@ -99,8 +100,7 @@ class GCNBlock(nn.Module):
         **kwargs,
     ) -> None:
         super().__init__()
-        name = type(self).__name__
-        gcn_kwargs, tcn_kwargs = split_unit_kwargs(kwargs, name)
+        gcn_kwargs, tcn_kwargs = split_unit_kwargs(kwargs, type(self).__name__)
         tcn_type = tcn_kwargs.pop("type", self.tcn_types[0])
         gcn_type = gcn_kwargs.pop("type", next(iter(self.gcn_units)))
         if tcn_type not in self.tcn_types:
@@ -121,8 +121,8 @@ class GCNBlock(nn.Module):
             self.residual = UnitTCN(in_channels, out_channels, kernel_size=1, stride=stride)
 
     def _choices(self, names: tuple[str, ...]) -> str:
-        if len(names) == 1:  # e.g. "STGCN blocks use 'unit_gcn'"
-            return f"{type(self).__name__[: -len('Block')]} blocks use {names[0]!r}"
+        if len(names) == 1:
+            return f"{self._backbone_name} blocks use {names[0]!r}"
         return "use " + " or ".join(repr(n) for n in names)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -134,6 +134,7 @@ class STGCNBlock(GCNBlock):
     """ST-GCN's block: ``UnitGCN`` (``gcn_adaptive``, ``gcn_with_res``, ...) and a ``UnitTCN``
     or, with ``tcn_type='mstcn'``, an ``MSTCN`` (arguments as :class:`GCNBlock`)."""
 
+    _backbone_name = "STGCN"
     gcn_units = {"unit_gcn": UnitGCN}
     tcn_types = ("unit_tcn", "mstcn")
 
