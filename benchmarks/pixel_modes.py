@@ -57,7 +57,7 @@ def _test_pipeline(scale: int, crop: int, num_clips: int = 8, twice: bool = True
 def train_and_extract(work: Path, videos: int, epochs: int) -> tuple[Path, dict, dict]:
     from vidlab.config import load_config
     from vidlab.data.synthetic import prepare_synthetic_data
-    from vidlab.data.tools import extract_frames
+    from vidlab.data.transcode import extract_frames
     from vidlab.engine.train import train
 
     os.environ["VIDLAB_CACHE"] = str(work / "cache")  # the quickstart config's data root

@@ -1,6 +1,6 @@
 """PyTorchVideo's transforms as MMAction2's ``PytorchVideoWrapper`` reaches them, ported to torch.
 
-Parity: ``tests/fixtures/parity/pytorchvideo_transforms.pt`` holds PyTorchVideo's (and, through
+Parity: ``tests/fixtures/pytorchvideo/transforms.pt`` holds PyTorchVideo's (and, through
 it, torchvision 0.28's) outputs, made by ``tools/parity/make_pytorchvideo_fixtures.py``; vidlab
 must give the same bytes. The literal tests pin each op's definition by hand.
 """
@@ -18,7 +18,7 @@ from vidlab.data.transforms import augment_ops as ops
 from vidlab.data.transforms.color import RandAugment as RandAugmentStep
 from vidlab.data.transforms.pytorchvideo import AugMix, PytorchVideoWrapper, RandAugment
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "parity" / "pytorchvideo_transforms.pt"
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "pytorchvideo" / "transforms.pt"
 FILL = (0.5, 0.5, 0.5)
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from vidlab.data.io import probe, read_frames
-from vidlab.data.tools import build_list, check_videos, extract_frames, resize_videos
+from vidlab.data.tools import build_list, check_videos
+from vidlab.data.transcode import extract_frames, resize_videos
 
 
 def _write(path, n=12, width=64, height=48, gop=12, shade=0):

@@ -1,35 +1,15 @@
 """Shared inputs of the inference and deployment tests: a small TSM with random weights (the
-quickstart config, 32 px), its checkpoint, and synthetic videos written by the tests."""
+quickstart config, 32 px), its checkpoint, and synthetic videos written by the tests (the
+plain helpers are in ``deploy_helpers``)."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-
-import vidlab
-
-QUICKSTART = Path(vidlab.__file__).parent / "configs" / "quickstart" / "tsm_r18_synthetic_motion.py"
-CLASSES = ["move_left", "move_right", "move_up", "move_down", "grow", "shrink"]
-
-
-def vidlab_run(*args, env, check=True, timeout=300):
-    """``vidlab ARGS`` as a subprocess."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "vidlab.cli.main", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"vidlab {args[0]} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    return proc
+from deploy_helpers import CLASSES, QUICKSTART, frames_of
 
 
 @pytest.fixture(scope="session")
@@ -71,12 +51,6 @@ def labels(tmp_path_factory):
     path = tmp_path_factory.mktemp("labels") / "labels.txt"
     path.write_text("\n".join(CLASSES) + "\n")
     return path
-
-
-def frames_of(cls_name: str, seed: int, num_frames: int = 24, size: int = 48) -> np.ndarray:
-    from vidlab.data.synthetic import render_clip
-
-    return render_clip(cls_name, seed, num_frames=num_frames, size=size)
 
 
 @pytest.fixture(scope="session")

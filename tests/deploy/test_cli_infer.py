@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from conftest import QUICKSTART, vidlab_run
+from deploy_helpers import QUICKSTART, vidlab_run
 
 
 def test_many_inputs_as_json_lines(env, ckpt, labels, videos, tmp_path):

@@ -8,7 +8,7 @@ import os
 import threading
 
 import pytest
-from conftest import QUICKSTART, frames_of, vidlab_run
+from deploy_helpers import QUICKSTART, frames_of, vidlab_run
 
 
 def test_onnxruntime_backend_matches_pytorch(env, ckpt, videos, tmp_path):

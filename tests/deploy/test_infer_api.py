@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import CLASSES, frames_of
+from deploy_helpers import CLASSES, frames_of
 
 from vidlab.inference import inference_recognizer, init_recognizer, scores_of
 

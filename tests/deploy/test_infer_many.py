@@ -7,7 +7,7 @@ import io
 
 import numpy as np
 import pytest
-from conftest import CLASSES
+from deploy_helpers import CLASSES
 
 from vidlab.batch_inference import expand_inputs, infer_many
 from vidlab.inference import inference_recognizer

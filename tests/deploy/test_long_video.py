@@ -9,7 +9,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import CLASSES
+from deploy_helpers import CLASSES
 
 from vidlab.draw import draw_text, text_mask
 from vidlab.inference import inference_recognizer

@@ -4,7 +4,7 @@ import types
 import numpy as np
 import pytest
 import torch
-from conftest import BNHeadRecognizer, TinyRecognizer, make_cfg
+from engine_helpers import BNHeadRecognizer, TinyRecognizer, make_cfg
 
 from vidlab.checkpoint import (
     CheckpointError,

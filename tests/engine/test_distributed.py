@@ -419,7 +419,7 @@ E2E_WORKER = textwrap.dedent(
     import hashlib, json, sys
     import torch
     sys.path.insert(0, sys.argv[2])  # tests/engine: the tiny model and in-memory dataset
-    from conftest import InMemoryDataset, make_cfg
+    from engine_helpers import InMemoryDataset, make_cfg
     from vidlab.engine import distributed as D
     from vidlab.engine.train import test as run_test, train
 

@@ -9,7 +9,7 @@ resumed run keeps the decayed rates.
 """
 
 import torch
-from conftest import make_cfg
+from engine_helpers import make_cfg
 
 from vidlab.checkpoint import load_checkpoint
 from vidlab.engine.train import train

@@ -7,7 +7,7 @@ the config below and paste the new values, saying why in the commit message.
 import json
 
 import pytest
-from conftest import make_cfg
+from engine_helpers import make_cfg
 
 from vidlab.engine.train import train
 

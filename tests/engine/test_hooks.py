@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from conftest import make_cfg  # tests/engine/conftest.py, imported while this file is collected
+from engine_helpers import make_cfg
 
 from vidlab.compat.mmengine import ParamSchedulerHook
 from vidlab.engine.hooks import CheckpointHook, EMAHook, LoggerHook

@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 import torch
-from conftest import SGD, Net
+from engine_helpers import SGD, Net
 from torch import nn
 
 from vidlab.engine.optim import build_optimizer, clip_gradients

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import SGD, Head, Net
-from conftest import by_param as _by_param
+from engine_helpers import SGD, Head, Net
+from engine_helpers import by_param as _by_param
 from torch import nn
 
 from vidlab.engine.optim import build_optimizer

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 import torch
-from conftest import TinyRecognizer, make_cfg
+from engine_helpers import TinyRecognizer, make_cfg
 
 from vidlab.checkpoint import load_checkpoint
 from vidlab.engine.train import train

@@ -3,7 +3,7 @@ import pickle
 
 import pytest
 import torch
-from conftest import BNHeadRecognizer, TinyRecognizer, make_cfg
+from engine_helpers import BNHeadRecognizer, TinyRecognizer, make_cfg
 
 from vidlab.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from vidlab.compat.mmengine import EpochBasedTrainLoop

@@ -13,7 +13,7 @@ f3142bb or later) on PYTHONPATH, e.g.
 
 (if torchvision's compiled ops do not load against that torch, drop ``_meta_registrations``
 and ``_autograd_registrations`` from the scratch copy's ``__init__``: the transforms used here
-are pure torch). Writes ``tests/fixtures/parity/pytorchvideo_transforms.pt``: a small uint8
+are pure torch). Writes ``tests/fixtures/pytorchvideo/transforms.pt``: a small uint8
 clip, each op of ``pytorchvideo.transforms.augmentations`` at a few arguments, and MMAction2's
 ``PytorchVideoWrapper`` outputs for the five ops it allows under fixed ``torch.manual_seed``
 values; ``tests/data/test_pytorchvideo.py`` checks vidlab's port against it byte for byte.
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-OUT = Path("tests/fixtures/parity/pytorchvideo_transforms.pt")
+OUT = Path("tests/fixtures/pytorchvideo/transforms.pt")
 
 # op -> arguments (None: the op takes none)
 OP_ARGS = {

@@ -192,7 +192,7 @@ def cmd_data_build_list(args) -> int:
 
 
 def cmd_data_extract_frames(args) -> int:
-    from vidlab.data.tools import extract_frames
+    from vidlab.data.transcode import extract_frames
 
     out = extract_frames(
         args.src,
@@ -214,7 +214,7 @@ def cmd_data_extract_frames(args) -> int:
 
 
 def cmd_data_resize(args) -> int:
-    from vidlab.data.tools import resize_videos
+    from vidlab.data.transcode import resize_videos
 
     resize_videos(
         args.src,

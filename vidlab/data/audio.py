@@ -20,7 +20,6 @@ and reported (``vidlab.data.skipped``).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -46,10 +45,10 @@ class AudioDataset(BaseActionDataset):
             ``audioonly`` config passes ``suffix='.npy'``, which MMAction2 1.2.0 itself
             rejects); None: paths are taken as listed.
         start_index: First frame number, 0 as in MMAction2.
-        test_mode, delimiter, on_error, data_root, indices: see ``BaseActionDataset``.
+        test_mode, delimiter: see ``BaseActionDataset``.
         modality: ``'Audio'``.
-        metainfo, serialize_data, lazy_init, max_refetch, filter_cfg: MMEngine's, accepted
-            and without effect.
+        **kwargs: ``on_error``, ``data_root``, ``indices`` and MMEngine's arguments, passed
+            on to ``BaseActionDataset``.
     """
 
     _prefix_keys = ("audio", "video", "prefix")
@@ -66,14 +65,7 @@ class AudioDataset(BaseActionDataset):
         modality: str = "Audio",
         test_mode: bool = False,
         delimiter: str = " ",
-        on_error: str = "raise",
-        data_root: str | None = None,
-        indices: int | Sequence[int] | None = None,
-        metainfo: dict | None = None,
-        serialize_data: bool = True,
-        lazy_init: bool = False,
-        max_refetch: int = 1000,
-        filter_cfg: dict | None = None,
+        **kwargs,
     ):
         self.suffix = suffix
         super().__init__(
@@ -85,10 +77,8 @@ class AudioDataset(BaseActionDataset):
             num_classes=num_classes,
             start_index=start_index,
             modality=modality,
-            on_error=on_error,
             delimiter=delimiter,
-            data_root=data_root,
-            indices=indices,
+            **kwargs,
         )
 
     def _path(self, name: str) -> str:

@@ -275,9 +275,8 @@ class AVADataset(BaseActionDataset):
         use_frames: Frame folders (``frame_dir``) or videos (``filename``, MultiSports).
         fps: Frames per timestamp unit (1: timestamps count frames).
         multilabel: Multi-hot labels; False: one int action per box, ``(n, 1)``.
-        on_error, data_root, indices: See ``BaseActionDataset``.
-        metainfo, serialize_data, lazy_init, max_refetch, filter_cfg: MMEngine's, accepted
-            and without effect.
+        **kwargs: ``on_error``, ``data_root``, ``indices`` and MMEngine's arguments, passed
+            on to ``BaseActionDataset``.
     """
 
     _prefix_keys = ("img", "video", "prefix")
@@ -303,14 +302,7 @@ class AVADataset(BaseActionDataset):
         use_frames: bool = True,
         fps: int = 30,
         multilabel: bool = True,
-        on_error: str = "raise",
-        data_root: str | None = None,
-        indices: int | Sequence[int] | None = None,
-        metainfo: dict | None = None,
-        serialize_data: bool = True,
-        lazy_init: bool = False,
-        max_refetch: int = 1000,
-        filter_cfg: dict | None = None,
+        **kwargs,
     ):
         if not 0 <= person_det_score_thr <= 1:
             raise ValueError(f"person_det_score_thr={person_det_score_thr} must be in [0, 1]")
@@ -350,9 +342,7 @@ class AVADataset(BaseActionDataset):
             num_classes=num_classes,
             start_index=start_index,
             modality=modality,
-            on_error=on_error,
-            data_root=data_root,
-            indices=indices,
+            **kwargs,
         )
         self.proposals = self._load_proposals()
 

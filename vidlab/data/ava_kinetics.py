@@ -48,14 +48,7 @@ class AVAKineticsDataset(AVADataset):
         timestamp_start: int = 900,
         timestamp_end: int = 1800,
         fps: int = 30,
-        on_error: str = "raise",
-        data_root: str | None = None,
-        indices: int | Sequence[int] | None = None,
-        metainfo: dict | None = None,
-        serialize_data: bool = True,
-        lazy_init: bool = False,
-        max_refetch: int = 1000,
-        filter_cfg: dict | None = None,
+        **kwargs,
     ):
         super().__init__(
             ann_file,
@@ -75,9 +68,7 @@ class AVAKineticsDataset(AVADataset):
             timestamp_start=timestamp_start,
             timestamp_end=timestamp_end,
             fps=fps,
-            on_error=on_error,
-            data_root=data_root,
-            indices=indices,
+            **kwargs,
         )
 
     def get_timestamp(self, video_id: str) -> tuple[int, int]:

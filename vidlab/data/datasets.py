@@ -78,6 +78,11 @@ class BaseActionDataset(AnnotationList, Dataset):
         delimiter: column separator; ``' '`` splits on any whitespace.
         data_root: MMEngine's root joined to a relative ``ann_file`` and ``data_prefix``.
         indices: keep only the first ``n`` records (an int) or these record indices (a list).
+        metainfo, serialize_data, lazy_init, max_refetch, filter_cfg: MMEngine's, accepted
+            and without effect.
+
+    The datasets built on this class take their own arguments first and pass the rest on
+    (``**kwargs``), so each of these is declared, defaulted and checked here only.
     """
 
     log_skips = True
@@ -96,6 +101,11 @@ class BaseActionDataset(AnnotationList, Dataset):
         delimiter: str = " ",
         data_root: str | None = None,
         indices: int | Sequence[int] | None = None,
+        metainfo: dict | None = None,
+        serialize_data: bool = True,
+        lazy_init: bool = False,
+        max_refetch: int = 1000,
+        filter_cfg: dict | None = None,
     ):
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error={on_error!r}; expected 'raise' or 'skip'")
@@ -227,10 +237,10 @@ class VideoDataset(BaseActionDataset):
         ann_file: the list.
         pipeline: transforms.
         data_prefix: ``''``, a folder, or ``dict(video=folder)``.
-        multi_class, num_classes, start_index, modality, test_mode, delimiter, on_error,
-        data_root, indices: see :class:`BaseActionDataset`.
-        metainfo, serialize_data, lazy_init, max_refetch, filter_cfg: MMEngine's, accepted
-            and without effect.
+        multi_class, num_classes, start_index, modality, test_mode, delimiter: see
+            :class:`BaseActionDataset`.
+        **kwargs: ``on_error``, ``data_root``, ``indices`` and MMEngine's arguments, passed
+            on to :class:`BaseActionDataset`.
     """
 
     def __init__(
@@ -244,14 +254,7 @@ class VideoDataset(BaseActionDataset):
         modality: str = "RGB",
         test_mode: bool = False,
         delimiter: str = " ",
-        on_error: str = "raise",
-        data_root: str | None = None,
-        indices: int | Sequence[int] | None = None,
-        metainfo: dict | None = None,
-        serialize_data: bool = True,
-        lazy_init: bool = False,
-        max_refetch: int = 1000,
-        filter_cfg: dict | None = None,
+        **kwargs,
     ):
         super().__init__(
             ann_file,
@@ -262,10 +265,8 @@ class VideoDataset(BaseActionDataset):
             num_classes=num_classes,
             start_index=start_index,
             modality=modality,
-            on_error=on_error,
             delimiter=delimiter,
-            data_root=data_root,
-            indices=indices,
+            **kwargs,
         )
 
     def parse_line(self, cols: list[str]) -> dict:
@@ -313,17 +314,10 @@ class RawframeDataset(BaseActionDataset):
         modality: str = "RGB",
         test_mode: bool = False,
         delimiter: str = " ",
-        on_error: str = "raise",
-        data_root: str | None = None,
-        indices: int | Sequence[int] | None = None,
-        metainfo: dict | None = None,
-        serialize_data: bool = True,
-        lazy_init: bool = False,
-        max_refetch: int = 1000,
-        filter_cfg: dict | None = None,
         sample_by_class: bool = False,
         power: float = 0.0,
         dynamic_length: bool = False,
+        **kwargs,
     ):
         self.filename_tmpl = filename_tmpl
         self.with_offset = with_offset
@@ -336,10 +330,8 @@ class RawframeDataset(BaseActionDataset):
             num_classes=num_classes,
             start_index=start_index,
             modality=modality,
-            on_error=on_error,
             delimiter=delimiter,
-            data_root=data_root,
-            indices=indices,
+            **kwargs,
         )
 
     def parse_line(self, cols: list[str]) -> dict:
@@ -407,35 +399,10 @@ class RepeatAugDataset(VideoDataset):
         data_prefix: str | dict | None = "",
         num_repeats: int = 4,
         sample_once: bool = False,
-        multi_class: bool = False,
-        num_classes: int | None = None,
-        start_index: int | None = None,
-        modality: str = "RGB",
         test_mode: bool = False,
-        delimiter: str = " ",
-        on_error: str = "raise",
-        data_root: str | None = None,
-        indices: int | Sequence[int] | None = None,
-        metainfo: dict | None = None,
-        serialize_data: bool = True,
-        lazy_init: bool = False,
-        max_refetch: int = 1000,
-        filter_cfg: dict | None = None,
+        **kwargs,
     ):
-        super().__init__(
-            ann_file,
-            pipeline,
-            data_prefix=data_prefix,
-            multi_class=multi_class,
-            num_classes=num_classes,
-            start_index=start_index,
-            modality=modality,
-            test_mode=False,
-            delimiter=delimiter,
-            on_error=on_error,
-            data_root=data_root,
-            indices=indices,
-        )
+        super().__init__(ann_file, pipeline, data_prefix=data_prefix, test_mode=False, **kwargs)
         self.num_repeats = num_repeats
         self.sample_once = sample_once
         self._split = self._split_pipeline()

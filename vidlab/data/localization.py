@@ -45,9 +45,8 @@ class ActivityNetDataset(BaseActionDataset):
         data_prefix: The folder of the ``<video name>.csv`` feature files (a string or
             ``dict(video=folder)``).
         test_mode: Evaluation dataset.
-        on_error, data_root, indices: see ``BaseActionDataset``.
-        metainfo, serialize_data, lazy_init, max_refetch, filter_cfg: MMEngine's, accepted
-            and without effect.
+        **kwargs: ``on_error``, ``data_root``, ``indices`` and MMEngine's arguments, passed
+            on to ``BaseActionDataset``.
     """
 
     def __init__(
@@ -56,23 +55,14 @@ class ActivityNetDataset(BaseActionDataset):
         pipeline,
         data_prefix: str | dict | None = "",
         test_mode: bool = False,
-        on_error: str = "raise",
-        data_root: str | None = None,
-        indices: int | Sequence[int] | None = None,
-        metainfo: dict | None = None,
-        serialize_data: bool = True,
-        lazy_init: bool = False,
-        max_refetch: int = 1000,
-        filter_cfg: dict | None = None,
+        **kwargs,
     ):
         super().__init__(
             ann_file,
             pipeline,
             data_prefix=data_prefix,
             test_mode=test_mode,
-            on_error=on_error,
-            data_root=data_root,
-            indices=indices,
+            **kwargs,
         )
 
     def _load(self) -> list[dict]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidlab.data.loading import PyAVDecode, _Source
+from vidlab.data.loading import PyAVDecode
+from vidlab.data.sources import _Source
 
 __all__ = ["PyAVDecodeMotionVector"]
 

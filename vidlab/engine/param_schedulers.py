@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Callable
 
 from vidlab.config.errors import ConfigError
 
@@ -50,10 +51,20 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 class BaseParamScheduler:
     """Base of every scheduler spec. Not bound to an optimizer: ``optimizer`` is accepted (and
-    ignored) so that MMEngine's signature validates; :func:`build_schedulers` supplies it."""
+    ignored) so that MMEngine's signature validates; :func:`build_schedulers` supplies it.
+
+    A scheduler class states its own arguments once, in ``_args`` (name -> default, in
+    MMEngine's order); its ``__init__`` is made from them: MMEngine's signature ``(optimizer,
+    param_name, <_args>, begin, end, last_step, by_epoch, verbose, convert_to_iter_based)`` (a
+    common argument named in ``_args`` stands at its place there instead, as some of MMEngine's
+    signatures have it), each argument stored as an attribute of its name (those in
+    ``_as_list`` as lists).
+    """
 
     chainable = True
     _step_args: tuple[str, ...] = ()  # arguments measured in steps (scaled by conversion)
+    _args: dict[str, object] = {}  # the class's own arguments -> defaults (see above)
+    _as_list: tuple[str, ...] = ()  # arguments stored as lists
 
     def __init__(
         self,
@@ -73,6 +84,11 @@ class BaseParamScheduler:
         self.convert_to_iter_based = bool(convert_to_iter_based)
         self.last_step = last_step
         self.verbose = verbose
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "_args" in cls.__dict__:  # not for _variant's classes: they fix param_name
+            cls.__init__ = _init_from_args(cls)
 
     # set by build_schedulers
     _first: int = 0
@@ -98,25 +114,34 @@ class BaseParamScheduler:
         return d
 
 
+def _init_from_args(cls: type) -> Callable:
+    """``cls.__init__`` with MMEngine's signature, from ``cls._args`` (see BaseParamScheduler)."""
+    common = inspect.signature(BaseParamScheduler.__init__).parameters
+    first, last = list(common)[:3], list(common)[3:]  # (self, optimizer, param_name), the rest
+    names = [*first, *cls._args, *(k for k in last[:-1] if k not in cls._args), last[-1]]
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    defaults = {k: p.default for k, p in common.items()} | cls._args
+    sig = inspect.Signature(
+        [common["self"]] + [inspect.Parameter(k, kind, default=defaults[k]) for k in names[1:]]
+    )
+
+    def __init__(self, *args, **kwargs):
+        bound = sig.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        BaseParamScheduler.__init__(*(values.pop(k) for k in common))
+        for k, v in values.items():
+            setattr(self, k, list(v) if k in cls._as_list else v)
+
+    __init__.__signature__ = sig
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    return __init__
+
+
 class ConstantParamScheduler(BaseParamScheduler):
     """Multiplies the value by ``factor`` until ``end`` (the last step restores it)."""
 
-    def __init__(
-        self,
-        optimizer=None,
-        param_name="lr",
-        factor=1.0 / 3,
-        begin=0,
-        end=None,
-        last_step=-1,
-        by_epoch=True,
-        verbose=False,
-        convert_to_iter_based=False,
-    ):
-        super().__init__(
-            optimizer, param_name, begin, end, last_step, by_epoch, verbose, convert_to_iter_based
-        )
-        self.factor = factor
+    _args = {"factor": 1.0 / 3}
 
     def _check(self, key):
         if not 0 <= self.factor <= 1:
@@ -135,24 +160,7 @@ class LinearParamScheduler(BaseParamScheduler):
     """Multiplies the value by a factor going linearly from ``start_factor`` (at ``begin``) to
     ``end_factor`` (at ``end - 1``)."""
 
-    def __init__(
-        self,
-        optimizer=None,
-        param_name="lr",
-        start_factor=1.0 / 3,
-        end_factor=1.0,
-        begin=0,
-        end=None,
-        last_step=-1,
-        by_epoch=True,
-        verbose=False,
-        convert_to_iter_based=False,
-    ):
-        super().__init__(
-            optimizer, param_name, begin, end, last_step, by_epoch, verbose, convert_to_iter_based
-        )
-        self.start_factor = start_factor
-        self.end_factor = end_factor
+    _args = {"start_factor": 1.0 / 3, "end_factor": 1.0}
 
     def _check(self, key):
         for k in ("start_factor", "end_factor"):
@@ -174,25 +182,7 @@ class StepParamScheduler(BaseParamScheduler):
     """Multiplies the value by ``gamma`` every ``step_size`` steps."""
 
     _step_args = ("step_size",)
-
-    def __init__(
-        self,
-        optimizer=None,
-        param_name="lr",
-        step_size=1,
-        gamma=0.1,
-        begin=0,
-        end=None,
-        last_step=-1,
-        by_epoch=True,
-        verbose=False,
-        convert_to_iter_based=False,
-    ):
-        super().__init__(
-            optimizer, param_name, begin, end, last_step, by_epoch, verbose, convert_to_iter_based
-        )
-        self.step_size = step_size
-        self.gamma = gamma
+    _args = {"step_size": 1, "gamma": 0.1}
 
     def _check(self, key):
         if not self.step_size or self.step_size <= 0:
@@ -206,25 +196,8 @@ class MultiStepParamScheduler(BaseParamScheduler):
     """Multiplies the value by ``gamma`` at each milestone (counted from ``begin``, as MMEngine)."""
 
     _step_args = ("milestones",)
-
-    def __init__(
-        self,
-        optimizer=None,
-        param_name="lr",
-        milestones=(),
-        gamma=0.1,
-        last_step=-1,
-        begin=0,
-        end=None,
-        by_epoch=True,
-        verbose=False,
-        convert_to_iter_based=False,
-    ):
-        super().__init__(
-            optimizer, param_name, begin, end, last_step, by_epoch, verbose, convert_to_iter_based
-        )
-        self.milestones = list(milestones)
-        self.gamma = gamma
+    _args = {"milestones": (), "gamma": 0.1, "last_step": -1}  # MMEngine's order
+    _as_list = ("milestones",)
 
     def _check(self, key):
         if any(not isinstance(m, (int, float)) for m in self.milestones):
@@ -238,22 +211,7 @@ class MultiStepParamScheduler(BaseParamScheduler):
 class ExponentialParamScheduler(BaseParamScheduler):
     """Multiplies the value by ``gamma`` every step."""
 
-    def __init__(
-        self,
-        optimizer=None,
-        param_name="lr",
-        gamma=0.1,
-        begin=0,
-        end=None,
-        last_step=-1,
-        by_epoch=True,
-        verbose=False,
-        convert_to_iter_based=False,
-    ):
-        super().__init__(
-            optimizer, param_name, begin, end, last_step, by_epoch, verbose, convert_to_iter_based
-        )
-        self.gamma = gamma
+    _args = {"gamma": 0.1}
 
     def map(self, value, step, base, group):
         return value * self.gamma**step
@@ -264,27 +222,16 @@ class CosineAnnealingParamScheduler(BaseParamScheduler):
     value) over ``T_max`` steps (default ``end - begin``)."""
 
     _step_args = ("T_max",)
-
-    def __init__(
-        self,
-        optimizer=None,
-        param_name="lr",
-        T_max=None,
-        eta_min=None,
-        begin=0,
-        end=None,
-        last_step=-1,
-        by_epoch=True,
-        verbose=False,
-        eta_min_ratio=None,
-        convert_to_iter_based=False,
-    ):
-        super().__init__(
-            optimizer, param_name, begin, end, last_step, by_epoch, verbose, convert_to_iter_based
-        )
-        self.T_max = T_max
-        self.eta_min = eta_min
-        self.eta_min_ratio = eta_min_ratio
+    _args = {  # MMEngine's order: eta_min_ratio after verbose
+        "T_max": None,
+        "eta_min": None,
+        "begin": 0,
+        "end": None,
+        "last_step": -1,
+        "by_epoch": True,
+        "verbose": False,
+        "eta_min_ratio": None,
+    }
 
     def _check(self, key):
         if self.eta_min is not None and self.eta_min_ratio is not None:
@@ -305,24 +252,7 @@ class CosineAnnealingParamScheduler(BaseParamScheduler):
 class PolyParamScheduler(BaseParamScheduler):
     """``eta_min + (v - eta_min) * (1 - s / T) ** power`` with ``T = end - begin - 1``."""
 
-    def __init__(
-        self,
-        optimizer=None,
-        param_name="lr",
-        eta_min=0,
-        power=1.0,
-        begin=0,
-        end=None,
-        last_step=-1,
-        by_epoch=True,
-        verbose=False,
-        convert_to_iter_based=False,
-    ):
-        super().__init__(
-            optimizer, param_name, begin, end, last_step, by_epoch, verbose, convert_to_iter_based
-        )
-        self.eta_min = eta_min
-        self.power = power
+    _args = {"eta_min": 0, "power": 1.0}
 
     def _finalize(self):
         self.total_iters = self.end - self.begin - 1
@@ -342,35 +272,15 @@ class OneCycleParamScheduler(BaseParamScheduler):
 
     chainable = False
     _step_args = ("total_steps",)
-
-    def __init__(
-        self,
-        optimizer=None,
-        param_name="lr",
-        eta_max=0,
-        total_steps=None,
-        pct_start=0.3,
-        anneal_strategy="cos",
-        div_factor=25.0,
-        final_div_factor=1e4,
-        three_phase=False,
-        begin=0,
-        end=None,
-        last_step=-1,
-        by_epoch=True,
-        verbose=False,
-        convert_to_iter_based=False,
-    ):
-        super().__init__(
-            optimizer, param_name, begin, end, last_step, by_epoch, verbose, convert_to_iter_based
-        )
-        self.eta_max = eta_max
-        self.total_steps = total_steps
-        self.pct_start = pct_start
-        self.anneal_strategy = anneal_strategy
-        self.div_factor = div_factor
-        self.final_div_factor = final_div_factor
-        self.three_phase = three_phase
+    _args = {
+        "eta_max": 0,
+        "total_steps": None,
+        "pct_start": 0.3,
+        "anneal_strategy": "cos",
+        "div_factor": 25.0,
+        "final_div_factor": 1e4,
+        "three_phase": False,
+    }
 
     def _check(self, key):
         if self.param_name != "lr":
@@ -430,29 +340,8 @@ class CosineRestartParamScheduler(BaseParamScheduler):
 
     chainable = False
     _step_args = ("periods",)
-
-    def __init__(
-        self,
-        optimizer=None,
-        param_name="lr",
-        periods=(),
-        restart_weights=(1,),
-        eta_min=None,
-        eta_min_ratio=None,
-        begin=0,
-        end=None,
-        last_step=-1,
-        by_epoch=True,
-        verbose=False,
-        convert_to_iter_based=False,
-    ):
-        super().__init__(
-            optimizer, param_name, begin, end, last_step, by_epoch, verbose, convert_to_iter_based
-        )
-        self.periods = list(periods)
-        self.restart_weights = list(restart_weights)
-        self.eta_min = eta_min
-        self.eta_min_ratio = eta_min_ratio
+    _args = {"periods": (), "restart_weights": (1,), "eta_min": None, "eta_min_ratio": None}
+    _as_list = ("periods", "restart_weights")
 
     def _check(self, key):
         if (self.eta_min is None) == (self.eta_min_ratio is None):

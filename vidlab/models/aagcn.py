@@ -13,70 +13,28 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
-import torch.nn as nn
-from torch import Tensor
 
-from vidlab.models.layers.gcn import UnitAAGCN, UnitTCN
+from vidlab.models.layers.gcn import UnitAAGCN
 from vidlab.models.layers.graph import Graph
 from vidlab.models.recognizer import RecognizerGCN
 from vidlab.models.stgcn import (
     GCNBackbone,
-    _Zero,
+    GCNBlock,
     data_bn,
     gcn_recognizer,
     gcn_variants,
-    split_unit_kwargs,
     stage_kwargs,
 )
 
 
-class AAGCNBlock(nn.Module):
-    """Adaptive graph unit, temporal unit, residual, ReLU.
+class AAGCNBlock(GCNBlock):
+    """AAGCN's block: ``UnitAAGCN`` (``gcn_adaptive``, ``gcn_attention``,
+    ``gcn_coff_embedding``) and a ``UnitTCN`` (arguments as ``GCNBlock``). MMAction2 accepts
+    ``tcn_type='mstcn'`` here but then builds no temporal unit at all: an error here."""
 
-    Args:
-        in_channels: Input channels.
-        out_channels: Output channels.
-        A: Adjacency stack ``(K, V, V)``.
-        stride: Temporal stride.
-        residual: Add the input (a strided 1x1 ``UnitTCN`` where the shape changes).
-        init_cfg: Accepted for MMAction2 config compatibility.
-        **kwargs: ``gcn_*`` (``UnitAAGCN``: ``adaptive``, ``attention``, ``coff_embedding``) and
-            ``tcn_*`` (``UnitTCN``: ``dropout``, ...) keywords.
-    """
-
-    _accepts_any_kwargs = True
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        A: Tensor,
-        stride: int = 1,
-        residual: bool = True,
-        init_cfg: dict | list | None = None,
-        **kwargs,
-    ) -> None:
-        super().__init__()
-        gcn_kwargs, tcn_kwargs = split_unit_kwargs(kwargs, "AAGCNBlock")
-        tcn_type = tcn_kwargs.pop("type", "unit_tcn")
-        gcn_type = gcn_kwargs.pop("type", "unit_aagcn")
-        # MMAction2 accepts 'mstcn' here but then builds no temporal unit at all
-        if tcn_type != "unit_tcn":
-            raise ValueError(f"tcn_type={tcn_type!r}; AAGCN blocks use 'unit_tcn'")
-        if gcn_type != "unit_aagcn":
-            raise ValueError(f"gcn_type={gcn_type!r}; AAGCN blocks use 'unit_aagcn'")
-        self.gcn = UnitAAGCN(in_channels, out_channels, A, **gcn_kwargs)
-        self.tcn = UnitTCN(out_channels, out_channels, 9, stride=stride, **tcn_kwargs)
-        self.relu = nn.ReLU()
-        if not residual:
-            self.residual = _Zero()
-        elif in_channels == out_channels and stride == 1:
-            self.residual = nn.Identity()
-        else:
-            self.residual = UnitTCN(in_channels, out_channels, kernel_size=1, stride=stride)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.relu(self.tcn(self.gcn(x)) + self.residual(x))
+    _backbone_name = "AAGCN"
+    gcn_units = {"unit_aagcn": UnitAAGCN}
+    tcn_types = ("unit_tcn",)
 
 
 class AAGCN(GCNBackbone):
@@ -128,20 +86,7 @@ class AAGCN(GCNBackbone):
         self.pretrained = pretrained
         self.data_bn = data_bn(data_bn_type, num_person, in_channels, A.shape[1])
         stages = stage_kwargs(kwargs, num_stages, per_stage=(tuple,))
-        blocks = []
-        if in_channels != base_channels:
-            blocks.append(
-                AAGCNBlock(in_channels, base_channels, A.clone(), 1, residual=False, **stages[0])
-            )
-        width = base_channels
-        for i in range(2, num_stages + 1):
-            out_channels = width * (1 + (i in self.inflate_stages))
-            stride = 1 + (i in self.down_stages)
-            blocks.append(AAGCNBlock(width, out_channels, A.clone(), stride, **stages[i - 1]))
-            width = out_channels
-        self.num_stages = len(blocks)
-        self.out_channels = width
-        self.gcn = nn.ModuleList(blocks)
+        self._make_blocks(AAGCNBlock, A, stages, ch_ratio=2)  # each inflation doubles
 
 
 # --- variants -------------------------------------------------------------------------------

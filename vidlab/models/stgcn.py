@@ -67,8 +67,9 @@ class _Zero(nn.Module):
         return 0
 
 
-class STGCNBlock(nn.Module):
-    """Graph unit, temporal unit, residual, ReLU.
+class GCNBlock(nn.Module):
+    """Graph unit, temporal unit, residual, ReLU: the block of ST-GCN and AAGCN, which differ
+    in the graph and temporal units they allow (the class attributes of the subclasses).
 
     Args:
         in_channels: Input channels.
@@ -77,11 +78,16 @@ class STGCNBlock(nn.Module):
         stride: Temporal stride.
         residual: Add the input (a strided 1x1 ``UnitTCN`` where the shape changes).
         init_cfg: Accepted for MMAction2 config compatibility.
-        **kwargs: ``gcn_*`` (``UnitGCN``: ``adaptive``, ``with_res``, ...) and ``tcn_*``
-            (``type``: ``'unit_tcn'`` or ``'mstcn'``, ``dropout``, ...) keywords.
+        **kwargs: ``gcn_*`` (graph unit) and ``tcn_*`` (temporal unit: ``type``, ``dropout``,
+            ...) keywords.
     """
 
     _accepts_any_kwargs = True
+    _backbone_name = "GCN"  # in error messages ("STGCN blocks use ...")
+    #: ``gcn_type`` -> graph unit class (the first is the default).
+    gcn_units: dict[str, type[nn.Module]] = {}
+    #: the ``tcn_type`` values this block builds (the first is the default).
+    tcn_types: tuple[str, ...] = ("unit_tcn",)
 
     def __init__(
         self,
@@ -94,14 +100,14 @@ class STGCNBlock(nn.Module):
         **kwargs,
     ) -> None:
         super().__init__()
-        gcn_kwargs, tcn_kwargs = split_unit_kwargs(kwargs, "STGCNBlock")
-        tcn_type = tcn_kwargs.pop("type", "unit_tcn")
-        gcn_type = gcn_kwargs.pop("type", "unit_gcn")
-        if tcn_type not in ("unit_tcn", "mstcn"):
-            raise ValueError(f"tcn_type={tcn_type!r}; use 'unit_tcn' or 'mstcn'")
-        if gcn_type != "unit_gcn":
-            raise ValueError(f"gcn_type={gcn_type!r}; STGCN blocks use 'unit_gcn'")
-        self.gcn = UnitGCN(in_channels, out_channels, A, **gcn_kwargs)
+        gcn_kwargs, tcn_kwargs = split_unit_kwargs(kwargs, type(self).__name__)
+        tcn_type = tcn_kwargs.pop("type", self.tcn_types[0])
+        gcn_type = gcn_kwargs.pop("type", next(iter(self.gcn_units)))
+        if tcn_type not in self.tcn_types:
+            raise ValueError(f"tcn_type={tcn_type!r}; {self._choices(self.tcn_types)}")
+        if gcn_type not in self.gcn_units:
+            raise ValueError(f"gcn_type={gcn_type!r}; {self._choices(tuple(self.gcn_units))}")
+        self.gcn = self.gcn_units[gcn_type](in_channels, out_channels, A, **gcn_kwargs)
         if tcn_type == "unit_tcn":
             self.tcn = UnitTCN(out_channels, out_channels, 9, stride=stride, **tcn_kwargs)
         else:
@@ -114,9 +120,23 @@ class STGCNBlock(nn.Module):
         else:
             self.residual = UnitTCN(in_channels, out_channels, kernel_size=1, stride=stride)
 
+    def _choices(self, names: tuple[str, ...]) -> str:
+        if len(names) == 1:
+            return f"{self._backbone_name} blocks use {names[0]!r}"
+        return "use " + " or ".join(repr(n) for n in names)
+
     def forward(self, x: Tensor) -> Tensor:
         res = self.residual(x)
         return self.relu(self.tcn(self.gcn(x)) + res)
+
+
+class STGCNBlock(GCNBlock):
+    """ST-GCN's block: ``UnitGCN`` (``gcn_adaptive``, ``gcn_with_res``, ...) and a ``UnitTCN``
+    or, with ``tcn_type='mstcn'``, an ``MSTCN`` (arguments as :class:`GCNBlock`)."""
+
+    _backbone_name = "STGCN"
+    gcn_units = {"unit_gcn": UnitGCN}
+    tcn_types = ("unit_tcn", "mstcn")
 
 
 def data_bn(kind: str | None, num_person: int, in_channels: int, num_joints: int) -> nn.Module:
@@ -149,6 +169,29 @@ class GCNBackbone(nn.Module):
         if self.pretrained is None:
             return None
         return load_pretrained(self, self.pretrained)
+
+    def _make_blocks(self, block: type[GCNBlock], A: Tensor, stages: list, ch_ratio) -> None:
+        """``self.gcn``: a first block from ``in_channels`` to ``base_channels`` where they
+        differ, then stages 2..``len(stages)``; an inflating stage widens to ``base_channels *
+        ch_ratio ** (inflations so far)``, a down stage has temporal stride 2."""
+        blocks = []
+        if self.in_channels != self.base_channels:  # a first block widens the coordinates
+            blocks.append(
+                block(
+                    self.in_channels, self.base_channels, A.clone(), 1, residual=False, **stages[0]
+                )
+            )
+        inflate_times = 0
+        width = self.base_channels
+        for i in range(2, len(stages) + 1):
+            inflate_times += i in self.inflate_stages
+            out_channels = int(self.base_channels * ch_ratio**inflate_times + EPS)
+            stride = 1 + (i in self.down_stages)
+            blocks.append(block(width, out_channels, A.clone(), stride, **stages[i - 1]))
+            width = out_channels
+        self.num_stages = len(blocks)
+        self.out_channels = width
+        self.gcn = nn.ModuleList(blocks)
 
     def forward(self, x: Tensor) -> Tensor:
         n, m = x.shape[:2]  # (N, M, T, V, C)
@@ -205,23 +248,7 @@ class STGCN(GCNBackbone):
         self.inflate_stages = tuple(inflate_stages)
         self.down_stages = tuple(down_stages)
         self.pretrained = pretrained
-        stages = stage_kwargs(kwargs, num_stages)
-        blocks = []
-        if in_channels != base_channels:  # a first block widens the coordinates
-            blocks.append(
-                STGCNBlock(in_channels, base_channels, A.clone(), 1, residual=False, **stages[0])
-            )
-        inflate_times = 0
-        width = base_channels
-        for i in range(2, num_stages + 1):
-            inflate_times += i in self.inflate_stages
-            out_channels = int(base_channels * ch_ratio**inflate_times + EPS)
-            stride = 1 + (i in self.down_stages)
-            blocks.append(STGCNBlock(width, out_channels, A.clone(), stride, **stages[i - 1]))
-            width = out_channels
-        self.num_stages = len(blocks)
-        self.out_channels = width
-        self.gcn = nn.ModuleList(blocks)
+        self._make_blocks(STGCNBlock, A, stage_kwargs(kwargs, num_stages), ch_ratio)
 
 
 # --- variants -------------------------------------------------------------------------------

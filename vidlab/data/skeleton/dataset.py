@@ -132,11 +132,12 @@ class PoseDataset(BaseActionDataset):
         data_prefix: ``dict(video=dir)`` joins ``dir`` to ``frame_dir``/``filename`` (RGB+pose
             pipelines); ``dict(skeleton=dir)`` reads each sample's keypoints from
             ``dir/<frame_dir>.pkl``.
-        num_classes, test_mode, on_error, data_root, indices, multi_class: see
+        num_classes, test_mode, multi_class, data_root: see
             :class:`~vidlab.data.datasets.BaseActionDataset`.
         start_index: first frame number, 0 (MMAction2's) unless given.
-        metainfo, serialize_data, lazy_init, max_refetch, filter_cfg, modality: MMEngine's
-            and MMAction2's, accepted and without effect (the modality is 'Pose').
+        modality: MMAction2's, accepted and without effect (the modality is 'Pose').
+        **kwargs: ``on_error``, ``indices`` and MMEngine's arguments, passed on to
+            :class:`~vidlab.data.datasets.BaseActionDataset`.
     """
 
     _prefix_keys = ("video", "prefix")
@@ -153,15 +154,9 @@ class PoseDataset(BaseActionDataset):
         multi_class: bool = False,
         num_classes: int | None = None,
         start_index: int = 0,
-        on_error: str = "raise",
-        data_root: str | None = None,
-        indices: int | Sequence[int] | None = None,
-        metainfo: dict | None = None,
-        serialize_data: bool = True,
-        lazy_init: bool = False,
-        max_refetch: int = 1000,
-        filter_cfg: dict | None = None,
         modality: str = "Pose",
+        data_root: str | None = None,
+        **kwargs,
     ) -> None:
         self.split = split
         self.valid_ratio = valid_ratio
@@ -181,9 +176,8 @@ class PoseDataset(BaseActionDataset):
             num_classes=num_classes,
             start_index=start_index,
             modality="Pose",
-            on_error=on_error,
             data_root=data_root,
-            indices=indices,
+            **kwargs,
         )
         if self.skeleton_dir:
             self.data_prefix["skeleton"] = self.skeleton_dir
