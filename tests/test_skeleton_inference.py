@@ -137,3 +137,26 @@ def test_quickstart_skeleton_runs_end_to_end(tmp_path):
     if summary["rendering"]:  # PyAV present
         assert (work / "sample.mp4").stat().st_size > 0
     assert "type='STGCN'" in (work / "config.py").read_text()
+
+
+def test_quickstart_data_file_is_named_by_all_its_arguments(tmp_path):
+    """A pickle written with other arguments (e.g. another missing-joint rate) is not reused."""
+    from vidlab.config import load_config
+    from vidlab.quickstart import SKELETON_CONFIG, prepare_synthetic_skeletons
+
+    tiny = {
+        "data_root": str(tmp_path),
+        "synthetic_skeletons": dict(num_train=1, num_val=0, num_test=1, seed=0),
+    }
+    paths = []
+    for missing in (0.0, 0.2):
+        cfg = load_config(SKELETON_CONFIG, tiny)
+        cfg.synthetic_skeletons["missing"] = missing
+        paths.append(prepare_synthetic_skeletons(cfg))
+        assert cfg.test_dataloader.dataset.ann_file == str(paths[-1])
+    assert [p.name for p in paths] == [
+        "synthetic_skeletons_1-0-1_s0_missing0.0.pkl",
+        "synthetic_skeletons_1-0-1_s0_missing0.2.pkl",
+    ]
+    assert (skeleton_record(paths[0], 0)["keypoint_score"] > 0).all()
+    assert (skeleton_record(paths[1], 0)["keypoint_score"] == 0).any()

@@ -15,6 +15,7 @@ untrimmed videos (`vidlab.quickstart_localization`).
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -30,7 +31,7 @@ SKELETON_CONFIG = CONFIG_DIR / "stgcnpp_synthetic_skeleton.py"
 
 def prepare_synthetic_skeletons(cfg) -> Path:
     """Write (or reuse) the pickle of ``cfg.synthetic_skeletons`` (arguments of
-    ``make_synthetic_skeletons``) below ``cfg.data_root``, named by those arguments, and point
+    ``make_synthetic_skeletons``) below ``cfg.data_root``, named by all those arguments, and point
     the config's datasets and ``label_file`` at it."""
     from vidlab.data.skeleton.synthetic import write_synthetic_skeletons
 
@@ -38,8 +39,14 @@ def prepare_synthetic_skeletons(cfg) -> Path:
     counts = "-".join(
         str(spec.get(k, d)) for k, d in (("num_train", 32), ("num_val", 8), ("num_test", 8))
     )
+    # every other argument in the name too: a file written with other arguments is not reused
+    others = "".join(
+        "_" + re.sub(r"[^\w.-]+", "-", f"{k}{spec[k]}").strip("-")
+        for k in sorted(spec)
+        if k not in ("num_train", "num_val", "num_test", "seed")
+    )
     root = Path(cfg.data_root)
-    path = root / f"synthetic_skeletons_{counts}_s{spec.get('seed', 0)}.pkl"
+    path = root / f"synthetic_skeletons_{counts}_s{spec.get('seed', 0)}{others}.pkl"
     if not path.is_file():
         write_synthetic_skeletons(path, **spec)
         print(f"[quickstart] wrote {path}")
