@@ -139,6 +139,26 @@ def test_quickstart_skeleton_runs_end_to_end(tmp_path):
     assert "type='STGCN'" in (work / "config.py").read_text()
 
 
+def test_quickstart_cpu_threads_yields_to_the_user(monkeypatch):
+    """The skeleton quickstart's config sets 1 intra-op thread; OMP_NUM_THREADS overrides it."""
+    from vidlab.config import load_config
+    from vidlab.quickstart import SKELETON_CONFIG, _set_cpu_threads
+
+    assert load_config(SKELETON_CONFIG).cpu_threads == 1
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+        torch.set_num_threads(2)
+        assert _set_cpu_threads(1) == 1 and torch.get_num_threads() == 1
+        assert _set_cpu_threads(None) is None and torch.get_num_threads() == 1
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        torch.set_num_threads(2)
+        assert _set_cpu_threads(1) is None and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_quickstart_data_file_is_named_by_all_its_arguments(tmp_path):
     """A pickle written with other arguments (e.g. another missing-joint rate) is not reused."""
     from vidlab.config import load_config

@@ -147,6 +147,19 @@ def quickstart(
     return summary
 
 
+def _set_cpu_threads(threads) -> int | None:
+    """``torch.set_num_threads(threads)`` unless the user chose (``OMP_NUM_THREADS`` or
+    ``MKL_NUM_THREADS`` set) or ``threads`` is None; returns the count set."""
+    import os
+
+    if not threads or any(v in os.environ for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")):
+        return None
+    import torch
+
+    torch.set_num_threads(int(threads))
+    return int(threads)
+
+
 def _quickstart_skeleton(work_dir=None, cfg_options=None) -> dict:
     from vidlab.config import load_config, validate
     from vidlab.data.skeleton.dataset import load_pose_pickle
@@ -156,6 +169,9 @@ def _quickstart_skeleton(work_dir=None, cfg_options=None) -> dict:
     start = time.perf_counter()
     cfg = load_config(SKELETON_CONFIG, cfg_options)
     validate(cfg)
+    threads = _set_cpu_threads(cfg.get("cpu_threads"))
+    if threads:
+        print(f"[quickstart] {threads} intra-op thread(s) (the config's cpu_threads)")
     work_dir = Path(work_dir or Path("work_dirs") / "quickstart_skeleton")
     work_dir.mkdir(parents=True, exist_ok=True)
     data = prepare_synthetic_skeletons(cfg)
