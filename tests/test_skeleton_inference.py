@@ -137,3 +137,46 @@ def test_quickstart_skeleton_runs_end_to_end(tmp_path):
     if summary["rendering"]:  # PyAV present
         assert (work / "sample.mp4").stat().st_size > 0
     assert "type='STGCN'" in (work / "config.py").read_text()
+
+
+def test_quickstart_cpu_threads_yields_to_the_user(monkeypatch):
+    """The skeleton quickstart's config sets 1 intra-op thread; OMP_NUM_THREADS overrides it."""
+    from vidlab.config import load_config
+    from vidlab.quickstart import SKELETON_CONFIG, _set_cpu_threads
+
+    assert load_config(SKELETON_CONFIG).cpu_threads == 1
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+        monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+        torch.set_num_threads(2)
+        assert _set_cpu_threads(1) == 1 and torch.get_num_threads() == 1
+        assert _set_cpu_threads(None) is None and torch.get_num_threads() == 1
+        monkeypatch.setenv("OMP_NUM_THREADS", "2")
+        torch.set_num_threads(2)
+        assert _set_cpu_threads(1) is None and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_quickstart_data_file_is_named_by_all_its_arguments(tmp_path):
+    """A pickle written with other arguments (e.g. another missing-joint rate) is not reused."""
+    from vidlab.config import load_config
+    from vidlab.quickstart import SKELETON_CONFIG, prepare_synthetic_skeletons
+
+    tiny = {
+        "data_root": str(tmp_path),
+        "synthetic_skeletons": dict(num_train=1, num_val=0, num_test=1, seed=0),
+    }
+    paths = []
+    for missing in (0.0, 0.2):
+        cfg = load_config(SKELETON_CONFIG, tiny)
+        cfg.synthetic_skeletons["missing"] = missing
+        paths.append(prepare_synthetic_skeletons(cfg))
+        assert cfg.test_dataloader.dataset.ann_file == str(paths[-1])
+    assert [p.name for p in paths] == [
+        "synthetic_skeletons_1-0-1_s0_missing0.0.pkl",
+        "synthetic_skeletons_1-0-1_s0_missing0.2.pkl",
+    ]
+    assert (skeleton_record(paths[0], 0)["keypoint_score"] > 0).all()
+    assert (skeleton_record(paths[1], 0)["keypoint_score"] == 0).any()

@@ -17,6 +17,7 @@ detector on the synthetic actors set (`vidlab.quickstart_detection`).
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -33,7 +34,7 @@ SKELETON_CONFIG = CONFIG_DIR / "stgcnpp_synthetic_skeleton.py"
 
 def prepare_synthetic_skeletons(cfg) -> Path:
     """Write (or reuse) the pickle of ``cfg.synthetic_skeletons`` (arguments of
-    ``make_synthetic_skeletons``) below ``cfg.data_root``, named by those arguments, and point
+    ``make_synthetic_skeletons``) below ``cfg.data_root``, named by all those arguments, and point
     the config's datasets and ``label_file`` at it."""
     from vidlab.data.skeleton.synthetic import write_synthetic_skeletons
 
@@ -41,8 +42,14 @@ def prepare_synthetic_skeletons(cfg) -> Path:
     counts = "-".join(
         str(spec.get(k, d)) for k, d in (("num_train", 32), ("num_val", 8), ("num_test", 8))
     )
+    # every other argument in the name too: a file written with other arguments is not reused
+    others = "".join(
+        "_" + re.sub(r"[^\w.-]+", "-", f"{k}{spec[k]}").strip("-")
+        for k in sorted(spec)
+        if k not in ("num_train", "num_val", "num_test", "seed")
+    )
     root = Path(cfg.data_root)
-    path = root / f"synthetic_skeletons_{counts}_s{spec.get('seed', 0)}.pkl"
+    path = root / f"synthetic_skeletons_{counts}_s{spec.get('seed', 0)}{others}.pkl"
     if not path.is_file():
         write_synthetic_skeletons(path, **spec)
         print(f"[quickstart] wrote {path}")
@@ -150,6 +157,19 @@ def quickstart(
     return summary
 
 
+def _set_cpu_threads(threads) -> int | None:
+    """``torch.set_num_threads(threads)`` unless the user chose (``OMP_NUM_THREADS`` or
+    ``MKL_NUM_THREADS`` set) or ``threads`` is None; returns the count set."""
+    import os
+
+    if not threads or any(v in os.environ for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")):
+        return None
+    import torch
+
+    torch.set_num_threads(int(threads))
+    return int(threads)
+
+
 def _quickstart_skeleton(work_dir=None, cfg_options=None) -> dict:
     from vidlab.config import load_config, validate
     from vidlab.data.skeleton.dataset import load_pose_pickle
@@ -159,6 +179,9 @@ def _quickstart_skeleton(work_dir=None, cfg_options=None) -> dict:
     start = time.perf_counter()
     cfg = load_config(SKELETON_CONFIG, cfg_options)
     validate(cfg)
+    threads = _set_cpu_threads(cfg.get("cpu_threads"))
+    if threads:
+        print(f"[quickstart] {threads} intra-op thread(s) (the config's cpu_threads)")
     work_dir = Path(work_dir or Path("work_dirs") / "quickstart_skeleton")
     work_dir.mkdir(parents=True, exist_ok=True)
     data = prepare_synthetic_skeletons(cfg)
