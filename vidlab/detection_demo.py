@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 from collections import deque
 from collections.abc import Callable
 from fractions import Fraction
@@ -28,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vidlab.checkpoint import load_pickle
+
 __all__ = ["ProposalFile", "detect_video", "draw_box", "read_label_map", "sampling_of"]
 
 # Box colours, one per person of a keyframe (cycled): bright, far apart.
@@ -35,14 +36,11 @@ _COLORS = ((255, 64, 64), (64, 200, 255), (255, 210, 0), (90, 255, 90), (255, 90
 
 
 def read_label_map(path) -> dict[int, str]:
-    """``{id: name}`` of an AVA label map (``.pbtxt``: ``item { name: "..." id: 1 }``)."""
-    names, name = {}, None
-    for line in Path(path).read_text().splitlines():
-        text = line.strip()
-        if text.startswith("name:"):
-            name = text.split('"')[1]
-        elif text.startswith(("id:", "label_id:")) and name is not None:
-            names[int(text.split()[-1])] = name
+    """``{id: name}`` of an AVA label map (``.pbtxt``), read by
+    :func:`vidlab.data.ava.read_labelmap`."""
+    from vidlab.data.ava import read_labelmap
+
+    names = {item["id"]: item["name"] for item in read_labelmap(path)[0]}
     if not names:
         raise ValueError(f"{path}: no 'name:' / 'id:' items; expected an AVA label map (.pbtxt)")
     return names
@@ -58,8 +56,7 @@ class ProposalFile:
     """
 
     def __init__(self, path, score_thr: float = 0.9):
-        with open(path, "rb") as f:
-            self.boxes = pickle.load(f)
+        self.boxes = load_pickle(path, "a proposal pickle")
         self.path, self.score_thr = str(path), score_thr
 
     def __call__(self, video_id: str, timestamp: int, frame: np.ndarray) -> np.ndarray:

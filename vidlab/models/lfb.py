@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from vidlab.checkpoint import load_checkpoint
 from vidlab.models.layers.conv_module import ConvModule
 
 __all__ = ["FBOHead", "FBONonLocal", "LFB", "LFBInferHead", "NonLocalLayer"]
@@ -95,7 +96,7 @@ class LFB:
             path = Path(self.lfb_prefix_path) / f"lfb_{mode}.pkl"
             if not path.is_file():
                 raise FileNotFoundError(f"LFB file {path} does not exist (dataset_modes={mode!r})")
-            bank.update(torch.load(path, map_location="cpu", weights_only=True))
+            bank.update(load_checkpoint(path))  # torch.save files, read as data only
         for seconds in bank.values():
             for sec, feats in seconds.items():
                 if isinstance(feats, (list, tuple)):

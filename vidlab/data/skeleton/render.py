@@ -152,10 +152,9 @@ def render_dataset(
     Returns:
         The written files, in record order.
     """
-    import pickle
+    from vidlab.checkpoint import load_pickle
 
-    with open(ann_file, "rb") as f:
-        data = pickle.load(f)
+    data = load_pickle(ann_file, "skeleton annotations")
     records = data["annotations"] if isinstance(data, dict) else data
     video_dir = Path(video_dir)
     video_dir.mkdir(parents=True, exist_ok=True)
