@@ -17,7 +17,6 @@ num_classes))``.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import deque
 from collections.abc import Callable
@@ -122,27 +121,6 @@ def _draw(frame: np.ndarray, persons: list[dict]) -> np.ndarray:
     return frame
 
 
-class _Json:
-    """``{..header, "keyframes": [...]}`` written one keyframe at a time (valid JSON at close)."""
-
-    def __init__(self, path, header: dict):
-        self.file = open(path, "w") if path is not None else None  # noqa: SIM115
-        if self.file is not None:
-            self.file.write(json.dumps(header)[:-1] + ', "keyframes": [')
-        self.first = True
-
-    def add(self, entry: dict) -> None:
-        if self.file is not None:
-            self.file.write(("\n  " if self.first else ",\n  ") + json.dumps(entry))
-            self.first = False
-            self.file.flush()
-
-    def close(self) -> None:
-        if self.file is not None:
-            self.file.write("\n]}\n")
-            self.file.close()
-
-
 def detect_video(
     model,
     source,
@@ -194,7 +172,7 @@ def detect_video(
     """
     from vidlab.data.io.convert import RGBConverter, output_size
     from vidlab.inference import _test_pipeline, device_of
-    from vidlab.long_video import _short_side_of, _Writer, open_source
+    from vidlab.long_video import JsonStream, _short_side_of, _Writer, open_source
 
     cfg = getattr(model, "cfg", None)
     if clip_len is None or frame_interval is None:
@@ -219,7 +197,9 @@ def detect_video(
     waiting: deque = deque()  # (index, rgb) of output frames whose keyframe is not done yet
     results: dict[int, list] = {}  # keyframe -> persons, dropped once no frame needs it
     pending: deque = deque()  # (keyframe, rgb keyframe) whose clip is not complete yet
-    log = _Json(json_out, dict(source=str(source), fps=fps, stride=stride, clip_len=clip_len))
+    log = JsonStream(
+        json_out, dict(source=str(source), fps=fps, stride=stride, clip_len=clip_len), "keyframes"
+    )
     count = 0
     names = labels or {}
 

@@ -202,7 +202,7 @@ def sliding_window(
     writer = None
     current = ""
     count = num_windows = 0
-    log = _Timeline(timeline, dict(source=str(source), fps=rate_f, window=win, stride=step))
+    log = JsonStream(timeline, dict(source=str(source), fps=rate_f, window=win, stride=step))
     try:
         for frame in container.decode(stream):
             if ring is None:
@@ -253,14 +253,15 @@ def sliding_window(
     return dict(fps=rate_f, window=win, stride=step, num_frames=count, num_windows=num_windows)
 
 
-class _Timeline:
-    """``{"source": ..., ..., "windows": [...]}`` written one window at a time."""
+class JsonStream:
+    """``{...header, key: [...]}`` written one entry at a time: valid JSON once closed, and
+    nothing held in memory (the timeline of a long video, the demo's keyframes)."""
 
-    def __init__(self, path, header: dict):
+    def __init__(self, path, header: dict, key: str = "windows"):
         self.file = None
         if path is not None:
             self.file = open(path, "w")  # noqa: SIM115 - closed in close()
-            self.file.write(json.dumps(header)[:-1] + ', "windows": [')
+            self.file.write(json.dumps(header)[:-1] + f", {json.dumps(key)}: [")
             self.first = True
 
     def add(self, entry: dict) -> None:
