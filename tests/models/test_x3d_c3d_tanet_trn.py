@@ -96,8 +96,12 @@ def _tam_reference(tam: TAM, x: torch.Tensor) -> torch.Tensor:
     return y.view(n, c, t, h, w).permute(0, 2, 1, 3, 4).reshape(nt, c, h, w)
 
 
+@pytest.mark.parametrize("exporting", [False, True], ids=["grouped_conv", "export_shifted_sum"])
 @pytest.mark.parametrize("kernel", [3, 5])
-def test_tam_matches_its_definition(kernel):
+def test_tam_matches_its_definition(kernel, exporting, monkeypatch):
+    """Eager TAM runs the grouped conv; while exporting it runs the batch-agnostic shifted sums.
+    Both must equal the definition."""
+    monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: exporting)
     torch.manual_seed(0)
     tam = TAM(16, 4, adaptive_kernel_size=kernel, adaptive_convolution_padding=kernel // 2)
     tam.eval()
