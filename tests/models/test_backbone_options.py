@@ -3,8 +3,8 @@
 ``style`` (where a bottleneck's stride sits), ``norm_eval``, ``frozen_stages``, ``partial_bn``
 and ``with_cp``, on each backbone whose MMAction2 1.2.0 class accepts the option (read off its
 signature): ``partial_bn`` exists on the 2D ResNets only, ``style`` not on ``ResNetAudio``.
-``groups``/``base_width`` are in none of these MMAction2 signatures (ResNeXt is MMPretrain's
-``ResNeXt``, tested in its own file). Small inputs (32 px, 4-16 frames) keep this fast.
+``groups``/``base_width`` are in none of these MMAction2 signatures: ResNeXt is MMPretrain's
+``ResNeXt`` (``groups``/``width_per_group``), checked here too. Small inputs (32 px, 4-16 frames) keep this fast.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from vidlab.models.csn import ResNet3dCSN
 from vidlab.models.r2plus1d import ResNet2Plus1d
 from vidlab.models.resnet import ResNet
 from vidlab.models.resnet3d import ResNet3d
+from vidlab.models.resnext import ResNeXt
 from vidlab.models.slowfast import ResNet3dSlowFast
 from vidlab.models.slowonly import ResNet3dSlowOnly
 from vidlab.models.tanet import TANet
@@ -89,6 +90,8 @@ BACKBONES = {
     ),
     "ResNet2Plus1d": (_r2plus1d, (2, 3, 8, 32, 32), _ALL),
     "ResNetAudio": (lambda **kw: ResNetAudio(50, **kw), (1, 1, 32, 32), _ALL - {"style"}),
+    # MMPretrain's ResNeXt (TSN's custom backbone, ``mmcls.ResNeXt``): no partial_bn there
+    "ResNeXt": (lambda **kw: ResNeXt(50, groups=8, width_per_group=8, **kw), (2, 3, 32, 32), _ALL),
 }
 
 
@@ -218,3 +221,15 @@ def test_with_cp_checkpoints_and_gives_the_same_outputs_and_gradients(name, monk
     assert torch.allclose(out0, out1, rtol=1e-5) and torch.allclose(g0, g1, atol=1e-6)
     for (k, p0), p1 in zip(m0.named_parameters(), m1.parameters(), strict=True):
         assert torch.allclose(p0.grad, p1.grad, rtol=1e-4, atol=1e-6), k
+
+
+@pytest.mark.parametrize("groups,width", [(32, 4), (8, 16), (1, 64)])
+def test_resnext_groups_and_width_per_group_set_the_grouped_conv(groups, width):
+    """MMPretrain's rule: a stage's 3x3 conv has ``groups * width_per_group * planes / 64``
+    channels in ``groups`` groups (``groups=1``: a plain ResNet bottleneck, ``planes``)."""
+    model = ResNeXt(50, groups=groups, width_per_group=width)
+    for i, planes in enumerate((64, 128, 256, 512), start=1):
+        conv2 = getattr(model, f"layer{i}")[0].conv2
+        conv2 = next(m for m in conv2.modules() if isinstance(m, nn.Conv2d))
+        mid = groups * width * planes // 64 if groups != 1 else planes
+        assert (conv2.groups, conv2.in_channels, conv2.out_channels) == (groups, mid, mid)
