@@ -111,14 +111,27 @@ numbers and top-1 are from the `metafile.yml` of the config whose checkpoint the
 A variant with a checkpoint loads it with `load_from=` or `vidlab test CONFIG CKPT`, 0 missing
 and 0 unexpected keys.
 
-How the numbers can differ: MMAction2's tables were measured with other tools (mmcv's
-`get_model_complexity_info` or fvcore), some of which count only convolutions and linear layers,
-and some of its parameter counts leave out the classifier; most differences below are of that
-size (<= 2%). The larger ones come from the input: vidlab measures each variant at its test
-crop, and several MMAction2 entries were measured at another one (224 px for the 256-px
-Something-Something TSM and TANet models, more segments for TSN R50, fewer for MobileOne-TSM).
-OmniSource's entry repeats the plain SlowOnly R50's parameter count; vidlab counts its two heads
-(a 1000-class ImageNet classifier and a two-layer video head: 3.2 M more).
+How the numbers can differ: MMAction2's tables were measured with other tools (mmcv's or
+mmengine's `get_model_complexity_info`, fvcore), which also count BatchNorm and pooling where
+vidlab counts convolutions and matrix products only, and some of its parameter counts leave out
+the classifier or are rounded (PoseC3D's "2.0 M"); most differences below are of that size
+(<= 2%). Each larger one was measured (vidlab's counter at MMAction2's input; MMAction2's own
+counter, `mmengine.analysis` as in its `tools/analysis_tools/get_flops.py`, on MMAction2's model):
+
+- The input. vidlab measures each variant at its config's test crop; these MMAction2 entries
+  were measured at another one. Something-Something TSM R50/R101 (test crop 256) at 224 px:
+  vidlab gives 32.70 / 65.40 / 62.40 G there. TANet 1x1x16 (test crop 224) at 256 px: vidlab
+  85.44 G, MMAction2's counter 86.06 G. MobileOne-S4 TSM (test crop 256) at 224 px: vidlab
+  47.77 G. PoseC3D HMDB51/UCF101 (64 px) at 56 px: vidlab 14.49 G, MMAction2's counter
+  14.62 G.
+- X3D-S/-M: MMAction2's counter gives 2.81 / 6.40 G on its own model, of which the
+  convolutions are 2.72 / 6.18 G, vidlab's numbers; the rest is BatchNorm. The metafile's
+  2.97 / 6.49 G are not reproduced by MMAction2's tool.
+- Swin-S Kinetics-710: its metafile entry repeats Swin-L's (197 M, 604 G); MMAction2's Swin-S
+  Kinetics-400 entry (49.8 M, 166 G) is the same network and agrees with vidlab.
+- OmniSource's entry repeats the plain SlowOnly R50's parameter count; vidlab counts its two
+  heads (a 1000-class ImageNet classifier and a two-layer video head: 3.2 M more).
+
 Sampling is `clip_len x frame_interval x num_clips`; the clip is `T x H x W`.
 
 | variant | sampling | clip | params (M) | MMAction2 params | GMACs | MMAction2 GFLOPs | top-1 | MMAction2 config |

@@ -25,3 +25,12 @@ def test_every_vidlab_name_that_mmaction2_has_resolves():
     assert len(MMACTION2_NAMES) > 200
     for name in sorted(MMACTION2_NAMES & set(NAMES)):
         resolve_type(name)  # would raise if a NAMES entry were shadowed by the plain message
+
+
+def test_build_says_so_too():
+    from vidlab.config import build
+
+    with pytest.raises(ConfigError, match=r"MMAction2's 'VindLURetrieval' is not implemented"):
+        build(dict(type="Recognizer3D", backbone=dict(type="VindLURetrieval")))
+    with pytest.raises(ConfigError, match=r"unknown type 'ResNet3dd'; did you mean 'ResNet3d'"):
+        build(dict(type="ResNet3dd", depth=50))

@@ -4,11 +4,12 @@ A new family is covered by adding its line to ``vidlab.models.variants.FAMILIES`
 variant: shapes, backward, eval determinism, the features/head split and ``reset_classifier``
 (one test, one build). Every distinct architecture (variants that differ only in classes,
 checkpoint or sampling share one): ONNX parity. One variant per family: a ``torch.compile``
-graph without breaks and use as a config ``type``. All at a tiny input: 32 px, the variant's
-frames (at most 8 for a 3D clip, whose convolutions take any length), or the full clip of a
-network that takes no other (``default_cfg.fixed_size``). Skeleton GCNs
-(``default_cfg.input_kind == 'keypoints'``) keep the same contract on keypoints
-``(N, M, T, V, C)``: float N(0, 1) coordinates of the variant's persons and joints, 16 frames.
+graph without breaks, the same logits in channels-last memory format and use as a config
+``type``. All at a tiny input: 32 px, the variant's frames (at most 8 for a 3D clip, whose
+convolutions take any length), or the full clip of a network that takes no other
+(``default_cfg.fixed_size``). Skeleton GCNs (``default_cfg.input_kind == 'keypoints'``) keep
+the same contract on keypoints ``(N, M, T, V, C)``: float N(0, 1) coordinates of the
+variant's persons and joints, 16 frames.
 """
 
 import functools
@@ -173,6 +174,34 @@ def test_compiles_to_one_graph(name):
     compiled = torch.compile(model, backend="eager", fullgraph=True)  # fails on a graph break
     with torch.no_grad():
         assert torch.allclose(compiled(clips), model(clips), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", FAMILY_FIRSTS)
+def test_channels_last_gives_the_same_logits(name):
+    """``channels_last=True`` as the engine applies it: channels_last(_3d) weights for a
+    convnet, channels_last_3d clips for a 3D one; the same logits as contiguous tensors."""
+    from vidlab.engine.build import set_memory_format
+
+    model = _model(name).eval()
+    clips = _clips(name)
+    with torch.no_grad():
+        want = model(clips)
+    fmt = set_memory_format(model)
+    if fmt is None:
+        pytest.skip("no convolutions: the memory format does not apply")
+    if fmt == "channels_last_3d":
+        assert any(p.dim() == 5 for p in model.parameters())
+        assert all(
+            p.is_contiguous(memory_format=torch.channels_last_3d)
+            for p in model.parameters()
+            if p.dim() == 5
+        )
+        if clips.dim() == 5 and V.find_variant(name).default_cfg.input_kind != "keypoints":
+            clips = clips.contiguous(memory_format=torch.channels_last_3d)
+    with torch.no_grad():
+        got = model(clips)
+    scale = max(1.0, want.abs().max().item())
+    assert torch.allclose(got, want, rtol=1e-4, atol=1e-4 * scale)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -46,6 +46,14 @@ class _Server:
         class Handler(http.server.SimpleHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
                 outer.requests.append(self.path)
+                if self.path.startswith("/short/"):  # the connection drops half-way
+                    data = (root / self.path[len("/short/") :]).read_bytes()
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data[: len(data) // 2])
+                    self.close_connection = True
+                    return
                 super().do_GET()
 
             def log_message(self, *args):
@@ -77,6 +85,9 @@ def served(tmp_path, monkeypatch):
     name = f"resnet18-{hashlib.sha256(raw.read_bytes()).hexdigest()[:8]}.pth"
     raw.rename(root / name)
     (root / "resnet18-deadbeef.pth").write_bytes((root / name).read_bytes())  # wrong hash
+    # MMAction2's published names carry the hash after the date stamp
+    (root / "tsm_r18_20220906-deadbeef.pth").write_bytes((root / name).read_bytes())
+    (root / "plain.pth").write_bytes((root / name).read_bytes())  # no hash in the name
     monkeypatch.setenv("VIDLAB_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     server = _Server(root)
@@ -116,11 +127,64 @@ def test_torchvision_names_fetch_the_imagenet_file(served, monkeypatch):
     )
 
 
-def test_a_file_whose_hash_differs_from_its_name_is_refused(served, tmp_path):
+@pytest.mark.parametrize("name", ["resnet18-deadbeef.pth", "tsm_r18_20220906-deadbeef.pth"])
+def test_a_file_whose_hash_differs_from_its_name_is_refused(served, tmp_path, name):
     server, _, _ = served
-    with pytest.raises(ValueError, match="SHA-256 .* does not start with 'deadbeef'"):
-        ResNetTSM(depth=18, pretrained=server.url + "resnet18-deadbeef.pth").init_weights()
-    assert not list((tmp_path / "home" / "checkpoints").iterdir())  # nothing kept
+    for _ in range(2):  # and again: nothing of the first try is taken for the file
+        with pytest.raises(ValueError, match="SHA-256 .* does not start with 'deadbeef'"):
+            ResNetTSM(depth=18, pretrained=server.url + name).init_weights()
+        assert not list((tmp_path / "home" / "checkpoints").iterdir())  # nothing kept
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("name", ["plain.pth", "hashed"])
+def test_a_transfer_cut_short_is_an_error_and_leaves_nothing(served, tmp_path, name):
+    server, hashed, sd = served
+    name = hashed if name == "hashed" else name
+    url = server.url + "short/" + name
+    with pytest.raises(ValueError, match=r"could not download .*stopped after \d+ of \d+ bytes"):
+        ResNetTSM(depth=18, pretrained=url).init_weights()
+    cache = tmp_path / "home" / "checkpoints"
+    assert not list(cache.iterdir())  # no partial file, under its name or any other
+    backbone = ResNetTSM(depth=18, pretrained=server.url + name)  # the whole file: fine
+    backbone.init_weights()
+    assert torch.equal(backbone.state_dict()["conv1.conv.weight"], sd["conv1.weight"])
+    assert [p.name for p in cache.iterdir()] == [name]
+
+
+def test_printing_or_validating_a_config_fetches_nothing(served, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import vidlab
+    from vidlab.config import load_config, validate
+
+    server, name, _ = served
+    quickstart = os.path.join(
+        os.path.dirname(vidlab.__file__), "configs", "quickstart", "tsm_r18_synthetic_motion.py"
+    )
+    option = f"model.backbone.pretrained={server.url + name}"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vidlab.cli.main",
+            "print-config",
+            quickstart,
+            "--cfg-options",
+            option,
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert server.url + name in proc.stdout
+    validate(load_config(quickstart, cfg_options=[option]))
+    assert server.requests == []
+    assert not (tmp_path / "home" / "checkpoints").exists()
 
 
 def test_offline_names_the_url_and_where_to_put_the_file(served, tmp_path):
@@ -129,5 +193,5 @@ def test_offline_names_the_url_and_where_to_put_the_file(served, tmp_path):
     server.close()  # nothing listens there any more
     with pytest.raises(ValueError, match="could not download") as err:
         ResNetTSM(depth=18, pretrained=url).init_weights()
-    assert url in str(err.value)
+    assert url in str(err.value) and "\n" not in str(err.value)  # one line
     assert str(tmp_path / "home" / "checkpoints" / name) in str(err.value)

@@ -41,6 +41,16 @@ def _pipelines(cfg) -> list[tuple[str, list]]:
     return out
 
 
+def _first_line(e: Exception) -> str:
+    """The problem's first line without the file name (listed with --verbose)."""
+    lines = [ln for ln in str(e).splitlines() if ln.strip()]
+    if not lines:
+        return type(e).__name__
+    detail = lines[1].strip() if len(lines) > 1 and "problem" in lines[0] else lines[0]
+    detail = re.sub(r"^\S+\.py: ", "", detail)
+    return f"{type(e).__name__}: {detail[:150]}"
+
+
 def check(path: Path) -> str | None:
     """None when the file builds, else the first line of the problem."""
     from vidlab.config import build, load_config, validate
@@ -53,10 +63,7 @@ def check(path: Path) -> str | None:
             for i, step in enumerate(pipeline):
                 build(step, key_path=f"{key}[{i}]")
     except Exception as e:  # report every kind of failure, grouped
-        lines = [ln for ln in str(e).splitlines() if ln.strip()]
-        detail = lines[1].strip() if len(lines) > 1 and "problem" in lines[0] else lines[0]
-        detail = re.sub(r"^\S+\.py: ", "", detail)  # the file is listed with --verbose
-        return f"{type(e).__name__}: {detail[:150]}" if lines else type(e).__name__
+        return _first_line(e)
     return None
 
 
@@ -69,10 +76,24 @@ _STAND_INS = {
 }
 
 
+# one annotation line of the list-file datasets, column by column (joined by the dataset's
+# ``delimiter``); other datasets get ``_STAND_INS['ann_file']`` (an AVA CSV line)
+_LIST_LINES = {
+    "VideoDataset": ("a.mp4", "0"),
+    "RawframeDataset": ("a", "8", "0"),
+    "AudioDataset": ("a.npy", "8", "0"),
+}
+
+
 def _write_stand_ins(dataset: dict) -> None:
     import os
     import pickle
 
+    inner = [dataset.get("dataset"), *(dataset.get("datasets") or ())]  # RepeatDataset, K710
+    for child in inner:
+        if isinstance(child, dict):
+            _write_stand_ins(child)
+    kind = str(getattr(dataset.get("type"), "__name__", dataset.get("type"))).rsplit(".")[-1]
     for key, value in dataset.items():
         if not (key.endswith("_file") and isinstance(value, str)) or os.path.exists(value):
             continue
@@ -80,6 +101,8 @@ def _write_stand_ins(dataset: dict) -> None:
         if key == "proposal_file":
             with open(value, "wb") as f:
                 pickle.dump({}, f)
+        elif key == "ann_file" and kind in _LIST_LINES:
+            Path(value).write_text(dataset.get("delimiter", " ").join(_LIST_LINES[kind]) + "\n")
         else:
             Path(value).write_text(_STAND_INS.get(key, ""))
 
@@ -99,9 +122,7 @@ def check_data(path: Path) -> str | None:
             _write_stand_ins(dataset)
             build(dataset, key_path=f"{key}.dataset")
     except Exception as e:
-        lines = [ln for ln in str(e).splitlines() if ln.strip()]
-        detail = lines[1].strip() if len(lines) > 1 and "problem" in lines[0] else lines[0]
-        return f"{type(e).__name__}: {detail[:150]}" if lines else type(e).__name__
+        return _first_line(e)
     return None
 
 

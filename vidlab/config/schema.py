@@ -54,6 +54,20 @@ _LOADER = {
     "generator": Any,
 }
 
+# Dataset arguments that a config may put on the loader by mistake (MMAction2's TSM sthv2
+# config has ``test_dataloader = dict(pipeline=..., test_mode=True)``): one message for them all.
+_DATASET_KEYS = (
+    "ann_file",
+    "pipeline",
+    "data_prefix",
+    "test_mode",
+    "multi_class",
+    "num_classes",
+    "start_index",
+    "modality",
+    "filename_tmpl",
+)
+
 # Key path -> {key: annotation} for dicts without ``type`` that the engine reads itself.
 SCHEMAS: dict[str, dict[str, Any]] = {
     "train_dataloader": _LOADER,
@@ -107,8 +121,21 @@ def _very_close(a: str, b: str) -> bool:
 
 
 def _check_keys(node: Mapping, path: str, schema: Mapping[str, Any], report) -> None:
+    misplaced = []
+    if schema is _LOADER:
+        misplaced = [k for k in node if k in _DATASET_KEYS and k not in schema]
+    if misplaced:
+        keys = ", ".join(repr(k) for k in misplaced)
+        what = "is a dataset argument" if len(misplaced) == 1 else "are dataset arguments"
+        report(
+            node,
+            path,
+            f"{keys} {what}, not the loader's: move {'it' if len(misplaced) == 1 else 'them'} "
+            f"into {path}.dataset (MMAction2 1.2.0 stops here too: torch's DataLoader rejects "
+            f"{misplaced[0]!r})",
+        )
     for key, value in node.items():
-        if key in ("type", "_scope_"):
+        if key in ("type", "_scope_") or key in misplaced:
             continue
         if key not in schema:
             msg = f"unknown key {key!r}"

@@ -172,6 +172,19 @@ def _accepted_keywords(target: Any) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(accepted))
 
 
+def _opener_taking(tname: str, key: str) -> str | None:
+    """``XInit`` when ``tname`` is ``XDecode`` and ``XInit`` takes ``key``: MMAction2's configs
+    pass ``io_backend`` to both steps (``dict(type='DecordDecode', **file_client_args)``)."""
+    if not tname.endswith("Decode"):
+        return None
+    opener = tname[: -len("Decode")] + "Init"
+    try:
+        params = inspect.signature(resolve(opener)).parameters
+    except (TypeProblem, TypeError, ValueError, ImportError):
+        return None
+    return opener if key in params else None
+
+
 def _near(a: str, b: str) -> bool:
     return difflib.SequenceMatcher(None, a.lower(), b.lower()).ratio() >= 0.85
 
@@ -260,7 +273,13 @@ def _check_node(
         elif accepted is not None and key not in accepted:
             msg = f"{tname} got an unexpected keyword {key!r}"
             close = did_you_mean(str(key), list(accepted))
-            if close:
+            opener = _opener_taking(tname, key)
+            if opener:
+                msg += (
+                    f": it is an argument of {opener}, the step that opens the file; remove it "
+                    f"here (MMAction2 1.2.0's {tname} does not take it either)"
+                )
+            elif close:
                 msg += f"; did you mean {' or '.join(repr(c) for c in close)}?"
             elif accepted:
                 shown = ", ".join(accepted[:15]) + (", ..." if len(accepted) > 15 else "")

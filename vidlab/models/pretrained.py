@@ -69,17 +69,25 @@ _HASH = re.compile(r"-([a-f0-9]{8,64})\.[A-Za-z0-9]+$")
 
 
 def download(url: str, dst: Path, timeout: float = 60.0) -> Path:
-    """Fetch ``url`` to ``dst`` (through a temporary file, so a broken transfer leaves
-    nothing) and check the SHA-256 prefix in its file name, if any."""
+    """Fetch ``url`` to ``dst`` (through a temporary file, so a broken or short transfer
+    leaves nothing) and check the SHA-256 prefix in its file name, if any."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.part")
     digest = hashlib.sha256()
     print(f"downloading {url} to {dst}", file=sys.stderr)
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as f:
+            size = response.headers.get("Content-Length")
+            received = 0
             while chunk := response.read(1 << 20):
                 f.write(chunk)
                 digest.update(chunk)
+                received += len(chunk)
+        # http.client ends a read quietly when the connection closes early: count the bytes
+        if size is not None and size.isdigit() and received != int(size):
+            raise urllib.error.ContentTooShortError(
+                f"the transfer stopped after {received} of {size} bytes", None
+            )
         expected = _HASH.search(dst.name)
         if expected and not digest.hexdigest().startswith(expected.group(1)):
             raise PretrainedError(

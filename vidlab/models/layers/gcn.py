@@ -342,10 +342,10 @@ class UnitAAGCN(nn.Module):
             if self.adaptive:
                 # (N, V, C_e*T) @ (N, C_e*T, V) -> (N, V, V): which joints attend to which
                 a1 = self.conv_a[i](x).permute(0, 3, 1, 2).contiguous().view(n, v, -1)
-                a2 = self.conv_b[i](x).view(n, -1, v)
+                a2 = self.conv_b[i](x).reshape(n, -1, v)  # a copy when channels-last
                 a1 = self.tan(torch.matmul(a1, a2) / a1.size(-1))
                 graph = self.A[i] + a1 * self.alpha
-            z = torch.matmul(x.view(n, c * t, v), graph).view(n, c, t, v)  # joints mixed
+            z = torch.matmul(x.reshape(n, c * t, v), graph).view(n, c, t, v)  # joints mixed
             z = self.conv_d[i](z)  # (N, C', T, V)
             y = z if y is None else z + y
         res = x if self.down is None else self.down(x)
