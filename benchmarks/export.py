@@ -1,11 +1,12 @@
 """onnxruntime CPU latency against PyTorch eager, for each family's reference variant.
 
 The reference variant of a family is its first variant by name (as in the contract test).
-Each is exported with `vidlab.export.export_onnx` (checked with onnxruntime, TensorRT op list
-on) at its test clip with ``--size`` pixels, then both run the same clip, alternating, with the
-same number of threads; printed: median latencies over ``--repeats`` runs after a warm-up, the
-ratio onnxruntime / eager (goal <= 1.0), the parity and the machine's load average, which
-matters on a shared machine:
+Each is exported with `vidlab.export.export_onnx` (checked with onnxruntime) at its test clip
+with ``--size`` pixels, then both run the same clip, alternating, with the same number of
+threads; printed: median latencies over ``--repeats`` runs after a warm-up, the ratio
+onnxruntime / eager (goal <= 1.0), the parity, the TensorRT check (`check_onnx_ops`: "ok" or
+the first op the parser would reject) and the machine's load average, which matters on a
+shared machine:
 
     python benchmarks/export.py                          # every family, 112 px, 1 thread
     python benchmarks/export.py --families tsm x3d --size 224 --threads 4 --repeats 10
@@ -67,7 +68,7 @@ def latencies(model, session, clips: torch.Tensor, repeats: int) -> tuple[float,
 def main() -> int:
     import onnxruntime as ort
 
-    from vidlab.export import export_onnx
+    from vidlab.export import UnsupportedOpError, check_onnx_ops, export_onnx
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--families", nargs="+", default=None)
@@ -81,7 +82,7 @@ def main() -> int:
     options.inter_op_num_threads = 1
     print(
         f"{'variant':<36} {'clip':<22} {'eager ms':>9} {'ort ms':>8} {'ort/eager':>9} "
-        f"{'rel diff':>9} load"
+        f"{'rel diff':>9} {'TensorRT':<8} load"
     )
     ratios = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,7 +91,12 @@ def main() -> int:
             model = create_model(name).eval()
             shape = clip_shape(name, args.size)
             path = os.path.join(tmp, f"{name}.onnx")
-            result = export_onnx(model, path, clips_shape=shape)
+            result = export_onnx(model, path, clips_shape=shape, check_ops=False)
+            try:  # a ViT off its own size resizes its position table bicubically: not parsable
+                check_onnx_ops(path)
+                trt = "ok"
+            except UnsupportedOpError as err:
+                trt = str(err).split(": ", 1)[1].split(" ")[0]  # the first op it names
             session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
             clips = torch.randint(0, 256, shape).float()
             if V.find_variant(name).default_cfg.input_kind == "keypoints":
@@ -99,7 +105,7 @@ def main() -> int:
             ratios.append(onnx / eager)
             print(
                 f"{name:<36} {str(shape):<22} {eager:9.1f} {onnx:8.1f} {onnx / eager:9.2f} "
-                f"{result['max_rel_diff']:9.1e} {os.getloadavg()[0]:.1f}",
+                f"{result['max_rel_diff']:9.1e} {trt:<8} {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
     print(

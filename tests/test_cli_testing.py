@@ -198,3 +198,40 @@ def test_analyze_model_and_benchmark(env):
         "--cfg-options", *SMALL, env=env,
     )  # fmt: skip
     assert "clips/s on cpu" in proc.stdout and "videos/s" in proc.stdout
+
+
+def test_onnx_ten_crop_view_memory_pkl_and_map_metrics(ckpt, env, tmp_path):
+    """issue 12 as typed: `vidlab export`, then `python tools/test.py CONFIG model.onnx --onnx`
+    with TenCrop (x twice_sample = 20 views), a 1 KiB view budget (one view at a time) and
+    `--gpu-ids`; `--out r.pkl` with the mAP metrics, which are those of the dumped scores."""
+    from vidlab.evaluation import mean_average_precision, mmit_mean_average_precision
+
+    ten = [*SMALL, "test_dataloader.dataset.pipeline.4.type=TenCrop"]
+    onnx_file, out, ref, got = (tmp_path / n for n in ("m.onnx", "r.pkl", "a.pkl", "b.pkl"))
+    run("export", QUICKSTART, ckpt, "--out", onnx_file, "--cfg-options", *SMALL, env=env)
+    maps = ["mean_average_precision", "mmit_mean_average_precision"]
+    run(
+        "test", QUICKSTART, ckpt, "--out", out, "--dump", ref, "--metrics", *maps,
+        "--cfg-options", *ten, env=env,
+    )  # fmt: skip
+    proc = run(
+        QUICKSTART, onnx_file, "--onnx", "--view-memory", "1K", "--gpu-ids", "0", "--dump", got,
+        "--cfg-options", *ten, env=env, script=ROOT / "tools" / "test.py",
+    )  # fmt: skip
+    assert "at most 1 view(s) at once" in proc.stdout and "(onnxruntime)" in proc.stdout
+    assert "--gpu-ids is MMAction2 0.x's" in proc.stderr
+    a, b = pickle.load(ref.open("rb")), pickle.load(got.open("rb"))
+    assert len(a) == len(b) == len(val_lines(env)) and a[0]["logits"].shape == (20, 6)
+    for x, y in zip(a, b):
+        torch.testing.assert_close(y["pred_score"], x["pred_score"], rtol=1e-4, atol=1e-5)
+    payload = pickle.load(out.open("rb"))
+    scores = np.stack([s["pred_score"].numpy() for s in a])
+    labels = np.array([int(s["gt_label"]) for s in a])
+    metrics = payload["metrics"]
+    assert metrics["acc/mean_average_precision"] == pytest.approx(
+        mean_average_precision(scores, labels), abs=1e-6
+    )
+    assert metrics["acc/mmit_mean_average_precision"] == pytest.approx(
+        mmit_mean_average_precision(scores, labels), abs=1e-6
+    )
+    assert len(payload["predictions"]) == len(a)

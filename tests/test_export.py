@@ -138,3 +138,104 @@ def test_op_check_on_a_graph_and_the_module_of_a_node():
     assert check_onnx_ops(model, allowed=None) == ["Relu", "Unique"]
     assert check_onnx_ops(model, allowed=TENSORRT_OPS | {"Unique"}) == ["Relu", "Unique"]
     assert {"Conv", "BatchNormalization", "Gemm", "Softmax", "LayerNormalization"} <= TENSORRT_OPS
+
+
+class _Restricted(nn.Module):
+    """clips -> logits through an op TensorRT supports but not as used here (`kind`)."""
+
+    def __init__(self, kind: str):
+        super().__init__()
+        self.kind = kind
+        self.pool = nn.MaxPool1d(2)
+        self.fc = nn.Linear(3, 2)
+
+    def forward(self, clips):
+        x = clips.float().mean(dim=2) / 255  # (N, C, H, W)
+        if self.kind == "bicubic":  # as a ViT's position table resized to another grid
+            x = nn.functional.interpolate(x, scale_factor=2.0, mode="bicubic")
+        elif self.kind == "pool1d":
+            x = self.pool(x.flatten(2)).unsqueeze(-1)  # (N, C, H*W/2, 1)
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("bicubic", r"Resize \(mode 'cubic': TensorRT resizes by 'nearest' or 'linear' only\) in"),
+        ("pool1d", r"MaxPool \(1D pooling: TensorRT pools in 2D or 3D only\) in pool"),
+        ("none", None),
+    ],
+)
+def test_tensorrt_restrictions_of_allowed_ops(kind, message, tmp_path):
+    """TensorRT 10.1's parser takes Resize and MaxPool, but not with these attributes:
+    the check names the op, the reason and the module (and passes the plain graph)."""
+    pytest.importorskip("onnxruntime")
+    from vidlab.export import UnsupportedOpError, check_onnx_ops
+
+    path = tmp_path / f"{kind}.onnx"
+    result = export_onnx(_Restricted(kind), path, clips_shape=(1, 3, 2, 8, 8), check_ops=False)
+    assert result["max_rel_diff"] < 1e-5
+    if message is None:
+        check_onnx_ops(path)
+        return
+    with pytest.raises(UnsupportedOpError, match=message):
+        check_onnx_ops(path)
+    check_onnx_ops(path, restrictions=False)  # the op types alone are all allowed
+
+
+def test_tensorrt_list_is_onnx_tensorrt_10_1():
+    """The list is the "Y" rows of onnx-tensorrt's docs/operators.md at 10.1-GA (150 ops);
+    rows marked "N" there, once listed here by mistake, stay out."""
+    pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    from vidlab.export import TENSORRT_OPS, UnsupportedOpError, check_onnx_ops
+
+    assert len(TENSORRT_OPS) == 150
+    assert not {"AffineGrid", "BlackmanWindow", "HammingWindow", "HannWindow"} & TENSORRT_OPS
+    assert {"Einsum", "GridSample", "Resize", "RoiAlign", "LayerNormalization"} <= TENSORRT_OPS
+    vi = helper.make_tensor_value_info
+
+    def check(*nodes, inputs=(("x", [2]),)):
+        ins = [vi(name, TensorProto.FLOAT, shape) for name, shape in inputs]
+        graph = helper.make_graph(nodes, "g", ins, [vi("y", TensorProto.FLOAT, None)])
+        return check_onnx_ops(helper.make_model(graph))
+
+    # Unsqueeze with axes computed in the graph (the restriction "axes must be a constant").
+    unsqueeze = helper.make_node("Unsqueeze", ["x", "s"], ["y"], name="/head/Unsqueeze")
+    with pytest.raises(
+        UnsupportedOpError, match=r"Unsqueeze \(axes computed in the graph.* in head"
+    ):
+        check(helper.make_node("Shape", ["x"], ["s"], name="/head/Shape"), unsqueeze)
+    assert check(helper.make_node("Constant", [], ["s"], value_ints=[0]), unsqueeze) == [
+        "Constant",
+        "Unsqueeze",
+    ]
+    # GridSample of a 5D input (opset 20; TensorRT 10.1 samples 4D only): rank by inference.
+    grid = helper.make_node("GridSample", ["x", "g"], ["y"], name="/neck/sample/GridSample")
+    five = (("x", [1, 2, 3, 4, 5]), ("g", [1, 3, 4, 5, 3]))
+    with pytest.raises(UnsupportedOpError, match=r"GridSample \(a 5D input.* in neck\.sample"):
+        check(grid, inputs=five)
+    assert check(grid, inputs=(("x", [1, 2, 4, 5]), ("g", [1, 4, 5, 2]))) == ["GridSample"]
+
+
+def test_cli_export_names_a_restricted_op_and_skips_the_check_on_request(tmp_path):
+    """``vidlab export`` of a ViT at 32 px (its position table resized bicubically in the
+    graph): one error line naming the op, the reason and the module, exit code 2; the file
+    exports and checks out with onnxruntime under ``--no-check-ops``."""
+    pytest.importorskip("onnxruntime")
+    import os
+    import subprocess
+    import sys
+
+    config = tmp_path / "vit.py"
+    config.write_text('model = dict(type="videomae_v2_vit_s_16x4x1", num_classes=5)\n')
+    cmd = [sys.executable, "-m", "vidlab.cli.main", "export", str(config), "--shape", "1", "3"]
+    cmd += ["4", "32", "32", "--out", str(tmp_path / "v.onnx")]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "Resize (mode 'cubic': TensorRT resizes by" in proc.stderr
+    assert "in backbone" in proc.stderr and "--no-check-ops" in proc.stderr
+    proc = subprocess.run([*cmd, "--no-check-ops"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0 and "max |onnxruntime - torch|" in proc.stdout, proc.stderr

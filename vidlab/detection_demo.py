@@ -74,13 +74,6 @@ def sampling_of(cfg) -> tuple[int, int]:
     raise ValueError("the config's test pipeline has no SampleAVAFrames; give clip_len/interval")
 
 
-def _has_resize(pipeline) -> bool:
-    return any(
-        isinstance(step, dict) and str(step.get("type", "")).split(".")[-1] == "Resize"
-        for step in pipeline
-    )
-
-
 def draw_box(frame: np.ndarray, box, color, thickness: int = 2) -> np.ndarray:
     """Draw a rectangle ``x1, y1, x2, y2`` (pixels) on an RGB frame in place."""
     h, w = frame.shape[:2]
@@ -178,8 +171,8 @@ def detect_video(
     if clip_len is None or frame_interval is None:
         sampled = sampling_of(cfg)
         clip_len, frame_interval = clip_len or sampled[0], frame_interval or sampled[1]
-    if short_side is None and cfg is not None and _has_resize(_test_pipeline(cfg)):
-        short_side = _short_side_of(_test_pipeline(cfg))
+    if short_side is None and cfg is not None:
+        short_side = _short_side_of(_test_pipeline(cfg))  # None: as decoded
     video_id = video_id or Path(os.fspath(source)).stem
     container = open_source(source)
     stream = container.streams.video[0]

@@ -16,18 +16,21 @@ import torch.nn as nn
 
 _INSTALL_HINT = "pip install 'vidlab[onnx]'  (installs onnx and onnxruntime)"
 
-# Operator types that TensorRT's ONNX parser builds (onnx-tensorrt's docs/operators.md, TensorRT
-# 10). Ops absent here (Det, Unique, the sequence and Optional ops, integer convolutions, STFT,
-# losses, ...) make `trtexec --onnx` fail, the FAQ's "ONNX to TensorRT fails". Some listed ops
-# have limits on types or attributes that only the parser itself can check.
+# Operator types that TensorRT's ONNX parser builds: the "Y" rows of onnx-tensorrt's
+# docs/operators.md at its 10.1-GA release (commit 96e781103cfc4adf4a6bb557e94bac8e693f6f4c,
+# TensorRT 10.1, opsets 9 to 20), compared op by op. Ops absent here (Det, Unique, the sequence
+# and Optional ops, integer convolutions, STFT, AffineGrid, the window functions, losses, ...)
+# make `trtexec --onnx` fail, the FAQ's "ONNX to TensorRT fails". The restrictions column of
+# that table is checked where the graph shows it (`_trt_restriction`); type limits (e.g. UINT8
+# only at the graph's edges, DOUBLE cast down to FLOAT) are left to the parser.
 TENSORRT_OPS = frozenset(
     """
-    Abs Acos Acosh Add AffineGrid And ArgMax ArgMin Asin Asinh Atan Atanh AveragePool
-    BatchNormalization BlackmanWindow Cast CastLike Ceil Celu Clip Concat Constant
+    Abs Acos Acosh Add And ArgMax ArgMin Asin Asinh Atan Atanh AveragePool
+    BatchNormalization Cast CastLike Ceil Celu Clip Concat Constant
     ConstantOfShape Conv ConvTranspose Cos Cosh CumSum DeformConv DepthToSpace DequantizeLinear
     Div Dropout Einsum Elu Equal Erf Exp Expand EyeLike Flatten Floor GRU Gather GatherElements
     GatherND Gelu Gemm GlobalAveragePool GlobalLpPool GlobalMaxPool Greater GreaterOrEqual
-    GridSample GroupNormalization HammingWindow HannWindow HardSigmoid HardSwish Hardmax
+    GridSample GroupNormalization HardSigmoid HardSwish Hardmax
     Identity If ImageScaler InstanceNormalization IsInf IsNaN LRN LSTM LayerNormalization
     LeakyRelu Less LessOrEqual Log LogSoftmax Loop LpNormalization LpPool MatMul Max MaxPool
     Mean MeanVarianceNormalization Min Mish Mod Mul Neg NonMaxSuppression NonZero Not OneHot Or
@@ -40,6 +43,77 @@ TENSORRT_OPS = frozenset(
     Unsqueeze Upsample Where Xor
     """.split()
 )
+
+# The restrictions column, as (input index of `axes`) for ops whose axes "must be an
+# initializer" (a Constant node's output counts: the parser folds it into weights).
+_CONSTANT_AXES = {
+    **{op: 1 for op in ("Squeeze", "Unsqueeze", "CumSum", "ReduceSum")},
+    **{f"Reduce{r}": 1 for r in "L1 L2 LogSum LogSumExp Max Mean Min Prod SumSquare".split()},
+    "Slice": 3,
+    "Pad": 3,
+}
+_RESIZE_MODES = ("nearest", "linear")
+_RESIZE_COORDS = (
+    "half_pixel",
+    "pytorch_half_pixel",
+    "tf_half_pixel_for_nn",
+    "asymmetric",
+    "align_corners",
+)
+
+
+def _trt_restriction(node, attrs: dict, constants: set, rank) -> str | None:
+    """Why TensorRT's parser rejects this node of an allowed op type, or None.
+
+    Args:
+        node: An ONNX ``NodeProto``.
+        attrs: Its attributes, decoded (``onnx.helper.get_attribute_value``).
+        constants: Names of initializers and Constant nodes' outputs.
+        rank: ``rank(name) -> int | None`` from shape inference.
+    """
+    op = node.op_type
+    if op in ("MaxPool", "AveragePool", "LpPool"):
+        kernel = attrs.get("kernel_shape", [])
+        if len(kernel) not in (2, 3):
+            return f"{len(kernel)}D pooling: TensorRT pools in 2D or 3D only"
+        if any(d != 1 for d in attrs.get("dilations", [])):
+            return f"dilations {list(attrs['dilations'])}: TensorRT pools without dilation"
+        if op == "MaxPool" and len(node.output) > 1 and node.output[1]:
+            return "its Indices output: TensorRT's MaxPool has none"
+    if op == "Resize":
+        mode = _text(attrs.get("mode", "nearest"))
+        coords = _text(attrs.get("coordinate_transformation_mode", "half_pixel"))
+        if mode not in _RESIZE_MODES:
+            return f"mode {mode!r}: TensorRT resizes by 'nearest' or 'linear' only"
+        if coords not in _RESIZE_COORDS:
+            return f"coordinate_transformation_mode {coords!r}: not one of {_RESIZE_COORDS}"
+        if attrs.get("antialias", 0):
+            return "antialias: TensorRT's Resize has none"
+        if _text(attrs.get("keep_aspect_ratio_policy", "stretch")) != "stretch":
+            return "keep_aspect_ratio_policy other than 'stretch'"
+    if op == "GridSample" and rank(node.input[0]) not in (None, 4):
+        return f"a {rank(node.input[0])}D input: TensorRT samples 4D inputs only"
+    if op == "DeformConv" and rank(node.input[0]) not in (None, 3, 4):
+        return "3D deformable convolution: TensorRT has 1D and 2D only"
+    if op == "LayerNormalization" and any(node.output[1:]):
+        return "its Mean/InvStdDev outputs: TensorRT gives only Y"
+    if op == "TopK" and attrs.get("sorted", 1) != 1:
+        return "sorted=0: TensorRT's TopK is always sorted"
+    if op == "ScatterND" and _text(attrs.get("reduction", "none")) != "none":
+        return f"reduction {_text(attrs['reduction'])!r}: TensorRT's ScatterND has none"
+    if op == "LSTM" and (attrs.get("input_forget", 0) or attrs.get("layout", 0)):
+        return "input_forget or layout other than 0"
+    if op == "Constant" and {"sparse_value", "value_string", "value_strings"} & attrs.keys():
+        return "a sparse or string value"
+    index = _CONSTANT_AXES.get(op)
+    if index is not None and len(node.input) > index and node.input[index]:
+        if node.input[index] not in constants:
+            return "axes computed in the graph: TensorRT needs them constant"
+    return None
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class UnsupportedOpError(RuntimeError):
@@ -62,7 +136,12 @@ def module_of(node_name: str) -> str:
     return ".".join(parts) or "<model>"
 
 
-def check_onnx_ops(model_or_path, allowed=TENSORRT_OPS, what: str = "TensorRT's ONNX parser"):
+def check_onnx_ops(
+    model_or_path,
+    allowed=TENSORRT_OPS,
+    what: str = "TensorRT's ONNX parser",
+    restrictions: bool = True,
+):
     """Raise if the graph uses an op type outside `allowed`; return the sorted op types used.
 
     Args:
@@ -70,9 +149,13 @@ def check_onnx_ops(model_or_path, allowed=TENSORRT_OPS, what: str = "TensorRT's 
         allowed: The op types allowed (default: those TensorRT's ONNX parser supports); None
             lists the op types without checking them.
         what: What the allow-list stands for, for the message.
+        restrictions: Also check TensorRT's restrictions on the attributes and inputs of the
+            ops it supports (`_trt_restriction`: e.g. a bicubic ``Resize``, 1D pooling, a 5D
+            ``GridSample``, axes computed in the graph).
 
     Raises:
-        UnsupportedOpError: Each op type outside the list, with the modules that emit it.
+        UnsupportedOpError: Each op type outside the list, or used as TensorRT cannot (named
+            with the reason), with the modules that emit it.
     """
     onnx = _require("onnx", "Checking an ONNX graph")
     graph = (
@@ -85,12 +168,22 @@ def check_onnx_ops(model_or_path, allowed=TENSORRT_OPS, what: str = "TensorRT's 
         for attr in node.attribute:
             for sub in [attr.g, *attr.graphs]:
                 nodes.extend(sub.node)
-    bad: dict[str, list[str]] = {}
-    for node in nodes:
-        if allowed is None:
-            continue
-        if node.op_type not in allowed or node.domain not in ("", "ai.onnx"):
-            where = bad.setdefault(node.op_type, [])
+    bad: dict[str, list[str]] = {}  # op (and why) -> modules
+    if allowed is not None:
+        rank = _ranks(onnx, graph) if any(n.op_type in _NEEDS_RANK for n in nodes) else None
+        constants = {t.name for t in graph.initializer}
+        constants |= {o for n in nodes if n.op_type == "Constant" for o in n.output}
+        for node in nodes:
+            key = node.op_type
+            if node.op_type in allowed and node.domain in ("", "ai.onnx"):
+                if not restrictions or node.op_type not in TENSORRT_OPS:
+                    continue
+                attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+                reason = _trt_restriction(node, attrs, constants, rank or (lambda name: None))
+                if reason is None:
+                    continue
+                key = f"{node.op_type} ({reason})"
+            where = bad.setdefault(key, [])
             if module_of(node.name) not in where:
                 where.append(module_of(node.name))
     if bad:
@@ -105,6 +198,24 @@ def check_onnx_ops(model_or_path, allowed=TENSORRT_OPS, what: str = "TensorRT's 
             "check_ops=False (vidlab export --no-check-ops) if you will not use TensorRT."
         )
     return sorted({n.op_type for n in nodes})
+
+
+_NEEDS_RANK = ("GridSample", "DeformConv")
+
+
+def _ranks(onnx, graph):
+    """``rank(name)`` of the graph's tensors by ONNX shape inference (None where unknown)."""
+    model = onnx.helper.make_model(graph)
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model).graph
+    except Exception:  # noqa: BLE001 - shape inference is a best effort here
+        return lambda name: None
+    ranks = {
+        v.name: len(v.type.tensor_type.shape.dim)
+        for v in [*inferred.input, *inferred.value_info, *inferred.output]
+        if v.type.tensor_type.HasField("shape")
+    }
+    return ranks.get
 
 
 def _require(module: str, why: str):

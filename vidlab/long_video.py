@@ -105,18 +105,32 @@ def open_source(source: str | int):
         raise DecodeError(f"{text}: cannot open it as a video or stream: {err}", text) from None
 
 
-def _short_side_of(pipeline: list) -> int:
-    """The short side the test pipeline's first resize gives (frames are kept at that size)."""
+_BEFORE_SPATIAL = re.compile(r"(Init|Decode|Sample\w*)$")
+
+
+def _short_side_of(pipeline: list) -> int | None:
+    """The short side the test pipeline's first resize gives, or None: frames kept as decoded.
+
+    Frames may be scaled before the pipeline only where its first spatial step is a ``Resize``
+    to a size: with no ``Resize``, a crop or flip first, or a ``Resize`` by a factor, scaling
+    them would change what the model sees (the long-video timeline and the detection demo both
+    ask this).
+    """
     for step in pipeline:
-        name = str(step.get("type", "")).split(".")[-1] if isinstance(step, dict) else ""
-        scale = step.get("scale") if isinstance(step, dict) else None
-        if name == "Resize" and isinstance(scale, (list, tuple)) and len(scale) == 2:
+        name = str(step.get("type", "")).split(".")[-1].split(":")[-1]
+        if name != "Resize":
+            if _BEFORE_SPATIAL.search(name):
+                continue  # opening, sampling, decoding: no pixels changed yet
+            return None
+        scale = step.get("scale")
+        if isinstance(scale, (list, tuple)) and len(scale) == 2:
             if step.get("keep_ratio", True) and -1 in scale:
                 return int(max(scale))
             return int(min(s for s in scale if s > 0))
-        if name == "Resize" and isinstance(scale, int):
+        if isinstance(scale, int):
             return scale
-    return 256
+        return None  # a factor: the pipeline scales what it gets
+    return None
 
 
 def _even(frame: np.ndarray) -> np.ndarray:
@@ -175,7 +189,7 @@ def sliding_window(
         timeline: A ``.json`` file for the timeline, or None.
         out_video: An ``.mp4`` to write with the label and score drawn, or None.
         short_side: Short side of the frames kept for the model (default: that of the test
-            pipeline's resize, so it resizes nothing again).
+            pipeline's resize, so it resizes nothing again; as decoded without one).
         max_frames: Stop after this many frames (a webcam never ends).
         fps: The rate to assume where the source has none (default: 30).
         on_window: Called with each window's entry as it is made.
@@ -189,7 +203,7 @@ def sliding_window(
     window, stride = parse_span(window), parse_span(stride)
     pipeline_cfg = _test_pipeline(model.cfg)
     pipeline = Compose(pipeline_cfg)
-    short_side = short_side or _short_side_of(pipeline_cfg)
+    short_side = short_side or _short_side_of(pipeline_cfg)  # None: as decoded
     container = open_source(source)
     stream = container.streams.video[0]
     rate = stream.average_rate or stream.guessed_rate or Fraction(fps or 30).limit_denominator()
@@ -206,7 +220,9 @@ def sliding_window(
     try:
         for frame in container.decode(stream):
             if ring is None:
-                w, h = output_size(frame.width, frame.height, short_side)
+                w, h = frame.width, frame.height
+                if short_side is not None:
+                    w, h = output_size(frame.width, frame.height, short_side)
                 ring = np.empty((win, h, w, 3), np.uint8)  # the only frame memory kept
             converter.convert(frame, ring[count % win])
             if out_video is not None:

@@ -67,6 +67,40 @@ def test_windows_timeline_and_annotated_video(model, long_video, tmp_path):
     assert np.abs(drawn[23][box].astype(int) - frames[23][box]).mean() > 40  # drawn from 23 on
 
 
+def test_frames_are_scaled_only_before_a_first_resize_to_a_size(model):
+    from vidlab.long_video import _short_side_of
+
+    assert _short_side_of(model.cfg.test_pipeline) == 32  # Resize(scale=(-1, 32))
+    assert _short_side_of([dict(type="DecordInit"), dict(type="Resize", scale=(340, 256))]) == 256
+    assert _short_side_of([dict(type="VideoInit"), dict(type="CenterCrop", crop_size=8)]) is None
+    assert _short_side_of([dict(type="VideoInit"), dict(type="Resize", scale=0.5)]) is None
+    crop_first = [dict(type="CenterCrop", crop_size=8), dict(type="Resize", scale=(-1, 8))]
+    assert _short_side_of(crop_first) is None
+
+
+def test_no_resize_in_the_pipeline_keeps_frames_as_decoded(model, long_video):
+    """A test pipeline without ``Resize`` sees the frames as decoded (48 px here), not scaled to
+    256 px first: its ``CenterCrop`` must cut the same pixels as on the video itself."""
+    import copy
+
+    import av
+
+    bare = copy.copy(model)  # the same weights, another config
+    bare.cfg = copy.deepcopy(model.cfg)
+    pipeline = bare.cfg.test_dataloader.dataset.pipeline
+    pipeline[:] = [s for s in pipeline if s["type"] != "Resize"]  # CenterCrop 32 of 48 px
+    seen = []
+    sliding_window(bare, long_video, window=24, stride=24, top_k=6, on_window=seen.append)
+    with av.open(str(long_video)) as container:
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+    assert frames.shape[1:3] == (48, 48) and len(seen) == 6
+    for entry in seen[:2]:
+        start = entry["start_frame"]
+        alone = inference_recognizer(bare, frames[start : start + 24], top_k=6)
+        got = {t["label"]: t["score"] for t in entry["top_k"]}
+        np.testing.assert_allclose([got[n] for n, _ in alone], [s for _, s in alone], atol=1e-6)
+
+
 def test_stream_from_a_pipe(model, long_video, tmp_path):
     """A stream that cannot seek or be probed ahead: MPEG-TS through a named pipe."""
     import av

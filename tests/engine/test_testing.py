@@ -80,9 +80,12 @@ def test_three_crop_prob_and_chunked_views_give_the_same_scores(ckpt, tmp_path, 
         torch.testing.assert_close(c["pred_score"], a["pred_score"], rtol=1e-5, atol=1e-6)
 
 
-def test_score_averages_logits(ckpt, tmp_path):
-    cfg = _cfg("model.cls_head.average_clips='score'")
+@pytest.mark.parametrize("mode", ["'score'", "None"])
+def test_score_and_none_average_logits(mode, ckpt, tmp_path):
+    """None as 'score' (MMAction2 1.2.0 leaves (V, K) scores its AccMetric cannot read)."""
+    cfg = _cfg(f"model.cls_head.average_clips={mode}")
     for s in _dump(cfg, ckpt, tmp_path / "s.pkl"):
+        assert s["logits"].shape == (2, 6)  # the dump keeps both views' logits
         torch.testing.assert_close(s["pred_score"], s["logits"].mean(0))
 
 

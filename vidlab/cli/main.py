@@ -444,6 +444,7 @@ def _user_errors() -> tuple[type[BaseException], ...]:
         ("vidlab.engine.distributed", "LaunchError"),
         ("vidlab.engine.logs", "LogError"),
         ("vidlab.engine.loop", "TrainingError"),
+        ("vidlab.export", "UnsupportedOpError"),  # says which op, module, and --no-check-ops
     ):
         mod = sys.modules.get(module)
         if mod is not None and hasattr(mod, name):
