@@ -107,8 +107,10 @@ def test_tensorrt_op_check_names_the_op_and_its_module(tmp_path):
     pytest.importorskip("onnxruntime")
     from vidlab.export import UnsupportedOpError
 
-    with pytest.raises(UnsupportedOpError, match=r"1 op type\(s\).*Det in head\.det"):
+    with pytest.raises(UnsupportedOpError, match=r"1 op type\(s\).*Det in head\.det") as err:
         export_onnx(DetRecognizer(), tmp_path / "det.onnx", clips_shape=(1, 3, 2, 4, 4))
+    # the file is kept, and the message says so: onnxruntime can still run it
+    assert "det.onnx was written" in str(err.value) and (tmp_path / "det.onnx").is_file()
     result = export_onnx(
         DetRecognizer(), tmp_path / "det.onnx", clips_shape=(1, 3, 2, 4, 4), check_ops=False
     )
@@ -237,5 +239,6 @@ def test_cli_export_names_a_restricted_op_and_skips_the_check_on_request(tmp_pat
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert "Resize (mode 'cubic': TensorRT resizes by" in proc.stderr
     assert "in backbone" in proc.stderr and "--no-check-ops" in proc.stderr
+    assert "v.onnx was written" in proc.stderr
     proc = subprocess.run([*cmd, "--no-check-ops"], capture_output=True, text=True, env=env)
     assert proc.returncode == 0 and "max |onnxruntime - torch|" in proc.stdout, proc.stderr

@@ -339,7 +339,12 @@ def export_onnx(
             torch.onnx.export(model, (clips.to(device),), path, **kwargs)
 
         result = dict(path=path, max_abs_diff=None, max_rel_diff=None)
-        result["ops"] = check_onnx_ops(path, allowed=TENSORRT_OPS if check_ops else None)
+        try:
+            result["ops"] = check_onnx_ops(path, allowed=TENSORRT_OPS if check_ops else None)
+        except UnsupportedOpError as err:  # the file stays: onnxruntime and others can run it
+            raise UnsupportedOpError(
+                f"{path} was written and onnxruntime can run it, but for TensorRT {err}"
+            ) from None
         if not verify:
             return result
         check_shape = (
