@@ -239,6 +239,31 @@ COLLECTIVES_WORKER = textwrap.dedent(
             if "running" not in k:
                 h.update(k.encode()); h.update(v.numpy().tobytes())
     res["weights_sha"] = h.hexdigest()
+
+    # A branch unused in the step (docs/faq.md: "Expected to have finished reduction"): DDP
+    # needs find_unused_parameters=True, which wrap_model passes on (the config's top-level key).
+    class OneBranch(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.used, self.unused = nn.Linear(4, 2), nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.used(x)
+
+    branchy = D.wrap_model(OneBranch(), info.device, find_unused_parameters=True)
+    for _ in range(2):  # without the option DDP raises at the second step
+        branchy.zero_grad()
+        branchy(torch.ones(2, 4)).sum().backward()
+    res["unused_branch_steps"] = 2
+    # A frozen stage (requires_grad=False, as frozen_stages sets) needs no such option.
+    frozen = OneBranch()
+    frozen.unused.requires_grad_(False)
+    frozen.forward = lambda x: frozen.used(frozen.unused(x).repeat(1, 2))
+    plain = D.wrap_model(frozen, info.device)
+    for _ in range(2):
+        plain.zero_grad()
+        plain(torch.ones(2, 4)).sum().backward()
+    res["frozen_steps"] = 2
     D.barrier()
     with open(f"{out_dir}/rank{r}.json", "w") as f:
         json.dump(res, f)
@@ -266,6 +291,8 @@ def test_collectives_and_ddp_on_two_gloo_processes(tmp_path):
         assert got["bn_kept"] == "BatchNorm1d"
     assert res[0]["seed_same"] == res[1]["seed_same"]
     assert res[0]["weights_sha"] == res[1]["weights_sha"]
+    assert res[0]["unused_branch_steps"] == res[1]["unused_branch_steps"] == 2
+    assert res[0]["frozen_steps"] == res[1]["frozen_steps"] == 2
 
 
 # ------------------------------------------------------------------------------------------------
