@@ -164,3 +164,11 @@ def test_data_subcommands_describe_every_argument():
     for name, sub in choices(choices(build_parser())["data"]).items():
         for action in sub._actions:
             assert action.dest == "help" or action.help, f"vidlab data {name}: {action.dest}"
+
+
+def test_pgm_on_a_config_that_is_not_bsn_pgm(env):
+    """README's `vidlab localization pgm BSN_PGM_CONFIG` given another config (BMN's): one
+    message naming the file and the keys, not a KeyError traceback."""
+    bmn = QUICKSTART.with_name("bmn_synthetic_untrimmed.py")
+    proc = vidlab_cli("localization", "pgm", bmn, "--mode", "test", env=env)
+    assert_one_clear_error(proc, str(bmn), "'tem_results_dir'", "bsn_pgm_400x100")
