@@ -85,3 +85,19 @@ def test_auto_scale_lr_follows_the_linear_scaling_rule(tmp_path):
     assert first_lr("flag", True) == pytest.approx(0.1)  # 4 / 2 = 2x
     assert first_lr("cfg", False, enable=True) == pytest.approx(0.1)
     assert "auto_scale_lr: lr x 2 (batch 4 vs 2)" in (tmp_path / "flag" / "train.log").read_text()
+
+
+@pytest.mark.parametrize("model", ["tsm", "tsn", "i3d", "x3d", "vit"])
+def test_quickstart_configs_support_auto_scale_lr(model):
+    """README's `vidlab train CONFIG --auto-scale-lr` on the quickstart configs (the complete
+    example users copy): each names the batch its lr was tuned for, so the flag scales by 1."""
+    from pathlib import Path
+
+    import vidlab
+    from vidlab.config import load_config
+
+    folder = Path(vidlab.__file__).parent / "configs" / "quickstart"
+    (path,) = folder.glob(f"{model}_*_synthetic_motion.py")
+    cfg = load_config(path)
+    assert cfg.auto_scale_lr.enable is False
+    assert cfg.auto_scale_lr.base_batch_size == cfg.train_dataloader.batch_size
