@@ -92,6 +92,24 @@ def test_slurm_env(no_scontrol):
     assert D.dist_env("slurm", env=env, num_gpus=4)["local_rank"] == 1
 
 
+def test_config_port_is_the_slurm_default_after_the_variables(no_scontrol):
+    """MMAction2's getting-started guide runs two SLURM jobs on one machine with
+    `dist_params=dict(port=...)` (1.x: `env_cfg.dist_cfg.port`) in each config."""
+    from vidlab.compat import upgrade_config
+    from vidlab.config import load_config
+
+    cfg = load_config({"env_cfg": {"dist_cfg": {"backend": "nccl", "port": 29517}}})
+    assert D.config_port(cfg) == 29517
+    old, _ = upgrade_config({"dist_params": {"port": 29518}, "total_epochs": 1})
+    assert D.config_port(old) == 29518
+    assert D.config_port(load_config({"env_cfg": {"dist_cfg": {"backend": "nccl"}}})) is None
+    assert D.config_port({}) is None
+    assert D.dist_env("slurm", env=SLURM_ENV, port=29517)["master_port"] == 29517
+    assert (
+        D.dist_env("slurm", env={**SLURM_ENV, "PORT": "30001"}, port=29517)["master_port"] == 30001
+    )
+
+
 @pytest.mark.parametrize(
     "nodelist, host",
     [
