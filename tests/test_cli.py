@@ -91,6 +91,8 @@ def test_test_writes_predictions_in_dataset_order(trained, env, tmp_path):
         "test", QUICKSTART, trained / "epoch_2.pth", "--out", out, "--cfg-options", *TINY, env=env
     )
     assert "top1" in proc.stdout + proc.stderr
+    # docs/faq.md "Where is the quickstart's dataset?": test (as train) prints it
+    assert f"synthetic data: reused {data_root(env)}" in proc.stdout
     results = json.loads(out.read_text())
     val_lines = (data_root(env) / "val.txt").read_text().splitlines()
     preds = results["predictions"]

@@ -191,3 +191,11 @@ def test_unknown_types_through_train_and_test(tmp_path, env, command, text, piec
     proc = vidlab_cli(command, cfg, *args, env=env)
     assert_one_clear_error(proc, piece)
     assert absent not in proc.stderr
+
+
+def test_pgm_on_a_config_that_is_not_bsn_pgm(env):
+    """README's `vidlab localization pgm BSN_PGM_CONFIG` given another config (BMN's): one
+    message naming the file and the keys, not a KeyError traceback."""
+    bmn = QUICKSTART.with_name("bmn_synthetic_untrimmed.py")
+    proc = vidlab_cli("localization", "pgm", bmn, "--mode", "test", env=env)
+    assert_one_clear_error(proc, str(bmn), "'tem_results_dir'", "bsn_pgm_400x100")

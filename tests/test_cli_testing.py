@@ -110,12 +110,16 @@ def test_0x_test_habits_through_tools_test_py(ckpt, env, tmp_path):
     proc = run(
         QUICKSTART, ckpt, "--eval", "top_k_accuracy", "mean_class_accuracy",
         "--options", "topk=1,3", "--average-clips", "score", "--gpus", "1", "--out", out,
+        "--gpu-collect", "--tmpdir", tmp_path / "collect",
         "--cfg-options", *SMALL, env=env, script=ROOT / "tools" / "test.py",
     )  # fmt: skip
     metrics = json.loads(out.read_text())["metrics"]
     assert set(metrics) == {"acc/top1", "acc/top3", "acc/mean1"}
     assert "--options/--eval-options is MMAction2 0.x's" in proc.stderr
     assert "--gpus 1 is MMAction2 0.x's" in proc.stderr
+    assert "--gpu-collect/--tmpdir is MMAction2 0.x's" in proc.stderr
+    proc = run("test", QUICKSTART, tmp_path / "tsn.trt", "--tensorrt", env=env, check=False)
+    assert proc.returncode == 2 and "vidlab test CONFIG model.onnx --onnx" in proc.stderr
 
 
 def test_0x_train_habits_test_last_and_best(env, tmp_path):

@@ -36,6 +36,18 @@ def test_export_with_dynamic_batch(tmp_path):
     assert out.shape == (4, 3)
 
 
+def test_export_with_static_batch(tmp_path):
+    """`--static-batch` (docs/faq.md, deployment): the batch axis is fixed at the example's."""
+    onnx = pytest.importorskip("onnx")
+    path = tmp_path / "static.onnx"
+    export_onnx(TinyRecognizer(), path, clips_shape=(2, 3, 2, 4, 4), dynamic_batch=False)
+    dims = onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_value for d in dims] == [2, 3, 2, 4, 4] and not dims[0].dim_param
+    export_onnx(TinyRecognizer(), path, clips_shape=(2, 3, 2, 4, 4))
+    dims = onnx.load(str(path)).graph.input[0].type.tensor_type.shape.dim
+    assert dims[0].dim_param and [d.dim_value for d in dims[1:]] == [3, 2, 4, 4]
+
+
 def test_export_without_verify(tmp_path):
     pytest.importorskip("onnx")
     result = export_onnx(

@@ -92,6 +92,24 @@ def test_slurm_env(no_scontrol):
     assert D.dist_env("slurm", env=env, num_gpus=4)["local_rank"] == 1
 
 
+def test_config_port_is_the_slurm_default_after_the_variables(no_scontrol):
+    """MMAction2's getting-started guide runs two SLURM jobs on one machine with
+    `dist_params=dict(port=...)` (1.x: `env_cfg.dist_cfg.port`) in each config."""
+    from vidlab.compat import upgrade_config
+    from vidlab.config import load_config
+
+    cfg = load_config({"env_cfg": {"dist_cfg": {"backend": "nccl", "port": 29517}}})
+    assert D.config_port(cfg) == 29517
+    old, _ = upgrade_config({"dist_params": {"port": 29518}, "total_epochs": 1})
+    assert D.config_port(old) == 29518
+    assert D.config_port(load_config({"env_cfg": {"dist_cfg": {"backend": "nccl"}}})) is None
+    assert D.config_port({}) is None
+    assert D.dist_env("slurm", env=SLURM_ENV, port=29517)["master_port"] == 29517
+    assert (
+        D.dist_env("slurm", env={**SLURM_ENV, "PORT": "30001"}, port=29517)["master_port"] == 30001
+    )
+
+
 @pytest.mark.parametrize(
     "nodelist, host",
     [
@@ -239,6 +257,31 @@ COLLECTIVES_WORKER = textwrap.dedent(
             if "running" not in k:
                 h.update(k.encode()); h.update(v.numpy().tobytes())
     res["weights_sha"] = h.hexdigest()
+
+    # A branch unused in the step (docs/faq.md: "Expected to have finished reduction"): DDP
+    # needs find_unused_parameters=True, which wrap_model passes on (the config's top-level key).
+    class OneBranch(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.used, self.unused = nn.Linear(4, 2), nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.used(x)
+
+    branchy = D.wrap_model(OneBranch(), info.device, find_unused_parameters=True)
+    for _ in range(2):  # without the option DDP raises at the second step
+        branchy.zero_grad()
+        branchy(torch.ones(2, 4)).sum().backward()
+    res["unused_branch_steps"] = 2
+    # A frozen stage (requires_grad=False, as frozen_stages sets) needs no such option.
+    frozen = OneBranch()
+    frozen.unused.requires_grad_(False)
+    frozen.forward = lambda x: frozen.used(frozen.unused(x).repeat(1, 2))
+    plain = D.wrap_model(frozen, info.device)
+    for _ in range(2):
+        plain.zero_grad()
+        plain(torch.ones(2, 4)).sum().backward()
+    res["frozen_steps"] = 2
     D.barrier()
     with open(f"{out_dir}/rank{r}.json", "w") as f:
         json.dump(res, f)
@@ -266,6 +309,8 @@ def test_collectives_and_ddp_on_two_gloo_processes(tmp_path):
         assert got["bn_kept"] == "BatchNorm1d"
     assert res[0]["seed_same"] == res[1]["seed_same"]
     assert res[0]["weights_sha"] == res[1]["weights_sha"]
+    assert res[0]["unused_branch_steps"] == res[1]["unused_branch_steps"] == 2
+    assert res[0]["frozen_steps"] == res[1]["frozen_steps"] == 2
 
 
 # ------------------------------------------------------------------------------------------------

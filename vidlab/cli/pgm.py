@@ -73,9 +73,17 @@ def run_pgm(cfg, mode: str = "test", workers: int | None = None) -> dict:
     """
     if mode not in ("train", "test"):
         raise ValueError(f"mode={mode!r}; expected 'train' or 'test'")
-    for key in ("tem_results_dir", "pgm_proposals_dir", "pgm_features_dir", "pgm_proposals_cfg"):
-        if key not in cfg:
-            raise KeyError(f"the PGM config has no {key!r} (see MMAction2's bsn_pgm_*.py configs)")
+    needed = ("tem_results_dir", "pgm_proposals_dir", "pgm_features_dir", "pgm_proposals_cfg")
+    missing = [key for key in needed if key not in cfg]
+    if missing:
+        from vidlab.config import ConfigError
+
+        where = getattr(cfg, "filename", None) or "the config"
+        raise ConfigError(
+            f"{where} is not a BSN PGM config: it has no {', '.join(map(repr, missing))} "
+            "(MMAction2's configs/localization/bsn/bsn_pgm_400x100_activitynet-feature.py "
+            "has them)"
+        )
     ann_file = cfg["ann_file_train"] if mode == "train" else cfg["ann_file_val"]
     with open(ann_file, encoding="utf-8") as f:
         videos = list(json.load(f).items())

@@ -5,7 +5,8 @@ The 0.x flags of the getting-started guide keep working; each prints one note wi
 
 - test: ``--eval NAMES`` (= ``--metrics``), ``--average-clips score|prob|None`` (sets the
   head's ``average_clips``), ``--options``/``--eval-options topk=1,5``, ``--onnx``,
-  ``--gpus``/``--gpu-ids``, ``--local_rank``;
+  ``--gpus``/``--gpu-ids``, ``--local_rank``, ``--gpu-collect``/``--tmpdir`` (a note: results
+  are gathered in dataset order anyway); ``--tensorrt`` is an error that says what to run;
 - train: ``--validate`` (validation follows ``val_cfg``/``val_dataloader`` as in 1.x),
   ``--test-last``/``--test-best`` (test after training: ``last_pred.pkl``/``best_pred.pkl`` in
   the work dir), ``--resume-from CKPT`` (= ``--resume CKPT``), ``--options`` (= ``--cfg-options``),
@@ -159,6 +160,10 @@ def add_test_parser(sub) -> argparse.ArgumentParser:
         help="metric options (0.x): topk=1,5",
     )
     _add_gpu_habits(p)
+    # 0.x's result collection across GPUs and its TensorRT test (getting-started guide)
+    p.add_argument("--gpu-collect", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--tmpdir", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--tensorrt", action="store_true", help=argparse.SUPPRESS)
     p.add_argument(
         "--cfg-options",
         nargs="+",
@@ -200,6 +205,19 @@ def cmd_test(args) -> int:
     from vidlab.cli.main import _load
     from vidlab.data.synthetic import prepare_synthetic_data
 
+    if args.tensorrt:
+        from vidlab.cli.errors import CLIError
+
+        raise CLIError(
+            "--tensorrt (MMAction2 0.x) is not supported: test the ONNX file instead "
+            "(vidlab export CONFIG CKPT --out model.onnx, then vidlab test CONFIG model.onnx "
+            "--onnx); the export checks every op against TensorRT's ONNX parser"
+        )
+    if args.gpu_collect or args.tmpdir:
+        _note(
+            "--gpu-collect/--tmpdir",
+            "vidlab gathers every process's results in dataset order itself; nothing to set",
+        )
     code = _apply_gpu_habits(args, "test")
     if code is not None:
         return code

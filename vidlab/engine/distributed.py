@@ -7,7 +7,8 @@ Three launchers, as in MMAction2 / MMEngine:
   ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR`` and ``MASTER_PORT``.
 - ``"slurm"``: started by ``srun`` (``tools/slurm_train.sh``); rank, world size and local rank come
   from ``SLURM_PROCID``, ``SLURM_NTASKS``, ``SLURM_LOCALID``, the master address is the first host
-  of ``SLURM_NODELIST``, the port is ``MASTER_PORT``, else ``PORT``, else 29500.
+  of ``SLURM_NODELIST``, the port is ``MASTER_PORT``, else ``PORT``, else the config's
+  ``env_cfg.dist_cfg.port`` (0.x: ``dist_params=dict(port=...)``), else 29500.
 
 The backend is NCCL on CUDA and Gloo on the CPU. Evaluation splits the dataset with an interleaved
 sampler (rank ``r`` gets ``indices[r::world_size]`` of a padded index list); :func:`gather_ordered`
@@ -23,7 +24,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -143,7 +144,9 @@ def first_host(nodelist: str) -> str:
     return prefix + first + (first_host(suffix) if "[" in suffix else suffix)
 
 
-def dist_env(launcher: str, env: dict | None = None, num_gpus: int | None = None) -> dict:
+def dist_env(
+    launcher: str, env: dict | None = None, num_gpus: int | None = None, port: int | None = None
+) -> dict:
     """Read the job's layout from the launcher's environment variables.
 
     Args:
@@ -151,6 +154,8 @@ def dist_env(launcher: str, env: dict | None = None, num_gpus: int | None = None
         env: the environment (default ``os.environ``).
         num_gpus: GPUs visible on this node (default: ``torch.cuda.device_count()``); used
             only when the launcher gives no local rank.
+        port: the config's port (``env_cfg.dist_cfg.port``), used by the SLURM launcher when
+            neither ``MASTER_PORT`` nor ``PORT`` is set (torchrun always sets its own).
 
     Returns:
         dict with ``rank``, ``world_size``, ``local_rank``, ``master_addr``, ``master_port``.
@@ -198,6 +203,8 @@ def dist_env(launcher: str, env: dict | None = None, num_gpus: int | None = None
             port = _int_env(env, "MASTER_PORT")
         elif str(env.get("PORT", "")).strip():
             port = _int_env(env, "PORT")
+        elif port is not None:
+            port = int(port)
         else:
             port = DEFAULT_PORT
     else:
@@ -240,7 +247,10 @@ def _default_device(local_rank: int) -> torch.device:
 
 
 def init_distributed(
-    launcher: str = "none", backend: str | None = None, timeout_s: float = 1800.0
+    launcher: str = "none",
+    backend: str | None = None,
+    timeout_s: float = 1800.0,
+    port: int | None = None,
 ) -> DistInfo:
     """Set up this process for the launcher and return where it stands.
 
@@ -248,6 +258,7 @@ def init_distributed(
         launcher: ``"none"``, ``"pytorch"`` (torchrun) or ``"slurm"`` (srun).
         backend: ``"nccl"`` or ``"gloo"``; default NCCL when CUDA is available, else Gloo.
         timeout_s: how long collectives wait for a peer before failing.
+        port: the config's ``env_cfg.dist_cfg.port`` (see :func:`dist_env`).
 
     Returns:
         DistInfo. With ``"none"`` no process group is created; the device is ``cuda:0`` (the
@@ -263,7 +274,7 @@ def init_distributed(
 
     if not dist.is_available():
         raise LaunchError("this PyTorch build has no torch.distributed; use --launcher none")
-    info = dist_env(launcher)
+    info = dist_env(launcher, port=port)
     if backend is None:
         backend = "nccl" if torch.cuda.is_available() else "gloo"
     if backend == "nccl" and not torch.cuda.is_available():
@@ -474,6 +485,7 @@ __all__ = [
     "barrier",
     "broadcast_object",
     "cleanup",
+    "config_port",
     "dist_env",
     "first_host",
     "gather_ordered",
@@ -486,3 +498,11 @@ __all__ = [
     "unwrap",
     "wrap_model",
 ]
+
+
+def config_port(cfg) -> int | None:
+    """``env_cfg.dist_cfg.port`` of a config (0.x configs' ``dist_params.port`` lands there)."""
+    env_cfg = cfg.get("env_cfg") if hasattr(cfg, "get") else None
+    dist_cfg = env_cfg.get("dist_cfg") if isinstance(env_cfg, Mapping) else None
+    port = dist_cfg.get("port") if isinstance(dist_cfg, Mapping) else None
+    return None if port is None else int(port)

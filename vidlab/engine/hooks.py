@@ -292,7 +292,8 @@ class LoggerHook(Hook):
 
     Args:
         interval: iterations per logged line.
-        ignore_last: do not log the last, shorter window of an epoch.
+        ignore_last: do not log the last, shorter window of an epoch (an epoch of at most
+            ``interval`` iterations is logged at its end all the same, as MMEngine does).
         progress: show a tqdm bar (default: when stderr is a terminal).
         interval_exp_name, out_dir, out_suffix, keep_local, file_client_args,
         log_metric_by_epoch, backend_args, **kwargs: accepted for MMEngine configs.
@@ -383,7 +384,12 @@ class LoggerHook(Hook):
                 refresh=False,
             )
         end_of_epoch = info["epoch_iter"] == runner.iters_per_epoch
-        if len(self._window) >= self.interval or (end_of_epoch and not self.ignore_last):
+        # MMEngine's rule: an epoch no longer than the interval still logs its last iteration,
+        # else a small dataset would train without one loss in the log (MMPose's FAQ).
+        short_epoch = runner.iters_per_epoch <= self.interval
+        if len(self._window) >= self.interval or (
+            end_of_epoch and (not self.ignore_last or short_epoch)
+        ):
             self._flush(runner, info)
 
     def _flush(self, runner, last: dict) -> None:

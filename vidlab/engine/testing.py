@@ -225,7 +225,7 @@ def test(
 
     _check_out(out, dump)
     task = build_task(cfg)
-    info = dist.init_distributed(launcher)
+    info = dist.init_distributed(launcher, port=dist.config_port(cfg))
     device = torch.device(info.device)
     model = build_model(cfg, device)
     if onnx:

@@ -80,7 +80,7 @@ def train(
     from vidlab.tasks import build_task
 
     configure_num_threads()  # the CPUs of this process's affinity, unless the user chose
-    info = dist.init_distributed(launcher)
+    info = dist.init_distributed(launcher, port=dist.config_port(cfg))
     device = torch.device(info.device)
     is_main = info.rank == 0
 

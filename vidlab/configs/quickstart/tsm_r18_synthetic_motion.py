@@ -120,6 +120,8 @@ optim_wrapper = dict(
     optimizer=dict(type="AdamW", lr=1e-3, weight_decay=1e-4),
     clip_grad=dict(max_norm=20, norm_type=2),
 )
+# `--auto-scale-lr` scales lr by the total batch size over this one (MMAction2's key)
+auto_scale_lr = dict(enable=False, base_batch_size=16)
 param_scheduler = [
     dict(
         type="LinearLR", start_factor=0.1, by_epoch=True, begin=0, end=1, convert_to_iter_based=True

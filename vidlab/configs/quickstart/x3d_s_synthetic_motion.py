@@ -61,6 +61,7 @@ test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 max_epochs = 16
 train_cfg = dict(max_epochs=max_epochs, val_interval=4)
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
+auto_scale_lr = dict(base_batch_size=8)  # the batch this lr was tuned for
 param_scheduler = [
     dict(
         type="LinearLR", start_factor=0.1, by_epoch=True, begin=0, end=1, convert_to_iter_based=True
