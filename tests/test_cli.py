@@ -153,6 +153,17 @@ def test_infer_prints_top_k_label_names(trained, env):
     assert len(ranked) == 3 and set(ranked) <= names
 
 
+def test_infer_names_classes_from_the_quickstart_data_without_labels(trained, env):
+    """Without --labels, a quickstart config's label_file is found in the dataset that
+    training wrote (its folder is keyed by the data's arguments), so names are printed."""
+    root = data_root(env)
+    video = root / (root / "val.txt").read_text().split()[0]
+    proc = run("infer", QUICKSTART, trained / "epoch_2.pth", video, "--cfg-options", *TINY, env=env)
+    names = set((root / "labels.txt").read_text().split())
+    ranked = [line.split()[1] for line in proc.stdout.splitlines()[1:] if line.strip()]
+    assert ranked and set(ranked) <= names, proc.stdout
+
+
 def test_checkpoint_of_another_model_reports_grouped_keys(trained, env):
     proc = run("test", TSN, trained / "epoch_2.pth", "--cfg-options", *TINY, env=env, check=False)
     assert proc.returncode == 2, proc.stderr

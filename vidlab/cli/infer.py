@@ -59,7 +59,11 @@ def cmd_infer(args) -> int:
             f"--backend onnxruntime runs an exported model; {args.checkpoint} is not an .onnx "
             "file (vidlab export CONFIG CKPT --out model.onnx)"
         )
-    model = init_recognizer(_load(args), args.checkpoint, args.device, backend=args.backend)
+    cfg = _load(args)
+    from vidlab.data.synthetic.cli import point_at_synthetic_data
+
+    point_at_synthetic_data(cfg)  # a quickstart config: its label_file is in the written set
+    model = init_recognizer(cfg, args.checkpoint, args.device, backend=args.backend)
     if sliding:
         return _sliding(model, args)
     from vidlab.batch_inference import expand_inputs

@@ -62,6 +62,23 @@ def prepare_synthetic_data(cfg) -> dict | None:
     return info
 
 
+def point_at_synthetic_data(cfg) -> str | None:
+    """Point the config's paths at the synthetic dataset it names, when that dataset was
+    already written (by ``vidlab train``/``quickstart``); render nothing. ``vidlab infer`` uses
+    it so the config's ``label_file`` names the classes. Returns the folder, or None."""
+    spec = cfg.get("synthetic_data")
+    if not spec or "root" not in spec:
+        return None
+    kwargs = dict(spec)
+    root = os.path.normpath(os.fspath(kwargs.pop("root")))
+    kwargs.pop("overwrite", None)
+    keyed = f"{root}-{cache_key(dataset_args(**kwargs))}"
+    if not os.path.isdir(keyed):
+        return None
+    _point_paths(cfg, root, keyed)
+    return keyed
+
+
 def _point_paths(node, old: str, new: str, key_path: str = "") -> None:
     """Replace the path prefix ``old`` by ``new`` in every string of the config (in place),
     except ``synthetic_data.root`` itself."""
