@@ -20,23 +20,13 @@ from vidlab.models._checks import frozen
 from vidlab.models.heads.tsm import TSMHead
 from vidlab.models.layers.conv_module import ConvModule
 from vidlab.models.layers.freeze import norms_to_eval
+from vidlab.models.layers.rounding import make_divisible
 from vidlab.models.layers.temporal_shift import TemporalShift
 from vidlab.models.preprocess import ActionDataPreprocessor
 from vidlab.models.pretrained import load_pretrained
 from vidlab.models.recognizer import Recognizer2D
 from vidlab.models.resnet import _unwrapped
 from vidlab.models.variants import IMAGENET_MEAN, IMAGENET_STD, variant
-
-
-def make_divisible(value: float, divisor: int, min_value: int | None = None, min_ratio=0.9) -> int:
-    """Round ``value`` to a multiple of ``divisor`` (to nearest; never below ``min_ratio``
-    of ``value``, never below ``min_value``, default ``divisor``)."""
-    if min_value is None:
-        min_value = divisor
-    new_value = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    if new_value < min_ratio * value:
-        new_value += divisor
-    return new_value
 
 
 class InvertedResidual(nn.Module):

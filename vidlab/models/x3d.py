@@ -24,7 +24,8 @@ from vidlab.models._checks import frozen
 from vidlab.models.heads.x3d import X3DHead
 from vidlab.models.layers.conv_module import ConvModule
 from vidlab.models.layers.freeze import freeze, norms_to_eval
-from vidlab.models.layers.squeeze_excite import SEModule, round_width
+from vidlab.models.layers.rounding import make_divisible
+from vidlab.models.layers.squeeze_excite import SEModule
 from vidlab.models.preprocess import ActionDataPreprocessor
 from vidlab.models.pretrained import load_pretrained
 from vidlab.models.recognizer import Recognizer3D
@@ -192,7 +193,7 @@ class X3D(nn.Module):
         self.with_cp = with_cp
         self.zero_init_residual = zero_init_residual
 
-        self.base_channels = round_width(24, gamma_w) if gamma_w else 24
+        self.base_channels = make_divisible(24 * gamma_w, 8) if gamma_w else 24
         self.stage_blocks = [int(math.ceil(gamma_d * n)) if gamma_d else n for n in (1, 2, 5, 3)][
             :num_stages
         ]
