@@ -19,7 +19,7 @@ from vidlab.checkpoint import LoadReport
 from vidlab.models._checks import frozen
 from vidlab.models.heads.tsm import TSMHead
 from vidlab.models.layers.conv_module import ConvModule
-from vidlab.models.layers.freeze import norms_to_eval
+from vidlab.models.layers.freeze import FreezableBackbone
 from vidlab.models.layers.rounding import make_divisible
 from vidlab.models.layers.temporal_shift import TemporalShift
 from vidlab.models.preprocess import ActionDataPreprocessor
@@ -89,7 +89,7 @@ class InvertedResidual(nn.Module):
         return self._inner(x)
 
 
-class MobileNetV2(nn.Module):
+class MobileNetV2(FreezableBackbone):
     """MobileNetV2 backbone: ``(N, 3, H, W)`` -> the outputs of the stages in ``out_indices``.
 
     Stages 0-6 are the seven inverted-residual layers (``layer1``..``layer7``), stage 7 is the
@@ -192,7 +192,7 @@ class MobileNetV2(nn.Module):
                 outs.append(x)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
-    def _freeze_stages(self) -> None:
+    def _apply_freezing(self) -> None:
         if self.frozen_stages >= 0:
             self.conv1.eval()
             for p in self.conv1.parameters():
@@ -202,14 +202,6 @@ class MobileNetV2(nn.Module):
             layer.eval()
             for p in layer.parameters():
                 p.requires_grad = False
-
-    def train(self, mode: bool = True):
-        """Train mode that keeps frozen stages (and every BatchNorm with ``norm_eval``) in eval."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            norms_to_eval(self)
-        return self
 
 
 class MobileNetV2TSM(MobileNetV2):

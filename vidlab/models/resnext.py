@@ -23,7 +23,7 @@ from vidlab.models._checks import frozen
 from vidlab.models.heads.tsn import TSNHead
 from vidlab.models.layers.conv_module import ConvModule
 from vidlab.models.layers.drop_path import DropPath
-from vidlab.models.layers.freeze import freeze, norms_to_eval
+from vidlab.models.layers.freeze import FreezableBackbone, freeze
 from vidlab.models.preprocess import ActionDataPreprocessor
 from vidlab.models.pretrained import load_pretrained
 from vidlab.models.recognizer import Recognizer2D
@@ -127,7 +127,7 @@ class Bottleneck(nn.Module):
         return self.relu(out)
 
 
-class ResNeXt(nn.Module):
+class ResNeXt(FreezableBackbone):
     """ResNeXt backbone: ``(N, C, H, W)`` -> a tuple of the ``out_indices`` stage outputs.
 
     As MMPretrain's, the output is always a tuple (``Recognizer2D`` unwraps a single one).
@@ -327,20 +327,12 @@ class ResNeXt(nn.Module):
                 outs.append(x)
         return tuple(outs)
 
-    def _freeze_stages(self) -> None:
+    def _apply_freezing(self) -> None:
         modules: list[nn.Module] = []
         if self.frozen_stages >= 0:
             modules = [self.stem] if self.deep_stem else [self.conv1, self.bn1]
         modules += [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
         freeze(modules)
-
-    def train(self, mode: bool = True):
-        """Train mode that keeps frozen stages (and every BatchNorm with ``norm_eval``) in eval."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            norms_to_eval(self)
-        return self
 
 
 # --- variants -------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from vidlab.checkpoint import LoadReport
 from vidlab.compat.layers import build_norm_layer
 from vidlab.models._checks import frozen
 from vidlab.models.heads.i3d import I3DHead
-from vidlab.models.layers.freeze import freeze
+from vidlab.models.layers.freeze import FreezableBackbone, freeze
 from vidlab.models.layers.init import trunc_normal_init_
 from vidlab.models.layers.swin_blocks import BasicLayer, PatchEmbed3D
 from vidlab.models.layers.window_attention import Size3, triple
@@ -40,7 +40,7 @@ from vidlab.models.variants import variant
 logger = logging.getLogger(__name__)
 
 
-class SwinTransformer3D(nn.Module):
+class SwinTransformer3D(FreezableBackbone):
     """Video Swin Transformer backbone: ``(N, C, T, H, W)`` -> ``(N, C', T/2, H/32, W/32)``.
 
     Args:
@@ -172,7 +172,7 @@ class SwinTransformer3D(nn.Module):
             self.add_module(f"norm{i}", norm if norm is not None else nn.Identity())
         self.feat_dim = self.num_features[self.out_indices[-1]]
         self._init_weights()
-        self._freeze_stages()
+        self._apply_freezing()
 
     def _init_weights(self) -> None:
         """MMAction2's ``init_cfg``: linears truncated normal (std 0.02, no bias), LayerNorms
@@ -188,13 +188,8 @@ class SwinTransformer3D(nn.Module):
             modules.extend(self.layers[: self.frozen_stages])
         return modules
 
-    def _freeze_stages(self) -> None:
+    def _apply_freezing(self) -> None:
         freeze(self._frozen_modules())
-
-    def train(self, mode: bool = True) -> SwinTransformer3D:
-        super().train(mode)
-        self._freeze_stages()
-        return self
 
     def init_weights(self) -> LoadReport | None:
         """Load ``self.pretrained`` (called when training starts, never while building): a 2D

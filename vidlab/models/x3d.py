@@ -23,7 +23,7 @@ from vidlab.compat.layers import build_activation_layer
 from vidlab.models._checks import frozen
 from vidlab.models.heads.x3d import X3DHead
 from vidlab.models.layers.conv_module import ConvModule
-from vidlab.models.layers.freeze import freeze, norms_to_eval
+from vidlab.models.layers.freeze import FreezableBackbone, freeze
 from vidlab.models.layers.rounding import make_divisible
 from vidlab.models.layers.squeeze_excite import SEModule
 from vidlab.models.preprocess import ActionDataPreprocessor
@@ -114,7 +114,7 @@ class BlockX3D(nn.Module):
         return self.relu(out)
 
 
-class X3D(nn.Module):
+class X3D(FreezableBackbone):
     """X3D backbone: ``(N, C, T, H, W)`` -> ``(N, feat_dim, T, H/32, W/32)``.
 
     Time is never strided. Widths start at ``24 * gamma_w`` (rounded to a multiple of 8) and
@@ -300,14 +300,6 @@ class X3D(nn.Module):
         stages = [self.conv1_s, self.conv1_t]
         stages += [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
         freeze(stages)
-
-    def train(self, mode: bool = True):
-        """Train mode that keeps frozen stages and ``norm_eval`` BatchNorms in eval mode."""
-        super().train(mode)
-        self._apply_freezing()
-        if mode and self.norm_eval:
-            norms_to_eval(self)
-        return self
 
 
 # --- variants -------------------------------------------------------------------------------
