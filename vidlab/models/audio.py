@@ -18,11 +18,11 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 from torch.nn.modules.utils import _pair
-from torch.utils import checkpoint as cp
 
 from vidlab.checkpoint import LoadReport
 from vidlab.models._checks import frozen
 from vidlab.models.heads.audio import TSNAudioHead
+from vidlab.models.layers.checkpointing import checkpointed
 from vidlab.models.layers.conv_module import ConvModule
 from vidlab.models.layers.freeze import FreezableBackbone, freeze
 from vidlab.models.preprocess import ActionDataPreprocessor
@@ -195,11 +195,7 @@ class Bottleneck2dAudio(nn.Module):
         return out + identity
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._residual, x, use_reentrant=False)
-        else:
-            out = self._residual(x)
-        return self.relu(out)
+        return self.relu(checkpointed(self._residual, x, enabled=self.with_cp))
 
 
 class ResNetAudio(FreezableBackbone):

@@ -13,11 +13,11 @@ from collections.abc import Mapping, Sequence
 
 import torch.nn as nn
 from torch import Tensor
-from torch.utils import checkpoint as cp
 
 from vidlab.checkpoint import LoadReport
 from vidlab.models._checks import frozen
 from vidlab.models.heads.tsm import TSMHead
+from vidlab.models.layers.checkpointing import checkpointed
 from vidlab.models.layers.conv_module import ConvModule
 from vidlab.models.layers.freeze import FreezableBackbone
 from vidlab.models.layers.rounding import make_divisible
@@ -84,9 +84,7 @@ class InvertedResidual(nn.Module):
         return x + self.conv(x) if self.use_res_connect else self.conv(x)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(self._inner, x, use_reentrant=False)
-        return self._inner(x)
+        return checkpointed(self._inner, x, enabled=self.with_cp)
 
 
 class MobileNetV2(FreezableBackbone):

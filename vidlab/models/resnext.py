@@ -15,12 +15,12 @@ from collections.abc import Mapping, Sequence
 import torch
 import torch.nn as nn
 from torch import Tensor
-from torch.utils import checkpoint as cp
 
 from vidlab.checkpoint import LoadReport
 from vidlab.compat.layers import build_conv_layer, build_norm_layer
 from vidlab.models._checks import frozen
 from vidlab.models.heads.tsn import TSNHead
+from vidlab.models.layers.checkpointing import checkpointed
 from vidlab.models.layers.conv_module import ConvModule
 from vidlab.models.layers.drop_path import DropPath
 from vidlab.models.layers.freeze import FreezableBackbone, freeze
@@ -120,11 +120,7 @@ class Bottleneck(nn.Module):
         return self.drop_path(out) + identity
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._residual, x, use_reentrant=False)
-        else:
-            out = self._residual(x)
-        return self.relu(out)
+        return self.relu(checkpointed(self._residual, x, enabled=self.with_cp))
 
 
 class ResNeXt(FreezableBackbone):

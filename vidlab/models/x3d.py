@@ -16,12 +16,12 @@ from collections.abc import Mapping, Sequence
 import torch
 import torch.nn as nn
 from torch import Tensor
-from torch.utils import checkpoint as cp
 
 from vidlab.checkpoint import LoadReport
 from vidlab.compat.layers import build_activation_layer
 from vidlab.models._checks import frozen
 from vidlab.models.heads.x3d import X3DHead
+from vidlab.models.layers.checkpointing import checkpointed
 from vidlab.models.layers.conv_module import ConvModule
 from vidlab.models.layers.freeze import FreezableBackbone, freeze
 from vidlab.models.layers.rounding import make_divisible
@@ -107,11 +107,7 @@ class BlockX3D(nn.Module):
         return out + identity
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._residual, x, use_reentrant=False)
-        else:
-            out = self._residual(x)
-        return self.relu(out)
+        return self.relu(checkpointed(self._residual, x, enabled=self.with_cp))
 
 
 class X3D(FreezableBackbone):

@@ -12,10 +12,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
-from torch.utils import checkpoint as cp
 
 from vidlab.compat.layers import build_activation_layer, build_norm_layer
 from vidlab.models._checks import frozen
+from vidlab.models.layers.checkpointing import checkpointed
 from vidlab.models.layers.drop_path import DropPath
 from vidlab.models.layers.window_attention import (
     WindowAttention3D,
@@ -128,9 +128,7 @@ class SwinTransformerBlock3D(nn.Module):
 
     def forward(self, x: Tensor, mask_matrix: Tensor | None) -> Tensor:
         """``x``: ``(B, D, H, W, C)``; ``mask_matrix``: the stage's shifted-window mask."""
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(self._forward, x, mask_matrix, use_reentrant=False)
-        return self._forward(x, mask_matrix)
+        return checkpointed(self._forward, x, mask_matrix, enabled=self.with_cp)
 
 
 class PatchMerging(nn.Module):
