@@ -27,8 +27,7 @@ class StandIn(torch.nn.Module):
         super().__init__()
         self.calls = []
 
-    def forward(self, inputs):
-        clips, proposals = inputs["clips"], inputs["proposals"]
+    def forward(self, *, clips, proposals, **_):
         self.calls.append((clips.clone(), [p.clone() for p in proposals]))
         frame_means = clips.mean(dim=(1, 3, 4))[0] / 255  # (T,)
         scores = frame_means[None].repeat(len(proposals[0]), 1)
@@ -160,8 +159,8 @@ class Det(torch.nn.Module):
         super().__init__()
         self.gain = torch.nn.Parameter(torch.tensor(gain))
 
-    def forward(self, inputs):
-        clips, rois = inputs["clips"], inputs["proposals"][0]
+    def forward(self, *, clips, proposals, **_):
+        rois = proposals[0]
         level = clips.mean() / 255 * self.gain
         scores = torch.stack([torch.ones(()), level, 1 - level]).repeat(len(rois), 1)
         return dict(rois=rois, scores=scores)

@@ -9,8 +9,8 @@ Each output frame shows the boxes and top actions of its nearest keyframe. Memor
 a ring of one clip span of model-sized frames, and the output frames that wait for their
 keyframe's result (half a stride plus half a clip span).
 
-The detector is the seam of ``vidlab.tasks.detection``: ``model(dict(clips=(N, C, T, H, W) raw
-pixels, proposals=[(m, 4) pixels], gt_instances=None))`` in eval mode, then
+The detector is the seam of ``vidlab.tasks.detection``: ``model(clips=(N, C, T, H, W) raw
+pixels, proposals=[(m, 4) pixels])`` in eval mode, then
 ``model.results(outputs, metas)`` -> per keyframe ``dict(bboxes=(k, 4) in [0, 1], scores=(k,
 num_classes))``.
 """
@@ -214,7 +214,7 @@ def detect_video(
                 ori_shape=keyframe_rgb.shape[:2],
             )
             with torch.inference_mode():
-                outputs = model(dict(clips=clips.to(device), proposals=[rois.to(device)]))
+                outputs = model(clips=clips.to(device), proposals=[rois.to(device)])
                 result = model.results(outputs, [meta])[0]
             for box, scores in zip(
                 np.asarray(result["bboxes"], np.float32), np.asarray(result["scores"], np.float32)

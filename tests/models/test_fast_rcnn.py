@@ -109,7 +109,7 @@ def test_training_samples_rois_against_the_ground_truth_and_backpropagates():
     inputs, targets = task.prepare(packed_batch(), torch.device("cpu"), model=model)
     assert len(inputs) == 2  # clips, as the loop counts them
     torch.manual_seed(0)
-    outputs = model(inputs)
+    outputs = model(**inputs)
     # clip 0: its ground truth and the proposal at IoU 0.97 are positive, the other negative;
     # clip 1: the ground truth is positive, the proposal (IoU 0.51) negative
     assert outputs["num_rois"] == [3, 2]
@@ -130,7 +130,7 @@ def test_training_mode_without_ground_truth_says_what_to_do():
     model = tiny_detector().train()
     inputs = DetectionTask()._inputs(packed_batch(), torch.device("cpu"), with_gt=False)
     with pytest.raises(ValueError, match="gt_instances"):
-        model(inputs)
+        model(**inputs)
 
 
 def test_eval_results_are_normalised_boxes_of_the_original_frame_with_scores():
@@ -156,7 +156,7 @@ def test_eval_scores_equal_the_tensor_only_path():
     model = tiny_detector().eval()
     batch = packed_batch()
     with torch.no_grad():
-        outputs = model(DetectionTask()._inputs(batch, torch.device("cpu"), with_gt=False))
+        outputs = model(**DetectionTask()._inputs(batch, torch.device("cpu"), with_gt=False))
         direct = model.forward_rois(batch["inputs"], outputs["rois"])
     torch.testing.assert_close(outputs["cls_score"], direct, rtol=0, atol=0)
 
@@ -239,13 +239,15 @@ def test_onnx_export_with_a_fixed_number_of_rois(tmp_path, sampling_ratio):
         torch.testing.assert_close(torch.from_numpy(got), want, rtol=1e-4, atol=1e-4)
 
 
-def test_inputs_as_one_dict_or_as_keywords_give_the_same_scores():
+def test_inputs_are_keywords_only():
     model = tiny_detector().eval()
     inputs = DetectionTask()._inputs(packed_batch(), torch.device("cpu"), with_gt=False)
     with torch.no_grad():
-        a, b = model(inputs)["cls_score"], model(**inputs)["cls_score"]  # the loop's way
-    assert torch.equal(a, b)
-    with pytest.raises(ValueError, match="clips and proposals"):
+        scores = model(**inputs)["cls_score"]  # the loop's way
+    assert scores.shape == (sum(len(p) for p in inputs["proposals"]), NUM_CLASSES)
+    with pytest.raises(TypeError):
+        model(inputs)  # one form only: the dict's items as keywords
+    with pytest.raises(TypeError, match="proposals"):
         model(clips=inputs["clips"])
 
 
@@ -260,9 +262,9 @@ def test_a_clip_without_proposals_or_without_ground_truth_and_bf16_autocast():
     model.train()
     inputs, targets = task.prepare(batch, torch.device("cpu"), model=model)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        terms = task.loss_terms(model, model(inputs), targets)
+        terms = task.loss_terms(model, model(**inputs), targets)
     assert torch.isfinite(terms["loss_action_cls"])  # clip 1: its ground truth only
     batch = packed_batch()
     batch["gt_instances"][1] = {"bboxes": torch.zeros(0, 4), "labels": torch.zeros(0, NUM_CLASSES)}
-    outputs = model(task.prepare(batch, torch.device("cpu"), model=model)[0])
+    outputs = model(**task.prepare(batch, torch.device("cpu"), model=model)[0])
     assert outputs["num_rois"][1] == 1 and outputs["labels"][-1].sum() == 0  # a negative

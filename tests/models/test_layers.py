@@ -3,6 +3,7 @@ import torch
 import torch.nn as nn
 
 from vidlab.models.layers import ConvModule, TemporalShift, temporal_shift
+from vidlab.models.layers.rounding import make_divisible
 
 
 def reference_shift(x, num_segments, shift_div):
@@ -90,3 +91,22 @@ def test_conv_module_requires_grad_and_unknown_type():
     assert m.conv.weight.requires_grad
     with pytest.raises(KeyError, match="norm_cfg type 'BatchNorm'"):
         ConvModule(3, 4, 1, norm_cfg=dict(type="BatchNorm"))
+
+
+@pytest.mark.parametrize(
+    ("value", "kwargs", "expected"),
+    [
+        (36.0, {}, 40),  # to nearest: 36 + 4 -> 40
+        (35.0, {}, 32),
+        (35.9, {}, 40),  # 32 < 0.9 * 35.9: one divisor more
+        (3.375, {}, 8),  # X3D's SE bottleneck of 54 channels at 1/16: the floor (divisor)
+        (11.0, {}, 16),  # 8 would lose more than 10%: one divisor more
+        (10.0, {"min_ratio": 0.75}, 8),  # 8 >= 0.75 * 10: kept
+        (52.8, {}, 56),  # X3D-M/L base width 24 * 2.2
+        (0.0, {}, 8),  # the floor is the divisor unless min_value says otherwise
+        (0.0, {"min_value": 0}, 0),
+        (20.0, {"divisor": 16}, 32),  # 16 < 0.9 * 20: one divisor more
+    ],
+)
+def test_make_divisible(value, kwargs, expected):
+    assert make_divisible(value, **kwargs) == expected

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from vidlab.models.c3d import C3D
 from vidlab.models.heads.trn import RelationModuleMultiScale, TRNHead
 from vidlab.models.heads.x3d import X3DHead
-from vidlab.models.layers.squeeze_excite import round_width
+from vidlab.models.layers.rounding import make_divisible
 from vidlab.models.pretrained import load_pretrained
 from vidlab.models.resnet import ResNet, _torchvision_name
 from vidlab.models.tanet import TAM, TANet, from_torchvision
@@ -25,7 +25,7 @@ def test_x3d_m_layout_and_widths():
     assert {"conv1_t.conv.weight", "conv1_t.bn.running_mean", "conv5.bn.weight"} <= keys
     # SE on blocks 0, 2, 4 of each stage ('half'); its width is rounded to a multiple of 8
     assert "layer3.4.se_module.fc1.weight" in keys and "layer3.3.se_module.fc1.weight" not in keys
-    assert net.layer1[0].se_module.fc1.out_channels == round_width(54, 1 / 16) == 8
+    assert net.layer1[0].se_module.fc1.out_channels == make_divisible(54 * (1 / 16), 8) == 8
     assert "layer1.0.downsample.conv.weight" in keys and "layer1.1.downsample" not in str(keys)
     assert net.layer2[0].conv2.conv.groups == net.layer2[0].planes  # depthwise
     x = torch.randn(1, 3, 4, 64, 64)

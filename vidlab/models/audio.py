@@ -18,13 +18,13 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 from torch.nn.modules.utils import _pair
-from torch.utils import checkpoint as cp
 
 from vidlab.checkpoint import LoadReport
 from vidlab.models._checks import frozen
 from vidlab.models.heads.audio import TSNAudioHead
+from vidlab.models.layers.checkpointing import checkpointed
 from vidlab.models.layers.conv_module import ConvModule
-from vidlab.models.layers.freeze import freeze, norms_to_eval
+from vidlab.models.layers.freeze import FreezableBackbone, freeze
 from vidlab.models.preprocess import ActionDataPreprocessor
 from vidlab.models.pretrained import load_pretrained
 from vidlab.models.recognizer import BaseRecognizer
@@ -195,14 +195,10 @@ class Bottleneck2dAudio(nn.Module):
         return out + identity
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._residual, x, use_reentrant=False)
-        else:
-            out = self._residual(x)
-        return self.relu(out)
+        return self.relu(checkpointed(self._residual, x, enabled=self.with_cp))
 
 
-class ResNetAudio(nn.Module):
+class ResNetAudio(FreezableBackbone):
     """MMAction2's ``ResNetAudio``: a ``ConvAudio`` stem (9x1 + 1x9, summed), then bottleneck
     stages whose 3x3 convs are factorized where ``factorize`` says; no pooling.
 
@@ -310,7 +306,7 @@ class ResNetAudio(nn.Module):
             for m in self.modules():
                 if isinstance(m, Bottleneck2dAudio):
                     nn.init.zeros_(m.conv3.bn.weight)
-        self._freeze_stages()
+        self._apply_freezing()
 
     def _make_res_layer(
         self, inplanes: int, planes: int, blocks: int, stride: int, dilation: int, factorize
@@ -351,7 +347,7 @@ class ResNetAudio(nn.Module):
             x = getattr(self, name)(x)
         return x  # (N, feat_dim, T/8, F/8)
 
-    def _freeze_stages(self) -> None:
+    def _apply_freezing(self) -> None:
         # As MMAction2: the stem's parameters are frozen but only its outer BN is put in eval
         # mode (the BNs inside ConvAudio keep updating their statistics).
         if self.frozen_stages >= 0:
@@ -359,14 +355,6 @@ class ResNetAudio(nn.Module):
             for p in self.conv1.parameters():
                 p.requires_grad = False
         freeze(getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1))
-
-    def train(self, mode: bool = True):
-        """Train mode that keeps frozen stages and, with ``norm_eval``, BatchNorms in eval."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            norms_to_eval(self)
-        return self
 
 
 # --- variants ---------------------------------------------------------------------------------

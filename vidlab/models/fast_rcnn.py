@@ -293,24 +293,24 @@ class FastRCNN(nn.Module):
 
     def forward(
         self,
-        inputs: Mapping | None = None,
         *,
-        clips: Tensor | None = None,
-        proposals: Sequence[Tensor] | None = None,
+        clips: Tensor,
+        proposals: Sequence[Tensor],
         gt_instances: Sequence[Mapping] | None = None,
         meta: Sequence[Mapping] | None = None,
     ) -> dict[str, Any]:
         """In training, samples RoIs against ``gt_instances`` and returns what :meth:`loss`
         needs; in eval mode, the logits of every proposal (for :meth:`results`).
 
-        Takes the input dict, ``model(inputs)``, or its items as keywords,
-        ``model(**inputs)`` (the training loop passes a dict of inputs that way).
+        Keywords only: the input dict's items, ``model(**inputs)``, as the training loop and
+        :class:`~vidlab.tasks.detection.DetectionTask` pass it.
+
+        Args:
+            clips: Raw clips ``(N, C, T, H, W)``.
+            proposals: One ``(m, 4)`` box tensor per clip, in pixels of the clip's frames.
+            gt_instances: Per clip ``{"bboxes", "labels"}`` (training only).
+            meta: Per clip its metadata (``img_shape``, ...).
         """
-        if inputs is not None:
-            clips, proposals = inputs["clips"], inputs["proposals"]
-            gt_instances, meta = inputs.get("gt_instances"), inputs.get("meta")
-        if clips is None or proposals is None:
-            raise ValueError("FastRCNN needs clips and proposals (one (m, 4) tensor per clip)")
         proposals = [p.to(clips.device).float() for p in proposals]
         if len(proposals) != clips.shape[0]:
             raise ValueError(f"{clips.shape[0]} clips but {len(proposals)} proposal lists")

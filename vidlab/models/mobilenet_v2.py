@@ -13,30 +13,20 @@ from collections.abc import Mapping, Sequence
 
 import torch.nn as nn
 from torch import Tensor
-from torch.utils import checkpoint as cp
 
 from vidlab.checkpoint import LoadReport
 from vidlab.models._checks import frozen
 from vidlab.models.heads.tsm import TSMHead
+from vidlab.models.layers.checkpointing import checkpointed
 from vidlab.models.layers.conv_module import ConvModule
-from vidlab.models.layers.freeze import norms_to_eval
+from vidlab.models.layers.freeze import FreezableBackbone
+from vidlab.models.layers.rounding import make_divisible
 from vidlab.models.layers.temporal_shift import TemporalShift
 from vidlab.models.preprocess import ActionDataPreprocessor
 from vidlab.models.pretrained import load_pretrained
 from vidlab.models.recognizer import Recognizer2D
 from vidlab.models.resnet import _unwrapped
 from vidlab.models.variants import IMAGENET_MEAN, IMAGENET_STD, variant
-
-
-def make_divisible(value: float, divisor: int, min_value: int | None = None, min_ratio=0.9) -> int:
-    """Round ``value`` to a multiple of ``divisor`` (to nearest; never below ``min_ratio``
-    of ``value``, never below ``min_value``, default ``divisor``)."""
-    if min_value is None:
-        min_value = divisor
-    new_value = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    if new_value < min_ratio * value:
-        new_value += divisor
-    return new_value
 
 
 class InvertedResidual(nn.Module):
@@ -94,12 +84,10 @@ class InvertedResidual(nn.Module):
         return x + self.conv(x) if self.use_res_connect else self.conv(x)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.with_cp and x.requires_grad:
-            return cp.checkpoint(self._inner, x, use_reentrant=False)
-        return self._inner(x)
+        return checkpointed(self._inner, x, enabled=self.with_cp)
 
 
-class MobileNetV2(nn.Module):
+class MobileNetV2(FreezableBackbone):
     """MobileNetV2 backbone: ``(N, 3, H, W)`` -> the outputs of the stages in ``out_indices``.
 
     Stages 0-6 are the seven inverted-residual layers (``layer1``..``layer7``), stage 7 is the
@@ -202,7 +190,7 @@ class MobileNetV2(nn.Module):
                 outs.append(x)
         return outs[0] if len(outs) == 1 else tuple(outs)
 
-    def _freeze_stages(self) -> None:
+    def _apply_freezing(self) -> None:
         if self.frozen_stages >= 0:
             self.conv1.eval()
             for p in self.conv1.parameters():
@@ -212,14 +200,6 @@ class MobileNetV2(nn.Module):
             layer.eval()
             for p in layer.parameters():
                 p.requires_grad = False
-
-    def train(self, mode: bool = True):
-        """Train mode that keeps frozen stages (and every BatchNorm with ``norm_eval``) in eval."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            norms_to_eval(self)
-        return self
 
 
 class MobileNetV2TSM(MobileNetV2):

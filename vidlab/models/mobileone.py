@@ -21,7 +21,7 @@ from vidlab.checkpoint import LoadReport
 from vidlab.models._checks import frozen
 from vidlab.models.heads.tsm import TSMHead
 from vidlab.models.heads.tsn import TSNHead
-from vidlab.models.layers.freeze import freeze, norms_to_eval
+from vidlab.models.layers.freeze import FreezableBackbone, freeze
 from vidlab.models.layers.mobileone_block import MobileOneBlock
 from vidlab.models.layers.temporal_shift import TemporalShift
 from vidlab.models.preprocess import ActionDataPreprocessor
@@ -31,7 +31,7 @@ from vidlab.models.resnet import _unwrapped
 from vidlab.models.variants import IMAGENET_MEAN, IMAGENET_STD, variant
 
 
-class MobileOne(nn.Module):
+class MobileOne(FreezableBackbone):
     """MobileOne backbone: ``(N, 3, H, W)`` -> a tuple of the ``out_indices`` stage outputs.
 
     As MMPretrain's, the output is always a tuple (``Recognizer2D`` unwraps a single one).
@@ -185,18 +185,10 @@ class MobileOne(nn.Module):
                 m.switch_to_deploy()
         self.deploy = True
 
-    def _freeze_stages(self) -> None:
+    def _apply_freezing(self) -> None:
         modules = [self.stage0] if self.frozen_stages >= 0 else []
         modules += [getattr(self, f"stage{i + 1}") for i in range(self.frozen_stages)]
         freeze(modules)
-
-    def train(self, mode: bool = True):
-        """Train mode that keeps frozen stages (and every BatchNorm with ``norm_eval``) in eval."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            norms_to_eval(self)
-        return self
 
 
 class MobileOneTSM(MobileOne):

@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 
 import torch.nn as nn
 from torch import Tensor
-from torch.utils import checkpoint as cp
 
 from vidlab.checkpoint import LoadReport
 from vidlab.models._checks import frozen
+from vidlab.models.layers.checkpointing import checkpointed
 from vidlab.models.layers.conv_module import ConvModule
 from vidlab.models.layers.freeze import freeze, norms_to_eval
 from vidlab.models.pretrained import load_pretrained
@@ -32,11 +32,7 @@ class _ResidualBlock(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._residual, x, use_reentrant=False)
-        else:
-            out = self._residual(x)
-        return self.relu(out)
+        return self.relu(checkpointed(self._residual, x, enabled=self.with_cp))
 
 
 class BasicBlock(_ResidualBlock):

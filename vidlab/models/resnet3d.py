@@ -28,7 +28,7 @@ from vidlab.checkpoint import LoadReport
 from vidlab.compat.layers import build_activation_layer
 from vidlab.models._checks import frozen
 from vidlab.models.layers.conv_module import ConvModule
-from vidlab.models.layers.freeze import freeze, norms_to_eval
+from vidlab.models.layers.freeze import FreezableBackbone, freeze
 from vidlab.models.layers.non_local import NonLocal3d
 from vidlab.models.pretrained import load_pretrained
 from vidlab.models.resnet import _ResidualBlock, _torchvision_name, _unwrapped
@@ -210,7 +210,7 @@ class Bottleneck3d(_Block3d):
         return self.conv3(self.conv2(self.conv1(x))) + identity
 
 
-class ResNet3d(nn.Module):
+class ResNet3d(FreezableBackbone):
     """3D ResNet backbone: ``(N, C, T, H, W)`` -> the feature map of each stage in
     ``out_indices`` (a tuple if more than one).
 
@@ -515,15 +515,6 @@ class ResNet3d(nn.Module):
 
     def _apply_freezing(self) -> None:
         freeze(self._frozen_modules())
-
-    def train(self, mode: bool = True):
-        """Train mode that keeps frozen stages (and, with ``norm_eval``, every BatchNorm) in
-        eval mode."""
-        super().train(mode)
-        self._apply_freezing()
-        if mode and self.norm_eval:
-            norms_to_eval(self)
-        return self
 
 
 # --- 2D -> 3D ---------------------------------------------------------------------------------

@@ -15,15 +15,15 @@ from collections.abc import Mapping, Sequence
 import torch
 import torch.nn as nn
 from torch import Tensor
-from torch.utils import checkpoint as cp
 
 from vidlab.checkpoint import LoadReport
 from vidlab.compat.layers import build_conv_layer, build_norm_layer
 from vidlab.models._checks import frozen
 from vidlab.models.heads.tsn import TSNHead
+from vidlab.models.layers.checkpointing import checkpointed
 from vidlab.models.layers.conv_module import ConvModule
 from vidlab.models.layers.drop_path import DropPath
-from vidlab.models.layers.freeze import freeze, norms_to_eval
+from vidlab.models.layers.freeze import FreezableBackbone, freeze
 from vidlab.models.preprocess import ActionDataPreprocessor
 from vidlab.models.pretrained import load_pretrained
 from vidlab.models.recognizer import Recognizer2D
@@ -120,14 +120,10 @@ class Bottleneck(nn.Module):
         return self.drop_path(out) + identity
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._residual, x, use_reentrant=False)
-        else:
-            out = self._residual(x)
-        return self.relu(out)
+        return self.relu(checkpointed(self._residual, x, enabled=self.with_cp))
 
 
-class ResNeXt(nn.Module):
+class ResNeXt(FreezableBackbone):
     """ResNeXt backbone: ``(N, C, H, W)`` -> a tuple of the ``out_indices`` stage outputs.
 
     As MMPretrain's, the output is always a tuple (``Recognizer2D`` unwraps a single one).
@@ -327,20 +323,12 @@ class ResNeXt(nn.Module):
                 outs.append(x)
         return tuple(outs)
 
-    def _freeze_stages(self) -> None:
+    def _apply_freezing(self) -> None:
         modules: list[nn.Module] = []
         if self.frozen_stages >= 0:
             modules = [self.stem] if self.deep_stem else [self.conv1, self.bn1]
         modules += [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
         freeze(modules)
-
-    def train(self, mode: bool = True):
-        """Train mode that keeps frozen stages (and every BatchNorm with ``norm_eval``) in eval."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            norms_to_eval(self)
-        return self
 
 
 # --- variants -------------------------------------------------------------------------------

@@ -14,11 +14,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
-from torch.utils import checkpoint as cp
 
 from vidlab.checkpoint import LoadReport
 from vidlab.models.heads.base import AvgConsensus
 from vidlab.models.heads.tsm import TSMHead
+from vidlab.models.layers.checkpointing import checkpointed
 from vidlab.models.preprocess import ActionDataPreprocessor
 from vidlab.models.pretrained import load_pretrained
 from vidlab.models.recognizer import Recognizer2D
@@ -162,11 +162,7 @@ class TABlock(nn.Module):
         return out + identity
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.block.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._residual, x, use_reentrant=False)
-        else:
-            out = self._residual(x)
-        return self.block.relu(out)
+        return self.block.relu(checkpointed(self._residual, x, enabled=self.block.with_cp))
 
 
 def _plain(name: str) -> str:

@@ -16,15 +16,16 @@ from collections.abc import Mapping, Sequence
 import torch
 import torch.nn as nn
 from torch import Tensor
-from torch.utils import checkpoint as cp
 
 from vidlab.checkpoint import LoadReport
 from vidlab.compat.layers import build_activation_layer
 from vidlab.models._checks import frozen
 from vidlab.models.heads.x3d import X3DHead
+from vidlab.models.layers.checkpointing import checkpointed
 from vidlab.models.layers.conv_module import ConvModule
-from vidlab.models.layers.freeze import freeze, norms_to_eval
-from vidlab.models.layers.squeeze_excite import SEModule, round_width
+from vidlab.models.layers.freeze import FreezableBackbone, freeze
+from vidlab.models.layers.rounding import make_divisible
+from vidlab.models.layers.squeeze_excite import SEModule
 from vidlab.models.preprocess import ActionDataPreprocessor
 from vidlab.models.pretrained import load_pretrained
 from vidlab.models.recognizer import Recognizer3D
@@ -106,14 +107,10 @@ class BlockX3D(nn.Module):
         return out + identity
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._residual, x, use_reentrant=False)
-        else:
-            out = self._residual(x)
-        return self.relu(out)
+        return self.relu(checkpointed(self._residual, x, enabled=self.with_cp))
 
 
-class X3D(nn.Module):
+class X3D(FreezableBackbone):
     """X3D backbone: ``(N, C, T, H, W)`` -> ``(N, feat_dim, T, H/32, W/32)``.
 
     Time is never strided. Widths start at ``24 * gamma_w`` (rounded to a multiple of 8) and
@@ -192,7 +189,7 @@ class X3D(nn.Module):
         self.with_cp = with_cp
         self.zero_init_residual = zero_init_residual
 
-        self.base_channels = round_width(24, gamma_w) if gamma_w else 24
+        self.base_channels = make_divisible(24 * gamma_w, 8) if gamma_w else 24
         self.stage_blocks = [int(math.ceil(gamma_d * n)) if gamma_d else n for n in (1, 2, 5, 3)][
             :num_stages
         ]
@@ -299,14 +296,6 @@ class X3D(nn.Module):
         stages = [self.conv1_s, self.conv1_t]
         stages += [getattr(self, f"layer{i}") for i in range(1, self.frozen_stages + 1)]
         freeze(stages)
-
-    def train(self, mode: bool = True):
-        """Train mode that keeps frozen stages and ``norm_eval`` BatchNorms in eval mode."""
-        super().train(mode)
-        self._apply_freezing()
-        if mode and self.norm_eval:
-            norms_to_eval(self)
-        return self
 
 
 # --- variants -------------------------------------------------------------------------------

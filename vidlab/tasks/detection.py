@@ -99,7 +99,7 @@ class DetectionTask(Task):
         """Per clip: its :class:`DetectionResult` and its ground truth (``bboxes`` in pixels of
         the transformed frame and ``labels``, as packed; ``AVAMetric`` reads its own)."""
         inputs = self._inputs(batch, device, with_gt=False)
-        outputs = model(inputs)
+        outputs = model(**inputs)
         results = model.results(outputs, inputs["meta"])
         gts = batch.get("gt_instances") or [{} for _ in results]
         return [DetectionResult(r) for r in results], [dict(g) for g in gts]

@@ -1,6 +1,6 @@
 """Classification heads with MMAction2's arguments and keys (``cls_head.fc_cls.*``)."""
 
-from vidlab.models.heads.base import AvgConsensus, BaseHead
+from vidlab.models.heads.base import AvgConsensus, BaseHead, PooledHead
 from vidlab.models.heads.i3d import I3DHead
 from vidlab.models.heads.slowfast import SlowFastHead
 from vidlab.models.heads.trn import TRNHead
@@ -12,6 +12,7 @@ __all__ = [
     "AvgConsensus",
     "BaseHead",
     "I3DHead",
+    "PooledHead",
     "SlowFastHead",
     "TRNHead",
     "TSMHead",

@@ -7,12 +7,11 @@ recognizer's ``average_views``, as MMAction2 merges them in ``average_clip``).
 from __future__ import annotations
 
 import torch.nn as nn
-from torch import Tensor
 
-from vidlab.models.heads.base import BaseHead
+from vidlab.models.heads.base import PooledHead
 
 
-class TSNAudioHead(BaseHead):
+class TSNAudioHead(PooledHead):
     """Spatial average pool, dropout, linear: ``(N, C, h, w)`` -> logits ``(N, num_classes)``.
 
     Args:
@@ -25,6 +24,8 @@ class TSNAudioHead(BaseHead):
         **kwargs: ``BaseHead`` arguments (``loss_cls``, ``average_clips``, ...).
     """
 
+    pool_type = nn.AdaptiveAvgPool2d
+
     def __init__(
         self,
         num_classes: int,
@@ -34,16 +35,4 @@ class TSNAudioHead(BaseHead):
         init_std: float = 0.01,
         **kwargs,
     ) -> None:
-        super().__init__(
-            num_classes, in_channels, dropout_ratio=dropout_ratio, init_std=init_std, **kwargs
-        )
-        self.spatial_type = spatial_type
-        self.avg_pool = nn.AdaptiveAvgPool2d((1, 1)) if spatial_type == "avg" else None
-
-    def pre_logits(self, x: Tensor, num_segs: int | None = None) -> Tensor:
-        if self.avg_pool is not None:
-            x = self.avg_pool(x)  # (N, C, 1, 1)
-        return x.reshape(x.shape[0], -1)  # (N, C)
-
-    def forward(self, x: Tensor, num_segs: int | None = None, **kwargs) -> Tensor:
-        return self._classify(self.pre_logits(x))  # (N, K)
+        super().__init__(num_classes, in_channels, spatial_type, dropout_ratio, init_std, **kwargs)

@@ -113,3 +113,49 @@ class BaseHead(nn.Module):
         if self.dropout is not None:
             x = self.dropout(x)
         return self.fc_cls(x)
+
+
+class PooledHead(BaseHead):
+    """Global average pool, dropout, ``fc_cls``: ``(N, C, *dims)`` -> ``(N, K)``.
+
+    The head of I3D (3D maps) and of TSN for audio (2D maps); SlowFast's, TSN's and TSM's heads
+    are this head with their differences. ``pool_type`` is the pooling class: ``AdaptiveAvgPool3d``
+    here, a subclass for 2D maps sets ``AdaptiveAvgPool2d``.
+
+    Args:
+        num_classes: Number of classes.
+        in_channels: Input channels.
+        spatial_type: ``'avg'`` pools; anything else expects pooled features.
+        dropout_ratio: Dropout before ``fc_cls`` (0 disables it).
+        init_std: Std of the ``fc_cls`` weight init.
+        **kwargs: ``BaseHead`` arguments (``loss_cls``, ``average_clips``, ...).
+    """
+
+    pool_type: type[nn.Module] = nn.AdaptiveAvgPool3d
+
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int,
+        spatial_type: str | None = "avg",
+        dropout_ratio: float = 0.5,
+        init_std: float = 0.01,
+        **kwargs,
+    ) -> None:
+        super().__init__(
+            num_classes, in_channels, dropout_ratio=dropout_ratio, init_std=init_std, **kwargs
+        )
+        self.spatial_type = spatial_type
+        self.avg_pool = self.pool_type(1) if spatial_type == "avg" else None
+
+    def _pool(self, x: Tensor) -> Tensor:
+        """``(M, C, *dims)`` -> ``(M, C)``; features already pooled pass through flattened."""
+        if self.avg_pool is not None:
+            x = self.avg_pool(x)  # (M, C, 1, ...)
+        return x.flatten(1)  # (M, C)
+
+    def pre_logits(self, x: Tensor, num_segs: int | None = None) -> Tensor:
+        return self._pool(x)  # (N, C)
+
+    def forward(self, x: Tensor, num_segs: int | None = None, **kwargs) -> Tensor:
+        return self._classify(self.pre_logits(x, num_segs))  # (N, K)

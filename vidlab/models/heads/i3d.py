@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import torch.nn as nn
-from torch import Tensor
-
-from vidlab.models.heads.base import BaseHead
+from vidlab.models.heads.base import PooledHead
 
 
-class I3DHead(BaseHead):
+class I3DHead(PooledHead):
     """Spatio-temporal average pool, dropout, linear: ``(N, C, T, H, W)`` -> ``(N, K)``.
 
     Args:
@@ -19,26 +16,3 @@ class I3DHead(BaseHead):
         init_std: Std of the ``fc_cls`` weight init.
         **kwargs: ``BaseHead`` arguments (``loss_cls``, ``average_clips``, ...).
     """
-
-    def __init__(
-        self,
-        num_classes: int,
-        in_channels: int,
-        spatial_type: str | None = "avg",
-        dropout_ratio: float = 0.5,
-        init_std: float = 0.01,
-        **kwargs,
-    ) -> None:
-        super().__init__(
-            num_classes, in_channels, dropout_ratio=dropout_ratio, init_std=init_std, **kwargs
-        )
-        self.spatial_type = spatial_type
-        self.avg_pool = nn.AdaptiveAvgPool3d((1, 1, 1)) if spatial_type == "avg" else None
-
-    def pre_logits(self, x: Tensor, num_segs: int | None = None) -> Tensor:
-        if self.avg_pool is not None:
-            x = self.avg_pool(x)  # (N, C, 1, 1, 1)
-        return x.flatten(1)  # (N, C)
-
-    def forward(self, x: Tensor, num_segs: int | None = None, **kwargs) -> Tensor:
-        return self._classify(self.pre_logits(x))  # (N, K)

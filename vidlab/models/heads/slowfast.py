@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 from torch import Tensor
 
-from vidlab.models.heads.base import BaseHead
+from vidlab.models.heads.base import PooledHead
 
 
-class SlowFastHead(BaseHead):
+class SlowFastHead(PooledHead):
     """``(slow (N, Cs, Ts, H, W), fast (N, Cf, Tf, H, W))`` -> ``(N, K)``.
 
     Each map is averaged over time and space; the features are ``[fast, slow]`` (MMAction2's
@@ -33,18 +32,8 @@ class SlowFastHead(BaseHead):
         init_std: float = 0.01,
         **kwargs,
     ) -> None:
-        super().__init__(
-            num_classes, in_channels, dropout_ratio=dropout_ratio, init_std=init_std, **kwargs
-        )
-        self.spatial_type = spatial_type
-        self.avg_pool = nn.AdaptiveAvgPool3d((1, 1, 1)) if spatial_type == "avg" else None
+        super().__init__(num_classes, in_channels, spatial_type, dropout_ratio, init_std, **kwargs)
 
     def pre_logits(self, x: tuple[Tensor, Tensor], num_segs: int | None = None) -> Tensor:
         x_slow, x_fast = x
-        if self.avg_pool is not None:
-            x_slow = self.avg_pool(x_slow)  # (N, Cs, 1, 1, 1)
-            x_fast = self.avg_pool(x_fast)  # (N, Cf, 1, 1, 1)
-        return torch.cat((x_fast, x_slow), dim=1).flatten(1)  # (N, Cf + Cs)
-
-    def forward(self, x: tuple[Tensor, Tensor], num_segs: int | None = None, **kwargs) -> Tensor:
-        return self._classify(self.pre_logits(x))  # (N, K)
+        return torch.cat((self._pool(x_fast), self._pool(x_slow)), dim=1)  # (N, Cf + Cs)

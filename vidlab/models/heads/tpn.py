@@ -34,6 +34,8 @@ class TPNHead(TSNHead):
         **kwargs: ``BaseHead`` arguments (``loss_cls``, ``average_clips``, ...).
     """
 
+    pool_type = nn.AdaptiveAvgPool3d  # the 3D recognizer's and fcn_test's pool
+
     def __init__(
         self,
         num_classes: int,
@@ -53,19 +55,13 @@ class TPNHead(TSNHead):
             init_std=init_std,
             **kwargs,
         )
-        self.avg_pool3d = nn.AdaptiveAvgPool3d((1, 1, 1)) if spatial_type == "avg" else None
-
-    def _pool3d(self, x: Tensor) -> Tensor:
-        if self.avg_pool3d is not None:
-            x = self.avg_pool3d(x)  # (N, C, 1, 1, 1)
-        return x.flatten(1)  # (N, C)
 
     def pre_logits(self, x: Tensor, num_segs: int | None = None) -> Tensor:
         """Pooled features ``(N, C)`` of the map ``(N, C, t, h, w)``; ``num_segs`` given: the
         2D recognizer's way (a window over space and the one time step left, then the
         consensus over ``num_segs`` rows)."""
         if num_segs is None:
-            return self._pool3d(x)
+            return self._pool(x)  # (N, C)
         # MMAction2 pools (N, C, h, w) with an AvgPool3d window (1, h, w) (the time axis was
         # squeezed away); the same window over (t, h, w) of a 5D map sums the same values.
         x = F.avg_pool3d(x, x.shape[2:])  # (N*S, C, 1, 1, 1)
@@ -84,7 +80,7 @@ class TPNHead(TSNHead):
                 ``test_cfg.fcn_test``; the recognizer sets it in eval mode only).
         """
         if fcn_test:
-            x = self.avg_pool3d(x) if self.avg_pool3d is not None else x  # (N, C, 1, 1, 1)
+            x = self.avg_pool(x) if self.avg_pool is not None else x  # (N, C, 1, 1, 1)
             weight = self.fc_cls.weight[:, :, None, None, None]  # (K, C, 1, 1, 1)
             return F.conv3d(x, weight, self.fc_cls.bias).flatten(1)  # (N, K)
         return self._classify(self.pre_logits(x, num_segs))  # (N, K)

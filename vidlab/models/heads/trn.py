@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from vidlab.models.heads.base import BaseHead
+from vidlab.models.heads.base import PooledHead
 
 
 def _mlp(in_features: int, bottleneck: int, num_classes: int) -> nn.Sequential:
@@ -137,7 +137,7 @@ class RelationModuleMultiScale(nn.Module):
         return scores  # (N, K)
 
 
-class TRNHead(BaseHead):
+class TRNHead(PooledHead):
     """Per-frame pool and embedding (``fc_cls``), then a relation module over the segments.
 
     Input ``(N*num_segments, C, H, W)`` -> logits ``(N, K)``; ``k * num_segments`` frames per
@@ -158,6 +158,8 @@ class TRNHead(BaseHead):
         **kwargs: ``BaseHead`` arguments (``loss_cls``, ``average_clips``, ...).
     """
 
+    pool_type = nn.AdaptiveAvgPool2d
+
     def __init__(
         self,
         num_classes: int,
@@ -175,17 +177,13 @@ class TRNHead(BaseHead):
             raise ValueError(
                 f"TRNHead: unknown relation_type {relation_type!r}; use {sorted(relations)}"
             )
-        super().__init__(
-            num_classes, in_channels, dropout_ratio=dropout_ratio, init_std=init_std, **kwargs
-        )
+        super().__init__(num_classes, in_channels, spatial_type, dropout_ratio, init_std, **kwargs)
         self.num_segments = num_segments
-        self.spatial_type = spatial_type
         self.relation_type = relation_type
         self.hidden_dim = hidden_dim
         self.consensus = relations[relation_type](hidden_dim, num_segments, num_classes)
         self.fc_cls = nn.Linear(in_channels, hidden_dim)  # a frame embedding here
         super().init_weights()
-        self.avg_pool = nn.AdaptiveAvgPool2d(1) if spatial_type == "avg" else None
 
     @property
     def num_features(self) -> int:
@@ -197,9 +195,7 @@ class TRNHead(BaseHead):
         self.num_classes = num_classes
 
     def _embed(self, x: Tensor, dropout: bool) -> Tensor:
-        if self.avg_pool is not None:
-            x = self.avg_pool(x)  # (N*S, C, 1, 1)
-        x = torch.flatten(x, 1)  # (N*S, C)
+        x = self._pool(x)  # (N*S, C)
         if dropout and self.dropout is not None:
             x = self.dropout(x)
         x = self.fc_cls(x)  # (N*S, hidden)

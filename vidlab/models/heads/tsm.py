@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import torch
 import torch.nn as nn
 from torch import Tensor
 
 from vidlab.models._checks import built
-from vidlab.models.heads.base import AvgConsensus, BaseHead
+from vidlab.models.heads.base import AvgConsensus, PooledHead
 
 
-class TSMHead(BaseHead):
+class TSMHead(PooledHead):
     """Per-frame pool, dropout and linear, then the average over ``num_segments``.
 
     Frames are grouped by the head's own ``num_segments`` (not the ``num_segs`` passed in), so
@@ -31,6 +30,8 @@ class TSMHead(BaseHead):
         **kwargs: ``BaseHead`` arguments (``loss_cls``, ``average_clips``, ...).
     """
 
+    pool_type = nn.AdaptiveAvgPool2d
+
     def __init__(
         self,
         num_classes: int,
@@ -44,25 +45,16 @@ class TSMHead(BaseHead):
         temporal_pool: bool = False,
         **kwargs,
     ) -> None:
-        super().__init__(
-            num_classes, in_channels, dropout_ratio=dropout_ratio, init_std=init_std, **kwargs
-        )
+        super().__init__(num_classes, in_channels, spatial_type, dropout_ratio, init_std, **kwargs)
         self.num_segments = num_segments
-        self.spatial_type = spatial_type
         self.is_shift = is_shift
         self.temporal_pool = temporal_pool
         consensus = built(consensus, "TSMHead(consensus=...)")
         self.consensus = AvgConsensus(dim=1) if consensus is None else consensus
-        self.avg_pool = nn.AdaptiveAvgPool2d(1) if spatial_type == "avg" else None
 
     @property
     def _segments(self) -> int:
         return self.num_segments // 2 if self.is_shift and self.temporal_pool else self.num_segments
-
-    def _pool(self, x: Tensor) -> Tensor:
-        if self.avg_pool is not None:
-            x = self.avg_pool(x)  # (N*S, C, 1, 1)
-        return torch.flatten(x, 1)  # (N*S, C)
 
     def pre_logits(self, x: Tensor, num_segs: int | None = None) -> Tensor:
         x = self._pool(x)

@@ -6,10 +6,10 @@ import torch.nn as nn
 from torch import Tensor
 
 from vidlab.models._checks import built
-from vidlab.models.heads.base import AvgConsensus, BaseHead
+from vidlab.models.heads.base import AvgConsensus, PooledHead
 
 
-class TSNHead(BaseHead):
+class TSNHead(PooledHead):
     """Spatial average pool, segment consensus, dropout, linear.
 
     Input ``(N*num_segs, C, H, W)`` -> logits ``(N, num_classes)``.
@@ -24,6 +24,8 @@ class TSNHead(BaseHead):
         **kwargs: ``BaseHead`` arguments (``loss_cls``, ``average_clips``, ...).
     """
 
+    pool_type = nn.AdaptiveAvgPool2d
+
     def __init__(
         self,
         num_classes: int,
@@ -34,19 +36,11 @@ class TSNHead(BaseHead):
         init_std: float = 0.01,
         **kwargs,
     ) -> None:
-        super().__init__(
-            num_classes, in_channels, dropout_ratio=dropout_ratio, init_std=init_std, **kwargs
-        )
-        self.spatial_type = spatial_type
+        super().__init__(num_classes, in_channels, spatial_type, dropout_ratio, init_std, **kwargs)
         consensus = built(consensus, "TSNHead(consensus=...)")
         self.consensus = AvgConsensus(dim=1) if consensus is None else consensus
-        self.avg_pool = nn.AdaptiveAvgPool2d((1, 1)) if spatial_type == "avg" else None
 
     def pre_logits(self, x: Tensor, num_segs: int | None = None) -> Tensor:
-        if self.avg_pool is not None:
-            x = self.avg_pool(x)  # (N*S, C, 1, 1)
-        x = x.reshape((-1, num_segs) + x.shape[1:])  # (N, S, C, 1, 1)
-        return self.consensus(x).squeeze(1).flatten(1)  # (N, C)
-
-    def forward(self, x: Tensor, num_segs: int | None = None, **kwargs) -> Tensor:
-        return self._classify(self.pre_logits(x, num_segs))  # (N, K)
+        x = self._pool(x)  # (N*S, C)
+        x = x.reshape(-1, num_segs, x.shape[1])  # (N, S, C)
+        return self.consensus(x).squeeze(1)  # (N, C)

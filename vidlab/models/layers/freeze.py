@@ -22,3 +22,25 @@ def norms_to_eval(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, _BatchNorm):
             m.eval()
+
+
+class FreezableBackbone(nn.Module):
+    """A backbone whose frozen stages (MMAction2's ``frozen_stages``) and, with ``norm_eval``,
+    BatchNorms stay in eval mode through every ``train()`` call.
+
+    Subclasses implement ``_apply_freezing`` (eval mode and no gradients for what is frozen,
+    usually :func:`freeze`) and set ``self.norm_eval`` where they take it.
+    """
+
+    norm_eval: bool = False
+
+    def _apply_freezing(self) -> None:
+        raise NotImplementedError
+
+    def train(self, mode: bool = True):
+        """Train mode that keeps frozen stages (and every BatchNorm with ``norm_eval``) in eval."""
+        super().train(mode)
+        self._apply_freezing()
+        if mode and self.norm_eval:
+            norms_to_eval(self)
+        return self

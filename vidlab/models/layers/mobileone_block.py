@@ -18,7 +18,7 @@ from torch import Tensor
 from vidlab.compat.layers import build_activation_layer, build_conv_layer, build_norm_layer
 from vidlab.models._checks import frozen
 from vidlab.models.layers.conv_module import ConvModule
-from vidlab.models.mobilenet_v2 import make_divisible
+from vidlab.models.layers.rounding import make_divisible
 
 __all__ = ["MobileOneBlock", "SELayer"]
 

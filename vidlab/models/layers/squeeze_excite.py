@@ -5,16 +5,7 @@ from __future__ import annotations
 import torch.nn as nn
 from torch import Tensor
 
-
-def round_width(width: float, multiplier: float, min_width: int = 8, divisor: int = 8) -> int:
-    """``width * multiplier`` rounded to a multiple of ``divisor`` (at least ``min_width``),
-    never more than 10% below the exact product (the rounding of X3D and EfficientNet)."""
-    width *= multiplier
-    min_width = min_width or divisor
-    rounded = max(min_width, int(width + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * width:
-        rounded += divisor
-    return int(rounded)
+from vidlab.models.layers.rounding import make_divisible
 
 
 class SEModule(nn.Module):
@@ -24,14 +15,14 @@ class SEModule(nn.Module):
 
     Args:
         channels: Channels of the input.
-        reduction: Ratio of the bottleneck width to ``channels`` (rounded by
-            :func:`round_width`).
+        reduction: Ratio of the bottleneck width to ``channels`` (rounded to a multiple of 8
+            by :func:`~vidlab.models.layers.rounding.make_divisible`).
     """
 
     def __init__(self, channels: int, reduction: float) -> None:
         super().__init__()
         self.avg_pool = nn.AdaptiveAvgPool3d(1)
-        self.bottleneck = round_width(channels, reduction)
+        self.bottleneck = make_divisible(channels * reduction, 8)
         self.fc1 = nn.Conv3d(channels, self.bottleneck, kernel_size=1, padding=0)
         self.relu = nn.ReLU()
         self.fc2 = nn.Conv3d(self.bottleneck, channels, kernel_size=1, padding=0)
