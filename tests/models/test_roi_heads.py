@@ -33,13 +33,16 @@ def test_bbox_head_ava_equals_mmaction2(name):
     head.load_state_dict(state, strict=True)
     with torch.no_grad():
         logits = head(case["feats"])
-    assert torch.equal(logits, case["logits"])
+    # the MLP's float32 sums depend on the thread count (bit-identical with 2 threads, not 1):
+    # the parity measure of tests/models/test_parity.py, max |diff| / max |value|
+    err = (logits - case["logits"]).abs().max() / case["logits"].abs().max()
+    assert err <= 1e-5, f"relative error {err:.2e}"
     losses = head.loss(logits, case["labels"])
     assert losses.keys() == case["losses"].keys()
     for key, value in case["losses"].items():
         torch.testing.assert_close(losses[key], value, rtol=1e-6, atol=1e-7, msg=key)
     for meta, (boxes, scores) in zip(case["metas"], case["predicted"]):
-        ours = head.predict_boxes(case["rois"], logits, meta)
+        ours = head.predict_boxes(case["rois"], case["logits"], meta)  # exact from the same logits
         assert torch.equal(ours[0], boxes) and torch.equal(ours[1], scores)
 
 
