@@ -254,3 +254,37 @@ def test_cli_export_names_a_restricted_op_and_skips_the_check_on_request(tmp_pat
     assert "v.onnx was written" in proc.stderr
     proc = subprocess.run([*cmd, "--no-check-ops"], capture_output=True, text=True, env=env)
     assert proc.returncode == 0 and "max |onnxruntime - torch|" in proc.stdout, proc.stderr
+
+
+class _Depthwise3d(nn.Module):
+    """A depthwise 3x3x3 conv (X3D's, with a bias and a spatial stride) and a 5x1x1 one."""
+
+    def __init__(self):
+        super().__init__()
+        self.dw = nn.Conv3d(6, 6, 3, stride=(1, 2, 2), padding=1, groups=6, bias=True)
+        self.dw_t = nn.Conv3d(6, 6, (5, 1, 1), padding=(2, 0, 0), groups=6, bias=False)
+        self.stem = nn.Conv3d(3, 6, 1)
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, clips):
+        x = self.dw_t(self.dw(self.stem(clips / 255)))  # (N, 6, T, H/2, W/2)
+        return self.fc(x.mean(dim=(2, 3, 4)))
+
+
+def test_depthwise_3d_convs_export_as_folded_2d_convs(tmp_path):
+    """onnxruntime has no depthwise 3D kernel, so they export as per-tap depthwise 2D convs:
+    same logits (at another batch size too), 2D kernels in the graph, the model untouched."""
+    pytest.importorskip("onnxruntime")
+    import onnx
+
+    torch.manual_seed(0)
+    model = _Depthwise3d()
+    result = export_onnx(model, tmp_path / "dw.onnx", clips_shape=(2, 3, 6, 10, 10))
+    assert result["max_rel_diff"] < 1e-5
+    kernels = [
+        next(a.ints for a in node.attribute if a.name == "kernel_shape")
+        for node in onnx.load(tmp_path / "dw.onnx").graph.node
+        if node.op_type == "Conv"
+    ]
+    assert sorted(len(k) for k in kernels) == [2] * 8 + [3], kernels  # 3 + 5 taps, the stem
+    assert "forward" not in vars(model.dw) and "forward" not in vars(model.dw_t)

@@ -6,6 +6,7 @@ returns ``logits`` ``(N, K)``: normalization is inside the graph.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import warnings
@@ -271,6 +272,53 @@ def clips_shape_of(cfg) -> tuple[int, ...]:
     return (1, channels, frames, size[0], size[1])
 
 
+def _folded_depthwise_forward(self: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
+    """A depthwise ``Conv3d`` as one depthwise ``Conv2d`` per temporal tap over the ``C*T``
+    channels of the clip folded by a free reshape, summed. Same result; onnxruntime's CPU Conv
+    has no depthwise 3D kernel and runs this form 1.3x (54 ch at 56 px) to 9.5x (432 ch at
+    4 px) faster (X3D-M at 112 px went from 1.28x eager's time to below it)."""
+    # C, T, H, W as constants of the graph (only the batch is dynamic), so the folded
+    # kernel's shape is known to the exporter
+    c, t, h, w = (int(size) for size in x.shape[1:])
+    kt = self.kernel_size[0]
+    pt, ph, pw = self.padding
+    x = torch.nn.functional.pad(x, (0, 0, 0, 0, pt, pt))  # (N, C, T + 2pt, H, W)
+    t_out = t + 2 * pt - kt + 1
+    out = None
+    for dt in range(kt):
+        tap = x[:, :, dt : dt + t_out].reshape(-1, c * t_out, h, w)  # (N, C*T', H, W)
+        weight = self.weight[:, :, dt].repeat_interleave(t_out, dim=0)  # (C*T', 1, kh, kw)
+        y = torch.nn.functional.conv2d(
+            tap, weight, stride=self.stride[1:], padding=(ph, pw), groups=c * t_out
+        )
+        out = y if out is None else out + y
+    out = out.view(-1, c, t_out, *out.shape[-2:])  # (N, C, T', H', W')
+    return out if self.bias is None else out + self.bias.view(1, c, 1, 1, 1)
+
+
+@contextlib.contextmanager
+def _onnx_friendly(model: nn.Module):
+    """While exporting, run depthwise 3D convs (X3D, CSN) as folded 2D ones
+    (`_folded_depthwise_forward`); the model is unchanged afterwards."""
+    patched = []
+    for module in model.modules():
+        if (
+            type(module) is nn.Conv3d
+            and module.groups == module.in_channels == module.out_channels > 1
+            and module.stride[0] == 1
+            and module.dilation == (1, 1, 1)
+            and module.padding_mode == "zeros"
+            and isinstance(module.padding, tuple)
+        ):
+            module.forward = _folded_depthwise_forward.__get__(module)
+            patched.append(module)
+    try:
+        yield
+    finally:
+        for module in patched:
+            del module.forward
+
+
 def export_onnx(
     model: nn.Module,
     path: str | os.PathLike,
@@ -334,7 +382,7 @@ def export_onnx(
         # The TorchScript exporter needs no onnxscript; newer torch defaults to the dynamo one.
         if "dynamo" in inspect.signature(torch.onnx.export).parameters:
             kwargs["dynamo"] = False
-        with torch.no_grad(), warnings.catch_warnings():
+        with torch.no_grad(), warnings.catch_warnings(), _onnx_friendly(model):
             warnings.simplefilter("ignore")  # tracer and deprecation chatter, not user-actionable
             torch.onnx.export(model, (clips.to(device),), path, **kwargs)
 
