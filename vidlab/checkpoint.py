@@ -388,12 +388,30 @@ class LoadReport:
         return not (self.shape_mismatch or self.missing or self.unexpected)
 
     def __str__(self) -> str:
-        lines = [f"loaded {len(self.loaded)} tensors from {self.source}"]
-        for key, file_shape, model_shape in self.shape_mismatch:
-            lines.append(
-                f"  shape mismatch, skipped: {key} {_fmt(file_shape)} in file vs "
-                f"{_fmt(model_shape)} in model"
+        counts = [
+            f"{len(keys)} {what}"
+            for keys, what in (
+                (self.shape_mismatch, "of another shape"),
+                (self.missing, "missing"),
+                (self.unexpected, "unexpected"),
             )
+            if keys
+        ]
+        lines = [f"loaded {len(self.loaded)} tensors from {self.source}"]
+        if counts:
+            lines[0] += f" ({', '.join(counts)})"
+            expected = len(self.loaded) + len(self.shape_mismatch) + len(self.missing)
+            if len(self.loaded) < expected / 2:  # most of the model found nothing that fits
+                lines.append(
+                    "  less than half of the model's tensors are in this file: it is likely a "
+                    "checkpoint of another model; check that the config and checkpoint belong "
+                    "together"
+                )
+        mismatches = [
+            f"{key} {_fmt(file_shape)} in file vs {_fmt(model_shape)} in model"
+            for key, file_shape, model_shape in self.shape_mismatch
+        ]
+        lines += _limited("  shape mismatch, skipped: ", mismatches, noun="tensors")
         lines += _limited("  missing in checkpoint: ", _group_keys(self.missing))
         lines += _limited("  unexpected in checkpoint: ", _group_keys(self.unexpected))
         return "\n".join(lines)
@@ -403,10 +421,10 @@ def _fmt(shape: tuple) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ")"
 
 
-def _limited(label: str, groups: list[str], limit: int = 20) -> list[str]:
+def _limited(label: str, groups: list[str], limit: int = 20, noun: str = "groups") -> list[str]:
     lines = [label + g for g in groups[:limit]]
     if len(groups) > limit:
-        lines.append(f"{label}... and {len(groups) - limit} more groups")
+        lines.append(f"{label}... and {len(groups) - limit} more {noun}")
     return lines
 
 
@@ -454,8 +472,12 @@ def load_weights(
     report.missing = [k for k in model_state if k not in file_state]
     report.loaded = list(to_load)
     if strict and not report.ok:
+        text = str(report).replace(
+            f"loaded {len(to_load)} tensors", f"{len(to_load)} tensors fit", 1
+        )
         raise CheckpointError(
-            f"weights in {source} do not fit the model (strict loading):\n{report}"
+            f"weights in {source} do not fit the model (strict loading; nothing was loaded):\n"
+            + text
         )
     model.load_state_dict(to_load, strict=False)
     return report

@@ -3,6 +3,8 @@ mismatch) and loads nothing; wrapper prefixes are taken off (issue 9, bad input)
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -32,12 +34,16 @@ def test_i3d_into_slowfast_reports_all_three_groups():
     i3d = create_model("i3d_r50_32x2x1").state_dict()
     slowfast = create_model("slowfast_r50_4x16x1")
     text = _strict_error(slowfast, i3d)
-    assert "do not fit the model (strict loading)" in text
+    assert "do not fit the model (strict loading; nothing was loaded)" in text
     assert "missing in checkpoint: backbone.fast_path.conv1.bn.{" in text
     assert "missing in checkpoint: ... and " in text  # long groups are cut, and counted
     assert "unexpected in checkpoint: backbone.conv1.bn.{" in text
     assert "shape mismatch, skipped: cls_head.fc_cls.weight (400, 2048) in file vs " in text
     assert "(400, 2304) in model" in text
+    # the first line counts each group; the next says what it most likely means
+    assert re.search(r"1 tensors fit from .+ \(1 of another shape, \d+ missing, \d+ unexp", text)
+    assert "likely a checkpoint of another model" in text
+    assert len(text.splitlines()) < 50  # long groups are cut: a report, not a dump
     # load_from's default (load_from_strict='backbone') refuses a file that fills no backbone key
     report = load_weights(slowfast, {"state_dict": i3d}, strict=False)
     assert report.loaded == ["cls_head.fc_cls.bias"]  # what fits by name and shape, and no more
@@ -74,13 +80,13 @@ def test_a_backbone_file_is_not_a_recognizer_checkpoint():
     backbone = create_model("tsm_r18_1x1x8", num_classes=5).backbone.state_dict()
     model = create_model("tsm_r18_1x1x8", num_classes=5)
     text = _strict_error(model, backbone)  # bare backbone keys: nothing of the model's names
-    assert "loaded 0 tensors" in text
+    assert "0 tensors fit" in text
     assert "unexpected in checkpoint: conv1.conv.weight" in text
     assert "missing in checkpoint: backbone.conv1.conv.weight" in text
     only_backbone = {f"backbone.{k}": v for k, v in backbone.items()}
     text = _strict_error(model, only_backbone)  # the head is missing, and said so
     assert "missing in checkpoint: cls_head.fc_cls.{bias, weight}" in text
-    assert "unexpected" not in text
+    assert "unexpected" not in text and "another model" not in text  # only the head is missing
     report = load_weights(model, {"state_dict": only_backbone}, strict=False)
     check_load_from(report, model, "backbone")  # fine for load_from: the backbone is filled
     assert report.missing == ["cls_head.fc_cls.weight", "cls_head.fc_cls.bias"]
