@@ -420,9 +420,7 @@ def load_weights(
 
     Args:
         model: the model (wrappers are unwrapped).
-        src: a checkpoint path, an http(s) URL (fetched once into ``$VIDLAB_HOME/checkpoints``
-            and checked against the SHA-256 prefix in its name, as ``pretrained=`` URLs are),
-            a checkpoint dict, or a state dict.
+        src: a checkpoint path, a checkpoint dict, or a state dict.
         strict: raise instead of loading anything when a key is missing, unexpected or of
             another shape.
 
@@ -434,10 +432,8 @@ def load_weights(
     """
     source = "<state dict>"
     if isinstance(src, str | os.PathLike):
-        from vidlab.models.pretrained import resolve_checkpoint
-
         source = str(src)
-        src = load_checkpoint(resolve_checkpoint(source))
+        src = load_checkpoint(src)
     file_state = extract_state_dict(src)
     model = unwrap_model(model)
     # another zoo's layout (PySlowFast's MViT): the backbone's family converts it

@@ -45,8 +45,9 @@ def init_recognizer(config, checkpoint=None, device="cpu", backend: str = "pytor
     model = build(cfg.model, key_path="model")
     if checkpoint is not None:
         from vidlab.checkpoint import load_weights
+        from vidlab.models.pretrained import resolve_checkpoint
 
-        load_weights(model, checkpoint, strict=True)
+        load_weights(model, resolve_checkpoint(checkpoint), strict=True)  # a URL: cached
     model.cfg = cfg
     return model.to(device).eval()
 
@@ -123,6 +124,7 @@ def init_variant(name: str, checkpoint=None, device="cpu"):
     ``model.cfg``."""
     from vidlab.checkpoint import load_weights
     from vidlab.config import Config
+    from vidlab.models.pretrained import resolve_checkpoint
     from vidlab.models.variants import create_model
 
     pipeline = variant_test_pipeline(name)  # a skeleton or audio variant: before any download
@@ -130,7 +132,7 @@ def init_variant(name: str, checkpoint=None, device="cpu"):
         model = create_model(name, pretrained=True)
     else:
         model = create_model(name)
-        load_weights(model, checkpoint, strict=True)
+        load_weights(model, resolve_checkpoint(checkpoint), strict=True)
     model.cfg = Config(test_pipeline=pipeline)
     return model.to(device).eval()
 

@@ -113,8 +113,8 @@ def train(
             dist.barrier()  # the main process fetches any URL first
         for name, report in init_pretrained(model):
             runner.log(f"pretrained weights for {name}: {report}")
-        if load_from:
-            resolve_checkpoint(load_from)  # a URL (MMAction2's fine-tuning configs): cached
+        if load_from:  # a URL (MMAction2's fine-tuning configs): fetched into the cache
+            load_from = resolve_checkpoint(load_from)
         if is_main:
             dist.barrier()
     if load_from and resume_path is None:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from vidlab.models.pretrained import PretrainedError, init_pretrained
+from vidlab.models.pretrained import PretrainedError, init_pretrained, resolve_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ def create_model(
 
 def _with_published_weights(name, fn, default_cfg, num_classes, kwargs):
     """``create_model(name, pretrained=True)``: the whole model from ``default_cfg.url``."""
-    from vidlab.checkpoint import load_weights
+    from vidlab.checkpoint import CheckpointError, load_weights
 
     if default_cfg.url is None:
         raise PretrainedError(
@@ -190,7 +190,13 @@ def _with_published_weights(name, fn, default_cfg, num_classes, kwargs):
             "whole recognizer's"
         )
     model = fn(num_classes=default_cfg.num_classes, **kwargs)
-    load_weights(model, default_cfg.url, strict=True)  # a URL: cached, hash-checked
+    path = resolve_checkpoint(default_cfg.url)  # cached, hash-checked
+    try:
+        load_weights(model, path, strict=True)
+    except CheckpointError as err:
+        raise CheckpointError(
+            f"{name}: the published checkpoint {default_cfg.url}: {err}"
+        ) from None
     if num_classes is not None and num_classes != default_cfg.num_classes:
         model.reset_classifier(num_classes)
         logger.info(
