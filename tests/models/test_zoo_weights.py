@@ -190,6 +190,34 @@ def test_vidlab_test_takes_a_checkpoint_url(served, tmp_path):
     assert by_url["predictions"] == local["predictions"] and len(local["predictions"]) == 6
 
 
+def test_load_from_a_url_trains_from_those_weights(served, tmp_path, capsys):
+    """MMAction2's fine-tuning configs set ``load_from`` to a zoo URL."""
+    from vidlab.config import load_config
+    from vidlab.data.synthetic import prepare_synthetic_data
+    from vidlab.engine.train import train
+
+    server, good, sd = served
+    cfg = load_config(
+        QUICKSTART,
+        [
+            "synthetic_data.videos_per_class=1",
+            "train_dataloader.batch_size=6",
+            "train_dataloader.num_workers=0",
+            "train_dataloader.persistent_workers=False",
+            "train_cfg.max_epochs=1",
+            "val_dataloader=None",
+            "val_cfg=None",
+            "val_evaluator=None",
+            f"load_from={server.url + good}",
+        ],
+    )
+    prepare_synthetic_data(cfg)
+    train(cfg, work_dir=tmp_path / "work")
+    assert server.requests == [f"/{good}"]
+    cached = tmp_path / "home" / "checkpoints" / good
+    assert f"load_from: loaded {len(sd)} tensors from {cached}\n" in capsys.readouterr().out
+
+
 def test_vidlab_infer_config_url_video(served, video, capsys):
     server, good, _ = served
     assert main(["infer", str(QUICKSTART), server.url + good, str(video), "--top-k", "2"]) == 0
