@@ -83,9 +83,15 @@ def variant_test_pipeline(name: str) -> list[dict]:
         raise ValueError(f"unknown model {name!r} (vidlab list-models)")
     cfg = fn.default_cfg
     if cfg.input_kind != "video" or len(cfg.clip_shape) != 4 or cfg.clip_shape[0] != 3:
+        if cfg.input_kind == "keypoints":
+            kind = "skeleton keypoints"
+        elif len(cfg.clip_shape) != 4:
+            kind = "audio features"
+        else:
+            kind = "optical flow" if cfg.clip_shape[0] == 2 else "keypoint heatmaps"
         raise ValueError(
-            f"--model supports RGB video variants; {name} takes {cfg.input_kind} input of shape "
-            f"{cfg.clip_shape}: use its MMAction2 config and checkpoint (vidlab infer CONFIG "
+            f"--model supports RGB video variants; {name} takes {kind} (clips of shape "
+            f"{cfg.clip_shape}): use its MMAction2 config and checkpoint (vidlab infer CONFIG "
             "CKPT INPUT)"
         )
     _, _, height, width = cfg.clip_shape

@@ -266,6 +266,8 @@ def test_zoo_test_pipelines_follow_mmaction2s_sizes():
     "argv, message",
     [
         (["--model", "stgcn_j_2d_ntu60", "x.mp4"], "--model supports RGB video variants"),
+        (["--model", "audio_tsn_r18_64x1x1", "x.mp4"], "takes audio features"),
+        (["--model", "posec3d_r50_u48_k400_keypoint", "x.mp4"], "takes keypoint heatmaps"),
         (["--model", "tsm_r50_1x1x9", "x.mp4"], "did you mean 'tsm_r50_1x1x8'"),
         (["--model", NAME, "--backend", "onnxruntime", "x.mp4"], "needs a config"),
         (["--checkpoint", "w.pth", "a", "b", "x.mp4"], "--checkpoint goes with --model"),
