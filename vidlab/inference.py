@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -17,8 +18,10 @@ def init_recognizer(config, checkpoint=None, device="cpu", backend: str = "pytor
 
     Args:
         config: a config file path or a loaded `Config`.
-        checkpoint: a checkpoint path (vidlab's or MMAction2's), or None for random weights;
-            with ``backend="onnxruntime"`` the ``.onnx`` file `vidlab export` wrote.
+        checkpoint: a checkpoint path (vidlab's or MMAction2's), an http(s) URL of one (as
+            MMAction2's demo takes them: fetched once into ``$VIDLAB_HOME/checkpoints`` and
+            checked against the SHA-256 prefix in its name), or None for random weights; with
+            ``backend="onnxruntime"`` the ``.onnx`` file `vidlab export` wrote.
         device: where to put the model, e.g. "cpu" or "cuda:0" (PyTorch backend).
         backend: ``"pytorch"``, or ``"onnxruntime"`` to run an exported model (the config
             still gives the test pipeline and how views are averaged).
@@ -42,9 +45,101 @@ def init_recognizer(config, checkpoint=None, device="cpu", backend: str = "pytor
     model = build(cfg.model, key_path="model")
     if checkpoint is not None:
         from vidlab.checkpoint import load_weights
+        from vidlab.models.pretrained import resolve_checkpoint
 
-        load_weights(model, checkpoint, strict=True)
+        load_weights(model, resolve_checkpoint(checkpoint), strict=True)  # a URL: cached
     model.cfg = cfg
+    return model.to(device).eval()
+
+
+# Families whose MMAction2 test pipelines resize 224 px clips to a short side of 224 (the other
+# families trained at 224 px are tested at a short side of 256, cropped to 224).
+_SHORT_SIDE_224 = frozenset(
+    ("c2d", "mvit", "swin", "timesformer", "uniformer", "uniformerv2", "videomae")
+)
+_UNIFORM = re.compile(r"_u\d+(_|$)")  # MMAction2's "u16" configs: UniformSample
+
+
+def variant_test_pipeline(name: str) -> list[dict]:
+    """The test pipeline of a video variant, from its ``default_cfg``: decode, its sampling in
+    test mode, a resize of the short side and one center crop of ``clip_shape``'s H x W, the
+    layout of its recognizer (2D models: ``NCHW``).
+
+    The short side is MMAction2's for the variant's size: 256 for 224 px clips of the CNN
+    families (``Resize(scale=(-1, 256))`` + a 224 crop), 224 for the transformers' and C2D's,
+    128 for C3D's 112 px clips, and the clip's own size otherwise (256, 182, 312, 336).
+    MMAction2's zoo accuracies use three or ten crops per clip; ``vidlab infer CONFIG CKPT``
+    with its config runs those.
+
+    Raises:
+        ValueError: an unknown name, or a variant that is not an RGB video model (skeleton,
+            audio, flow, PoseC3D heatmaps): those need their config's pipeline.
+    """
+    from vidlab.models.recognizer import Recognizer2D
+    from vidlab.models.variants import find_variant
+
+    fn = find_variant(name)
+    if fn is None:
+        raise ValueError(f"unknown model {name!r} (vidlab list-models)")
+    cfg = fn.default_cfg
+    if cfg.input_kind != "video" or len(cfg.clip_shape) != 4 or cfg.clip_shape[0] != 3:
+        if cfg.input_kind == "keypoints":
+            kind = "skeleton keypoints"
+        elif len(cfg.clip_shape) != 4:
+            kind = "audio features"
+        else:
+            kind = "optical flow" if cfg.clip_shape[0] == 2 else "keypoint heatmaps"
+        raise ValueError(
+            f"--model supports RGB video variants; {name} takes {kind} (clips of shape "
+            f"{cfg.clip_shape}): use its MMAction2 config and checkpoint (vidlab infer CONFIG "
+            "CKPT INPUT)"
+        )
+    _, _, height, width = cfg.clip_shape
+    clip_len, frame_interval, num_clips = cfg.sampling
+    family = name.split("_", 1)[0]
+    if height == 224 and family not in _SHORT_SIDE_224:
+        short = 256
+    elif height == 112:
+        short = 128
+    else:
+        short = height
+    if _UNIFORM.search(name):
+        sample = dict(type="UniformSample", clip_len=clip_len, num_clips=num_clips)
+    else:
+        kind = "DenseSampleFrames" if "_dense_" in name else "SampleFrames"
+        sample = dict(
+            type=kind, clip_len=clip_len, frame_interval=frame_interval, num_clips=num_clips
+        )
+    with torch.device("meta"):  # which recognizer, without allocating its weights
+        two_d = isinstance(fn(), Recognizer2D)
+    return [
+        dict(type="VideoInit"),
+        dict(**sample, test_mode=True),
+        dict(type="VideoDecode"),
+        dict(type="Resize", scale=(-1, short)),
+        dict(type="CenterCrop", crop_size=height if height == width else (width, height)),
+        dict(type="FormatShape", input_format="NCHW" if two_d else "NCTHW"),
+        dict(type="PackActionInputs"),
+    ]
+
+
+def init_variant(name: str, checkpoint=None, device="cpu"):
+    """A named variant ready for `inference_recognizer`: MMAction2's published weights
+    (``create_model(name, pretrained=True)``) or ``checkpoint`` (a file or an http(s) URL,
+    loaded strictly), in eval mode, with the test pipeline of :func:`variant_test_pipeline` as
+    ``model.cfg``."""
+    from vidlab.checkpoint import load_weights
+    from vidlab.config import Config
+    from vidlab.models.pretrained import resolve_checkpoint
+    from vidlab.models.variants import create_model
+
+    pipeline = variant_test_pipeline(name)  # a skeleton or audio variant: before any download
+    if checkpoint is None:
+        model = create_model(name, pretrained=True)
+    else:
+        model = create_model(name)
+        load_weights(model, resolve_checkpoint(checkpoint), strict=True)
+    model.cfg = Config(test_pipeline=pipeline)
     return model.to(device).eval()
 
 
@@ -258,9 +353,11 @@ __all__ = [
     "device_of",
     "inference_recognizer",
     "init_recognizer",
+    "init_variant",
     "is_skeleton_source",
     "load_label_names",
     "prepare_clips",
     "scores_of",
     "skeleton_record",
+    "variant_test_pipeline",
 ]

@@ -19,6 +19,15 @@ def cmd_infer(args) -> int:
     from vidlab.data.io import source_kind
     from vidlab.inference import inference_recognizer, init_recognizer, is_skeleton_source
 
+    if args.model is not None:
+        _zoo_inputs(args)
+    elif args.model_checkpoint is not None:
+        raise _cli_error("--checkpoint goes with --model NAME; otherwise give CONFIG CKPT")
+    elif args.config is None or args.checkpoint is None:
+        raise _cli_error(
+            "give CONFIG CKPT INPUTS... (a config, its checkpoint file or URL, the inputs), or "
+            "--model NAME INPUTS... for a model zoo variant (vidlab list-models)"
+        )
     if args.task == "detection":
         from vidlab.cli.infer_detection import cmd_infer_detection
 
@@ -59,11 +68,14 @@ def cmd_infer(args) -> int:
             f"--backend onnxruntime runs an exported model; {args.checkpoint} is not an .onnx "
             "file (vidlab export CONFIG CKPT --out model.onnx)"
         )
-    cfg = _load(args)
-    from vidlab.data.synthetic.cli import point_at_synthetic_data
+    if args.model is not None:
+        model = _zoo_model(args)
+    else:
+        cfg = _load(args)
+        from vidlab.data.synthetic.cli import point_at_synthetic_data
 
-    point_at_synthetic_data(cfg)  # a quickstart config: its label_file is in the written set
-    model = init_recognizer(cfg, args.checkpoint, args.device, backend=args.backend)
+        point_at_synthetic_data(cfg)  # a quickstart config: its label_file is in the written set
+        model = init_recognizer(cfg, args.checkpoint, args.device, backend=args.backend)
     if sliding:
         return _sliding(model, args)
     from vidlab.batch_inference import expand_inputs
@@ -76,6 +88,51 @@ def cmd_infer(args) -> int:
             print(f"  {rank}. {label:<24} {score:.4f}")
         return 0
     return _many(model, args)
+
+
+def _zoo_inputs(args) -> None:
+    """``--model NAME``: what argparse took for CONFIG and CKPT are the first inputs; options
+    that only have a meaning with a config are refused."""
+    args.inputs = [x for x in (args.config, args.checkpoint) if x is not None] + args.inputs
+    args.config = args.checkpoint = None
+    for given, what in (
+        (args.task != "recognition", "--task detection"),
+        (args.backend != "pytorch", "--backend onnxruntime"),
+        (bool(args.cfg_options), "--cfg-options"),
+    ):
+        if given:
+            raise _cli_error(
+                f"{what} needs a config: vidlab infer CONFIG CKPT INPUTS... (--model NAME runs "
+                "a zoo variant's published PyTorch weights with its own test pipeline)"
+            )
+
+
+def _zoo_model(args):
+    """The variant of ``--model`` with its published (or ``--checkpoint``) weights; a note
+    that the labels are class indices when no ``--labels`` names them."""
+    from vidlab.inference import init_variant, variant_test_pipeline
+    from vidlab.models.variants import find_variant
+
+    if find_variant(args.model) is None:
+        import difflib
+
+        from vidlab.models.variants import variant_names
+
+        close = difflib.get_close_matches(args.model, variant_names(), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise _cli_error(f"--model {args.model}: no such model{hint} (vidlab list-models)")
+    try:
+        variant_test_pipeline(args.model)  # a skeleton or audio variant: before downloading
+    except ValueError as err:
+        raise _cli_error(str(err)) from None
+    model = init_variant(args.model, args.model_checkpoint, args.device)
+    if args.labels is None:
+        print(
+            f"vidlab infer: labels are {args.model}'s class indices; --labels FILE (one class "
+            "name per line, e.g. MMAction2's label_map_k400.txt) names them",
+            file=sys.stderr,
+        )
+    return model
 
 
 def _many(model, args) -> int:
@@ -150,16 +207,36 @@ def register(sub) -> None:
         help="top-k labels for videos, frame folders, lists or URLs; sliding window; streams",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(
-            "one input: prints its top-k. Several inputs, a folder or a .txt list (or --out): "
+            "vidlab infer CONFIG CKPT INPUTS... or vidlab infer --model NAME INPUTS... (a zoo "
+            "variant with its published weights; CKPT may be an http(s) URL, cached in "
+            "$VIDLAB_HOME/checkpoints).\none input: prints its top-k. Several inputs, a folder or a .txt list (or --out): "
             "one JSON line per input.\n--window/--source: top-k per window over a long video or "
             "stream (--timeline JSON, --out-video MP4).\n--task detection CONFIG CKPT VIDEO "
             "--proposals P.pkl|--detector D.onnx --out annotated.mp4 [--json [FILE]]: person "
             "boxes and their actions per keyframe."
         ),
     )
-    p.add_argument("config")
-    p.add_argument("checkpoint", help="a checkpoint, or with --backend onnxruntime an .onnx file")
+    # CONFIG and CKPT are optional to argparse so that `--model NAME INPUTS...` parses; without
+    # --model they are required (checked in cmd_infer), with it they are the first inputs.
+    p.add_argument("config", nargs="?", help="a config file (not with --model)")
+    p.add_argument(
+        "checkpoint",
+        nargs="?",
+        help="a checkpoint file or http(s) URL, or with --backend onnxruntime an .onnx file",
+    )
     p.add_argument("inputs", nargs="*", help="videos, frame folders, folders, .txt lists, URLs")
+    p.add_argument(
+        "--model",
+        metavar="NAME",
+        help="a model zoo variant (vidlab list-models) with MMAction2's published weights, "
+        "instead of CONFIG CKPT: vidlab infer --model tsm_r50_1x1x8 video.mp4",
+    )
+    p.add_argument(
+        "--checkpoint",
+        dest="model_checkpoint",
+        metavar="FILE|URL",
+        help="with --model: these weights instead of the published ones",
+    )
     p.add_argument(
         "--task",
         choices=("recognition", "detection"),

@@ -39,6 +39,7 @@ from vidlab.engine.evaluate import (
 )
 from vidlab.engine.loop import write_bad_samples
 from vidlab.engine.views import ViewRunner
+from vidlab.models.pretrained import resolve_checkpoint
 
 __all__ = ["per_class_accuracy", "test", "write_dump"]
 
@@ -198,8 +199,9 @@ def test(
 
     Args:
         cfg: the config.
-        checkpoint: weights to test, loaded strictly (a checkpoint of another model reports the
-            grouped mismatches); with ``onnx=True``, an exported ``.onnx`` file.
+        checkpoint: weights to test (a file or an http(s) URL, fetched once into the cache),
+            loaded strictly (a checkpoint of another model reports the grouped mismatches); with
+            ``onnx=True``, an exported ``.onnx`` file.
         out: per-video predictions and the metrics (``.json``, ``.pkl``, ``.yaml``), or the
             predictions as ``.csv``.
         metrics: metric names overriding ``test_evaluator`` (``top_k_accuracy``,
@@ -239,7 +241,13 @@ def test(
         model = OnnxRecognizer(checkpoint, model, device=str(device))
         source = f"{checkpoint} (onnxruntime)"
     else:
-        source = load_weights(model, checkpoint, strict=True).source
+        if info.rank != 0:
+            dist.barrier()  # the main process fetches a checkpoint URL into the cache first
+        path = resolve_checkpoint(checkpoint)
+        if info.rank == 0:
+            dist.barrier()
+        load_weights(model, path, strict=True)
+        source = str(checkpoint)
     loader = build_loader(
         cfg, "test_dataloader", seed=0, train=False, has_bn=False, num_classes=_num_classes(model)
     )

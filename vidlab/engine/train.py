@@ -43,7 +43,7 @@ from vidlab.engine.state import (
     set_rng_state,
 )
 from vidlab.engine.state import resume as resume_from
-from vidlab.models.pretrained import init_pretrained
+from vidlab.models.pretrained import init_pretrained, resolve_checkpoint
 from vidlab.threads import configure_num_threads
 
 __all__ = ["TrainState", "TrainingError", "evaluate", "test", "train"]
@@ -113,6 +113,8 @@ def train(
             dist.barrier()  # the main process fetches any URL first
         for name, report in init_pretrained(model):
             runner.log(f"pretrained weights for {name}: {report}")
+        if load_from:  # a URL (MMAction2's fine-tuning configs): fetched into the cache
+            load_from = resolve_checkpoint(load_from)
         if is_main:
             dist.barrier()
     if load_from and resume_path is None:

@@ -7,7 +7,9 @@ Nothing is read while a model is built or a config printed: a backbone loads its
 ``$VIDLAB_HOME/checkpoints`` (default ``~/.cache/vidlab/checkpoints``; files already in the torch
 hub cache are used as they are), and checked against the SHA-256 prefix its name carries
 (``resnet50-0676ba61.pth``, MMAction2's ``..._20220906-cd10898e.pth``). Offline, the error names
-the URL and the path where the file can be put by hand.
+the URL and the path where the file can be put by hand. A whole recognizer's checkpoint given as
+a URL (``vidlab infer CONFIG URL``, ``vidlab test``, ``create_model(name, pretrained=True)``)
+goes through the same cache and check (:func:`resolve_checkpoint`).
 
 The file may hold the backbone itself, a whole recognizer (its ``backbone.*`` weights are
 taken) or another zoo's layout, which the family's converter maps onto vidlab's names. What did
@@ -68,15 +70,23 @@ def cache_dir() -> Path:
 _HASH = re.compile(r"-([a-f0-9]{8,64})\.[A-Za-z0-9]+$")
 
 
-def download(url: str, dst: Path, timeout: float = 60.0) -> Path:
+def download(url: str, dst: Path, timeout: float = 60.0, what: str = "pretrained") -> Path:
     """Fetch ``url`` to ``dst`` (through a temporary file, so a broken or short transfer
-    leaves nothing) and check the SHA-256 prefix in its file name, if any."""
+    leaves nothing) and check the SHA-256 prefix in its file name, if any.
+
+    Args:
+        url: An http(s) URL.
+        dst: Where the file goes.
+        timeout: Seconds to wait for the server.
+        what: How errors name the URL (``pretrained=...`` or ``checkpoint ...``).
+    """
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.part")
     digest = hashlib.sha256()
-    print(f"downloading {url} to {dst}", file=sys.stderr)
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as f:
+            # said once the server answers: offline, the error is the only line
+            print(f"downloading {url} to {dst}", file=sys.stderr)
             size = response.headers.get("Content-Length")
             received = 0
             while chunk := response.read(1 << 20):
@@ -91,7 +101,7 @@ def download(url: str, dst: Path, timeout: float = 60.0) -> Path:
         expected = _HASH.search(dst.name)
         if expected and not digest.hexdigest().startswith(expected.group(1)):
             raise PretrainedError(
-                f"pretrained={url!r}: the downloaded file's SHA-256 {digest.hexdigest()[:16]}... "
+                f"{_label(what, url)}: the downloaded file's SHA-256 {digest.hexdigest()[:16]}... "
                 f"does not start with {expected.group(1)!r}, as its name says: a broken or "
                 "substituted download; nothing was saved"
             )
@@ -132,23 +142,70 @@ def resolve_pretrained(pretrained: str, fetch: bool = True) -> str:
         if not os.path.isfile(pretrained):
             raise FileNotFoundError(f"pretrained={pretrained!r}: no such file")
         return pretrained
+    hint = (
+        f"pass its local path instead (--cfg-options model.backbone.pretrained=/path/to/"
+        f"{names[0]}), or set pretrained=None to start from random weights"
+    )
+    return str(fetch_cached(url, names, fetch=fetch, hint=hint))
+
+
+def _label(what: str, url: str) -> str:
+    return f"pretrained={url!r}" if what == "pretrained" else f"{what} {url}"
+
+
+def fetch_cached(
+    url: str,
+    names: tuple[str, ...] | None = None,
+    *,
+    fetch: bool = True,
+    what: str = "pretrained",
+    hint: str = "pass its local path instead",
+) -> Path:
+    """The local copy of ``url``: a file of one of ``names`` (default: the URL's file name)
+    already in ``$VIDLAB_HOME/checkpoints`` or the torch hub cache, used as it is, else
+    downloaded into ``$VIDLAB_HOME/checkpoints`` and hash-checked (:func:`download`).
+
+    Raises:
+        PretrainedError: the download failed or the file's hash differs from its name; one
+            line naming the URL and the path where the file can be put by hand, then ``hint``.
+        FileNotFoundError: ``fetch`` is False and no cache has the file.
+    """
+    names = names or (os.path.basename(url.split("?")[0]),)
     hub = Path(torch.hub.get_dir()) / "checkpoints"
     for folder in (cache_dir(), hub):
         for name in names:
             if (folder / name).is_file():
-                return str(folder / name)
+                return folder / name
     dst = cache_dir() / names[0]
     if not fetch:
-        raise FileNotFoundError(f"pretrained={pretrained!r}: not downloaded yet (expected {dst})")
+        raise FileNotFoundError(f"{_label(what, url)}: not downloaded yet (expected {dst})")
     try:
-        return str(download(url, dst))
+        return download(url, dst, what=what)
     except (urllib.error.URLError, OSError) as e:
         raise PretrainedError(
-            f"pretrained={pretrained!r}: could not download {url} ({getattr(e, 'reason', e)}). "
-            f"Download it yourself and put it at {dst}, pass its local path instead "
-            f"(--cfg-options model.backbone.pretrained=/path/to/{names[0]}), or set "
-            "pretrained=None to start from random weights"
+            f"{_label(what, url)}: could not download {url} ({getattr(e, 'reason', e)}). "
+            f"Download it yourself and put it at {dst}, or {hint}"
         ) from e
+
+
+def is_url(path) -> bool:
+    """An http(s) URL (as a string)."""
+    return isinstance(path, str) and path.startswith(("http://", "https://"))
+
+
+def resolve_checkpoint(checkpoint):
+    """A whole model's checkpoint as a local path: an http(s) URL (MMAction2's zoo files, as
+    its demo takes them) goes through the same cache and hash check as ``pretrained=`` URLs;
+    anything else is returned as it is (``load_checkpoint`` says if it is missing)."""
+    if not is_url(checkpoint):
+        return checkpoint
+    return str(
+        fetch_cached(
+            checkpoint,
+            what="checkpoint",
+            hint="give the local path instead of the URL",
+        )
+    )
 
 
 def init_pretrained(model: nn.Module) -> list[tuple[str, LoadReport]]:

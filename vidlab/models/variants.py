@@ -13,11 +13,14 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from vidlab.models.pretrained import init_pretrained
+from vidlab.models.pretrained import PretrainedError, init_pretrained, resolve_checkpoint
+
+logger = logging.getLogger(__name__)
 
 # family key -> module holding its variants
 FAMILIES: dict[str, str] = {
@@ -133,23 +136,73 @@ def list_models(pattern: str = "") -> list[str]:
     return [n for n in variant_names() if pattern in n]
 
 
-def create_model(name: str, num_classes: int | None = None, **kwargs: Any):
-    """Build a named variant.
+def create_model(
+    name: str, num_classes: int | None = None, pretrained: bool | str | None = False, **kwargs: Any
+):
+    """Build a named variant, optionally with MMAction2's published weights.
 
     Args:
         name: One of ``list_models()``.
         num_classes: Classes of the head; default the variant's ``default_cfg.num_classes``.
-        **kwargs: The variant's arguments: ``pretrained`` (backbone weights: a file, a URL or
-            ``torchvision://resnet50``, loaded here) and backbone arguments
-            (``frozen_stages``, ``partial_bn``, ``with_cp``, ...).
+        pretrained: ``True``: the whole model gets the variant's published MMAction2 checkpoint
+            (``default_cfg.url``; fetched once into ``$VIDLAB_HOME/checkpoints`` and checked
+            against the hash in its name, then loaded strictly: a file that does not fit is an
+            error with the grouped report). With a ``num_classes`` other than the published
+            head's, the weights are loaded and then the classifier is replaced by a fresh one
+            (``reset_classifier``, for fine-tuning). ``False``/None: random weights. A string:
+            backbone weights, as ``pretrained=`` in a config (a file, a URL or
+            ``torchvision://resnet50``), loaded here.
+        **kwargs: The variant's arguments: backbone arguments (``frozen_stages``,
+            ``partial_bn``, ``with_cp``, ...).
+
+    Raises:
+        ValueError: an unknown name.
+        PretrainedError: ``pretrained=True`` for a variant without published weights, or a URL
+            that cannot be fetched.
+        CheckpointError: the published file does not fit the model (with the report).
     """
     fn = find_variant(name)
     if fn is None:
         close = difflib.get_close_matches(name, variant_names(), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"unknown model {name!r}.{hint} Known: {', '.join(list_models())}")
+    default_cfg: VariantCfg = fn.default_cfg
+    if pretrained is True:
+        return _with_published_weights(name, fn, default_cfg, num_classes, kwargs)
+    if pretrained not in (False, None):
+        kwargs["pretrained"] = pretrained
     if num_classes is None:
-        num_classes = fn.default_cfg.num_classes
+        num_classes = default_cfg.num_classes
     model = fn(num_classes=num_classes, **kwargs)
     init_pretrained(model)  # pretrained= given here is meant to be loaded now
+    return model
+
+
+def _with_published_weights(name, fn, default_cfg, num_classes, kwargs):
+    """``create_model(name, pretrained=True)``: the whole model from ``default_cfg.url``."""
+    from vidlab.checkpoint import CheckpointError, load_weights
+
+    if default_cfg.url is None:
+        raise PretrainedError(
+            f"{name} has no published checkpoint (its default_cfg.url is None): pass a file "
+            f"instead: create_model({name!r}, pretrained='backbone.pth') for backbone weights, "
+            f"or vidlab.checkpoint.load_weights(create_model({name!r}), 'model.pth') for a "
+            "whole recognizer's"
+        )
+    model = fn(num_classes=default_cfg.num_classes, **kwargs)
+    path = resolve_checkpoint(default_cfg.url)  # cached, hash-checked
+    try:
+        load_weights(model, path, strict=True)
+    except CheckpointError as err:
+        raise CheckpointError(
+            f"{name}: the published checkpoint {default_cfg.url}: {err}"
+        ) from None
+    if num_classes is not None and num_classes != default_cfg.num_classes:
+        model.reset_classifier(num_classes)
+        logger.info(
+            "%s: loaded the published %d-class weights, then reset the classifier to %d classes",
+            name,
+            default_cfg.num_classes,
+            num_classes,
+        )
     return model
