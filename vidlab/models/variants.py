@@ -199,7 +199,7 @@ def _with_published_weights(name, fn, default_cfg, num_classes, kwargs):
         ) from None
     if num_classes is not None and num_classes != default_cfg.num_classes:
         model.reset_classifier(num_classes)
-        logger.info(
+        logger.warning(
             "%s: loaded the published %d-class weights, then reset the classifier to %d classes",
             name,
             default_cfg.num_classes,
