@@ -282,6 +282,13 @@ COLLECTIVES_WORKER = textwrap.dedent(
         plain.zero_grad()
         plain(torch.ones(2, 4)).sum().backward()
     res["frozen_steps"] = 2
+    # DDP wrappers must go before the process group does: a reducer destroyed after it (at
+    # exit) aborts the process ("terminate called without an active exception"), often
+    # under load with find_unused_parameters=True
+    del ddp, branchy, plain
+    import gc
+
+    gc.collect()
     D.barrier()
     with open(f"{out_dir}/rank{r}.json", "w") as f:
         json.dump(res, f)

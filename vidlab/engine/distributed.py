@@ -339,7 +339,8 @@ def cleanup() -> None:
     """Tear the process group down once every process got here (idempotent).
 
     Without the barrier a process can destroy its Gloo group while a peer still talks to it,
-    and the peer then aborts at exit ("terminate called without an active exception").
+    and the peer then aborts at exit ("terminate called without an active exception"). Drop
+    DDP-wrapped models first: a DDP reducer destroyed after its group aborts the same way.
     """
     if is_distributed():
         barrier()
