@@ -301,3 +301,20 @@ def test_vidlab_infer_model_prints_top_k_of_the_published_weights(home, video):
     expected = inference_recognizer(init_variant(NAME), video, top_k=3)
     for line, (label, score) in zip(lines[1:], expected):
         assert line.split()[1:] == [label, f"{score:.4f}"]
+
+
+def test_list_models_marks_and_filters_the_variants_with_published_weights(capsys):
+    """`vidlab list-models --pretrained` lists exactly the variants that `--model` and
+    `pretrained=True` can fetch; `--details` shows clip, sampling, classes and weights."""
+    from vidlab.models import list_models
+
+    assert main(["list-models"]) == 0
+    assert capsys.readouterr().out.split() == list_models()
+    assert main(["list-models", "--pretrained"]) == 0
+    published = capsys.readouterr().out.split()
+    assert "tsm_r50_1x1x8" in published and "tsm_r18_1x1x8" not in published  # no url
+    assert published == [n for n in list_models() if find_variant(n).default_cfg.url]
+    assert main(["list-models", "--details"]) == 0
+    rows = {line.split()[0]: line.split()[1:] for line in capsys.readouterr().out.splitlines()}
+    assert rows["tsm_r50_1x1x8"] == ["3x8x224x224", "1x1x8", "400", "MMAction2"]
+    assert rows["tsm_r18_1x1x8"][-1] == "-" and len(rows) == len(list_models()) + 1  # + header

@@ -133,9 +133,25 @@ def cmd_analyze_logs(args) -> int:
 
 def cmd_list_models(args) -> int:
     from vidlab.models import list_models
+    from vidlab.models.variants import find_variant
 
+    rows = []
     for name in list_models():
-        print(name)
+        cfg = find_variant(name).default_cfg
+        if args.pretrained and cfg.url is None:
+            continue
+        rows.append((name, cfg))
+    if not args.details:
+        for name, _ in rows:
+            print(name)
+        return 0
+    width = max(len(name) for name, _ in rows)
+    print(f"{'variant':{width}s}  {'test clip':18s}  {'sampling':9s}  classes  weights")
+    for name, cfg in rows:
+        clip = "x".join(map(str, cfg.clip_shape))
+        sampling = "x".join(map(str, cfg.sampling))
+        weights = "MMAction2" if cfg.url else "-"
+        print(f"{name:{width}s}  {clip:18s}  {sampling:9s}  {cfg.num_classes:7d}  {weights}")
     return 0
 
 
@@ -348,6 +364,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_analyze_logs)
 
     p = sub.add_parser("list-models", help="named model variants for create_model")
+    p.add_argument(
+        "--pretrained",
+        action="store_true",
+        help="only variants with MMAction2's published weights (create_model(name, "
+        "pretrained=True), vidlab infer --model NAME)",
+    )
+    p.add_argument(
+        "--details", action="store_true", help="a table: test clip, sampling, classes, weights"
+    )
     p.set_defaults(func=cmd_list_models)
 
     loc = sub.add_parser("localization", help="temporal localization tools")
