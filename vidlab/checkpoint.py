@@ -388,6 +388,11 @@ class LoadReport:
         return not (self.shape_mismatch or self.missing or self.unexpected)
 
     def __str__(self) -> str:
+        return self.describe()
+
+    def describe(self, applied: bool = True) -> str:
+        """The grouped summary; ``applied=False`` when nothing was copied (a strict load that
+        failed): the first line then says how many tensors would fit instead of "loaded"."""
         counts = [
             f"{len(keys)} {what}"
             for keys, what in (
@@ -397,7 +402,9 @@ class LoadReport:
             )
             if keys
         ]
-        lines = [f"loaded {len(self.loaded)} tensors from {self.source}"]
+        n = len(self.loaded)
+        head = f"loaded {n} tensors" if applied else f"{n} tensors fit"
+        lines = [f"{head} from {self.source}"]
         if counts:
             lines[0] += f" ({', '.join(counts)})"
             expected = len(self.loaded) + len(self.shape_mismatch) + len(self.missing)
@@ -472,12 +479,9 @@ def load_weights(
     report.missing = [k for k in model_state if k not in file_state]
     report.loaded = list(to_load)
     if strict and not report.ok:
-        text = str(report).replace(
-            f"loaded {len(to_load)} tensors", f"{len(to_load)} tensors fit", 1
-        )
         raise CheckpointError(
             f"weights in {source} do not fit the model (strict loading; nothing was loaded):\n"
-            + text
+            + report.describe(applied=False)
         )
     model.load_state_dict(to_load, strict=False)
     return report
