@@ -40,16 +40,13 @@ def prepare_synthetic_data(cfg) -> dict | None:
     spec = cfg.get("synthetic_data")
     if not spec:
         return None
-    kwargs = dict(spec)
-    if "root" not in kwargs:
+    if "root" not in spec:
         raise ValueError(
             "synthetic_data needs root=<directory> (where the dataset is written), got "
-            f"{sorted(kwargs)}"
+            f"{sorted(spec)}"
         )
-    root = os.path.normpath(os.fspath(kwargs.pop("root")))
+    root, keyed, kwargs = _keyed_root(spec)
     overwrite = bool(kwargs.pop("overwrite", False))
-    key = cache_key(dataset_args(**kwargs))
-    keyed = f"{root}-{key}"
     start = time.perf_counter()
     info = make_synthetic_dataset(keyed, overwrite=overwrite, **kwargs)
     _point_paths(cfg, root, keyed)
@@ -69,14 +66,20 @@ def point_at_synthetic_data(cfg) -> str | None:
     spec = cfg.get("synthetic_data")
     if not spec or "root" not in spec:
         return None
-    kwargs = dict(spec)
-    root = os.path.normpath(os.fspath(kwargs.pop("root")))
-    kwargs.pop("overwrite", None)
-    keyed = f"{root}-{cache_key(dataset_args(**kwargs))}"
+    root, keyed, _ = _keyed_root(spec)
     if not os.path.isdir(keyed):
         return None
     _point_paths(cfg, root, keyed)
     return keyed
+
+
+def _keyed_root(spec) -> tuple[str, str, dict]:
+    """``(root, root-<key of the data's arguments>, the other arguments)`` of a config's
+    ``synthetic_data`` (``overwrite`` stays in the arguments but not in the key)."""
+    kwargs = dict(spec)
+    root = os.path.normpath(os.fspath(kwargs.pop("root")))
+    key = cache_key(dataset_args(**{k: v for k, v in kwargs.items() if k != "overwrite"}))
+    return root, f"{root}-{key}", kwargs
 
 
 def _point_paths(node, old: str, new: str, key_path: str = "") -> None:
